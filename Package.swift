@@ -1,0 +1,37 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "AdderLab",
+    products: [
+        .executable(name: "adderlab", targets: ["adderlab"]),
+        .library(name: "AdderNN", targets: ["AdderNN"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CNCurses",
+            pkgConfig: "ncursesw",
+            providers: [.apt(["libncursesw5-dev"])]
+        ),
+        .target(name: "AdderCore", dependencies: ["COpenBLAS"]),
+        .target(name: "AdderNN", dependencies: ["AdderCore"]),
+        .executableTarget(
+            name: "adderlab",
+            dependencies: [
+                "AdderNN",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "AdderCoreTests", dependencies: ["AdderCore"]),
+        .testTarget(name: "AdderNNTests", dependencies: ["AdderNN", "AdderCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

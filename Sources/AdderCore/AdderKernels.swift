@@ -1,0 +1,269 @@
+/// The adder layer's kernels on the column layout (see `ConvGeometry`):
+/// filters W are T × K, unfolded inputs X are K × P, outputs and output gradients
+/// are T × P. Each is register-blocked like a GEMM micro-kernel: a small block of
+/// rows stays in registers while 16-wide vectors stream along P.
+public enum AdderKernels {
+    public typealias V = SIMD16<Float>
+    public static let width = 16
+
+    /// Rule for ∂Y/∂X applied to d = W − X.
+    public enum InputRule: String, Sendable, CaseIterable, Codable {
+        /// clamp(d, −1, 1): the paper's HardTanh rule.
+        case hardTanh
+        /// sgn(d): the exact subgradient of the L1 distance.
+        case sign
+        /// d itself, unclipped (the paper shows it explodes).
+        case identity
+    }
+
+    /// Rule for ∂Y/∂W applied to d = X − W.
+    public enum FilterRule: String, Sendable, CaseIterable, Codable {
+        /// d itself: the paper's full-precision gradient.
+        case fullPrecision
+        /// sgn(d): the exact subgradient of the L1 distance.
+        case sign
+    }
+
+    // MARK: vector helpers
+
+    @inline(__always) @usableFromInline static func load(_ p: UnsafePointer<Float>) -> V {
+        UnsafeRawPointer(p).loadUnaligned(as: V.self)
+    }
+
+    @inline(__always) @usableFromInline static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+    }
+
+    /// |d| by clearing the sign bit.
+    @inline(__always) @usableFromInline static func vabs(_ d: V) -> V {
+        unsafeBitCast(unsafeBitCast(d, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: V.self)
+    }
+
+    /// clamp(d, −1, 1) as copysign(min(|d|, 1), d), with the min taken on the bit
+    /// patterns (for non-negative floats, integer order is float order).
+    @inline(__always) @usableFromInline static func vhardTanh(_ d: V) -> V {
+        let bits = unsafeBitCast(d, to: SIMD16<UInt32>.self)
+        let mag = bits & 0x7FFF_FFFF
+        let one = SIMD16<UInt32>(repeating: 0x3F80_0000)
+        let clipped = mag.replacing(with: one, where: mag .> one)
+        return unsafeBitCast(clipped | (bits & 0x8000_0000), to: V.self)
+    }
+
+    /// sgn(d) ∈ {−1, 0, 1}.
+    @inline(__always) @usableFromInline static func vsign(_ d: V) -> V {
+        let bits = unsafeBitCast(d, to: SIMD16<UInt32>.self)
+        let s = (bits & 0x8000_0000) | 0x3F80_0000
+        let nonzero = (bits & 0x7FFF_FFFF) .!= 0
+        return unsafeBitCast(SIMD16<UInt32>(repeating: 0).replacing(with: s, where: nonzero), to: V.self)
+    }
+
+    @inline(__always) static func sHardTanh(_ d: Float) -> Float { Swift.min(Swift.max(d, -1), 1) }
+    @inline(__always) static func sSign(_ d: Float) -> Float { d > 0 ? 1 : (d < 0 ? -1 : 0) }
+
+    // MARK: forward
+
+    /// Y[t,p] = −Σ_k |X[k,p] − W[t,k]|.
+    public static func forward(w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                               t T: Int, k K: Int, p P: Int) {
+        Parallel.chunks(P / width, minChunk: Swift.max(1, 4096 / Swift.max(T * K, 1))) { lo, hi in
+            forwardBlock(w: w, x: x, y: y, T: T, K: K, P: P, p0: lo * width, p1: hi * width)
+        }
+        let tail = P - P % width
+        if tail < P { forwardTail(w: w, x: x, y: y, T: T, K: K, P: P, p0: tail) }
+    }
+
+    @inline(__always)
+    static func forwardBlock(w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                             T: Int, K: Int, P: Int, p0: Int, p1: Int) {
+        var p = p0
+        while p < p1 {
+            var t = 0
+            while t + 4 <= T {
+                var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+                let w0 = w + t * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K
+                var xp = x + p
+                for k in 0..<K {
+                    let xv = load(xp)
+                    a0 += vabs(xv - w0[k]); a1 += vabs(xv - w1[k])
+                    a2 += vabs(xv - w2[k]); a3 += vabs(xv - w3[k])
+                    xp += P
+                }
+                store(-a0, y + t * P + p); store(-a1, y + (t + 1) * P + p)
+                store(-a2, y + (t + 2) * P + p); store(-a3, y + (t + 3) * P + p)
+                t += 4
+            }
+            while t < T {
+                var a0 = V()
+                let w0 = w + t * K
+                var xp = x + p
+                for k in 0..<K { a0 += vabs(load(xp) - w0[k]); xp += P }
+                store(-a0, y + t * P + p)
+                t += 1
+            }
+            p += width
+        }
+    }
+
+    static func forwardTail(w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                            T: Int, K: Int, P: Int, p0: Int) {
+        for t in 0..<T {
+            for p in p0..<P {
+                var s: Float = 0
+                for k in 0..<K { s += Swift.abs(x[k * P + p] - w[t * K + k]) }
+                y[t * P + p] = -s
+            }
+        }
+    }
+
+    // MARK: input gradient
+
+    /// dX[k,p] = Σ_t G[t,p] · rule(W[t,k] − X[k,p]).
+    public static func inputGradient(rule: InputRule, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                     g: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                                     t T: Int, k K: Int, p P: Int) {
+        switch rule {
+        case .hardTanh: inputGradient(HardTanhRule.self, w: w, x: x, g: g, dx: dx, T: T, K: K, P: P)
+        case .sign: inputGradient(SignRule.self, w: w, x: x, g: g, dx: dx, T: T, K: K, P: P)
+        case .identity:
+            // Σ_t G[t,p]·(W[t,k] − X[k,p]) = (Wᵀ·G)[k,p] − X[k,p]·Σ_t G[t,p]: one GEMM.
+            BLAS.sgemm(transA: true, m: K, n: P, k: T, a: w, lda: K, b: g, ldb: P, c: dx, ldc: P)
+            Parallel.chunks(P, minChunk: 1024) { lo, hi in
+                for p in lo..<hi {
+                    var s: Float = 0
+                    for t in 0..<T { s += g[t * P + p] }
+                    for k in 0..<K { dx[k * P + p] -= x[k * P + p] * s }
+                }
+            }
+        }
+    }
+
+    @usableFromInline protocol Rule {
+        static func v(_ d: V) -> V
+        static func s(_ d: Float) -> Float
+    }
+    @usableFromInline enum HardTanhRule: Rule {
+        @inline(__always) @usableFromInline static func v(_ d: V) -> V { vhardTanh(d) }
+        @inline(__always) @usableFromInline static func s(_ d: Float) -> Float { sHardTanh(d) }
+    }
+    @usableFromInline enum SignRule: Rule {
+        @inline(__always) @usableFromInline static func v(_ d: V) -> V { vsign(d) }
+        @inline(__always) @usableFromInline static func s(_ d: Float) -> Float { sSign(d) }
+    }
+
+    static func inputGradient<R: Rule>(_: R.Type, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                       g: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, T: Int, K: Int, P: Int) {
+        Parallel.chunks(P / width, minChunk: Swift.max(1, 4096 / Swift.max(T * K, 1))) { lo, hi in
+            var p = lo * width
+            while p < hi * width {
+                var k = 0
+                while k + 4 <= K {
+                    let x0 = load(x + k * P + p), x1 = load(x + (k + 1) * P + p)
+                    let x2 = load(x + (k + 2) * P + p), x3 = load(x + (k + 3) * P + p)
+                    var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+                    var gp = g + p, wp = w + k
+                    for _ in 0..<T {
+                        let gv = load(gp)
+                        a0 += gv * R.v(wp[0] - x0); a1 += gv * R.v(wp[1] - x1)
+                        a2 += gv * R.v(wp[2] - x2); a3 += gv * R.v(wp[3] - x3)
+                        gp += P; wp += K
+                    }
+                    store(a0, dx + k * P + p); store(a1, dx + (k + 1) * P + p)
+                    store(a2, dx + (k + 2) * P + p); store(a3, dx + (k + 3) * P + p)
+                    k += 4
+                }
+                while k < K {
+                    let x0 = load(x + k * P + p)
+                    var a0 = V()
+                    for t in 0..<T { a0 += load(g + t * P + p) * R.v(w[t * K + k] - x0) }
+                    store(a0, dx + k * P + p)
+                    k += 1
+                }
+                p += width
+            }
+        }
+        for p in (P - P % width)..<P {
+            for k in 0..<K {
+                var s: Float = 0
+                for t in 0..<T { s += g[t * P + p] * R.s(w[t * K + k] - x[k * P + p]) }
+                dx[k * P + p] = s
+            }
+        }
+    }
+
+    // MARK: filter gradient
+
+    /// dW[t,k] = Σ_p G[t,p] · rule(X[k,p] − W[t,k]).
+    public static func filterGradient(rule: FilterRule, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                      g: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>,
+                                      t T: Int, k K: Int, p P: Int) {
+        switch rule {
+        case .fullPrecision:
+            // Σ_p G[t,p]·(X[k,p] − W[t,k]) = (G·Xᵀ)[t,k] − W[t,k]·Σ_p G[t,p]: one GEMM and a row scaling.
+            BLAS.sgemm(transB: true, m: T, n: K, k: P, a: g, lda: P, b: x, ldb: P, c: dw, ldc: K)
+            Parallel.chunks(T) { lo, hi in
+                for t in lo..<hi {
+                    var s: Float = 0
+                    let gt = g + t * P
+                    for p in 0..<P { s += gt[p] }
+                    for k in 0..<K { dw[t * K + k] -= w[t * K + k] * s }
+                }
+            }
+        case .sign:
+            filterGradientSign(w: w, x: x, g: g, dw: dw, T: T, K: K, P: P)
+        }
+    }
+
+    static func filterGradientSign(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                                   dw: UnsafeMutablePointer<Float>, T: Int, K: Int, P: Int) {
+        let pv = P - P % width
+        Parallel.chunks(T) { lo, hi in
+            var t = lo
+            while t < hi {
+                let rows = Swift.min(2, hi - t)
+                var k = 0
+                while k < K {
+                    let cols = Swift.min(4, K - k)
+                    if rows == 2 && cols == 4 {
+                        let wa = w + t * K + k, wb = wa + K
+                        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), b0 = V(), b1 = V(), b2 = V(), b3 = V()
+                        let ga = g + t * P, gb = ga + P
+                        let x0 = x + k * P, x1 = x0 + P, x2 = x1 + P, x3 = x2 + P
+                        var p = 0
+                        while p < pv {
+                            let gva = load(ga + p), gvb = load(gb + p)
+                            let xv0 = load(x0 + p), xv1 = load(x1 + p), xv2 = load(x2 + p), xv3 = load(x3 + p)
+                            a0 += gva * vsign(xv0 - wa[0]); a1 += gva * vsign(xv1 - wa[1])
+                            a2 += gva * vsign(xv2 - wa[2]); a3 += gva * vsign(xv3 - wa[3])
+                            b0 += gvb * vsign(xv0 - wb[0]); b1 += gvb * vsign(xv1 - wb[1])
+                            b2 += gvb * vsign(xv2 - wb[2]); b3 += gvb * vsign(xv3 - wb[3])
+                            p += width
+                        }
+                        let sums = [a0.sum(), a1.sum(), a2.sum(), a3.sum(), b0.sum(), b1.sum(), b2.sum(), b3.sum()]
+                        for r in 0..<2 {
+                            for c in 0..<4 {
+                                var s = sums[r * 4 + c]
+                                let gr = g + (t + r) * P, xr = x + (k + c) * P, wv = w[(t + r) * K + k + c]
+                                for q in pv..<P { s += gr[q] * sSign(xr[q] - wv) }
+                                dw[(t + r) * K + k + c] = s
+                            }
+                        }
+                    } else {
+                        for r in 0..<rows {
+                            for c in 0..<cols {
+                                let gr = g + (t + r) * P, xr = x + (k + c) * P, wv = w[(t + r) * K + k + c]
+                                var acc = V()
+                                var p = 0
+                                while p < pv { acc += load(gr + p) * vsign(load(xr + p) - wv); p += width }
+                                var s = acc.sum()
+                                for q in pv..<P { s += gr[q] * sSign(xr[q] - wv) }
+                                dw[(t + r) * K + k + c] = s
+                            }
+                        }
+                    }
+                    k += cols
+                }
+                t += rows
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import COpenBLAS
+
+/// Row-major single-precision GEMM through OpenBLAS, split over our own threads.
+///
+/// OpenBLAS is set to one thread the first time this is used; large products are
+/// cut into column (or row) panels that run under `Parallel`, so OpenBLAS threads
+/// and kernel threads never oversubscribe the cores, and the result of every
+/// element is computed by one call whatever the split (bit-identical for a given
+/// thread count).
+public enum BLAS {
+    private static let pinned: Bool = {
+        openblas_set_num_threads(1)
+        return true
+    }()
+
+    /// C[m×n] = alpha · op(A) · op(B) + beta · C, all row-major with leading dimensions.
+    public static func sgemm(
+        transA: Bool = false, transB: Bool = false,
+        m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        _ = pinned
+        guard m > 0, n > 0 else { return }
+        let ta = transA ? CblasTrans : CblasNoTrans
+        let tb = transB ? CblasTrans : CblasNoTrans
+        let work = m * n * Swift.max(k, 1)
+        let parts = work < 2_000_000 ? 1 : Parallel.threads
+        if parts <= 1 {
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            return
+        }
+        if n >= m {
+            // Split the columns of C (and of op(B)).
+            Parallel.chunks(n, minChunk: 16) { lo, hi in
+                let bOff = transB ? lo * ldb : lo
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(hi - lo), Int32(k), alpha, a, Int32(lda),
+                            b + bOff, Int32(ldb), beta, c + lo, Int32(ldc))
+            }
+        } else {
+            // Split the rows of C (and of op(A)).
+            Parallel.chunks(m, minChunk: 4) { lo, hi in
+                let aOff = transA ? lo : lo * lda
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(hi - lo), Int32(n), Int32(k), alpha, a + aOff, Int32(lda),
+                            b, Int32(ldb), beta, c + lo * ldc, Int32(ldc))
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+/// The shape arithmetic of a 2-D convolution or adder layer over an NCHW batch.
+///
+/// The unfolded ("column") layout used by every kernel is K × P with
+/// K = C·kh·kw rows ordered (c, u, v) and P = N·Ho·Wo columns ordered (n, i, j).
+public struct ConvGeometry: Sendable, Equatable, CustomStringConvertible {
+    public let n: Int, c: Int, h: Int, w: Int
+    public let kh: Int, kw: Int, stride: Int, padding: Int
+    public let ho: Int, wo: Int
+
+    public init(n: Int, c: Int, h: Int, w: Int, kh: Int, kw: Int, stride: Int, padding: Int) throws(TensorError) {
+        self.n = n; self.c = c; self.h = h; self.w = w
+        self.kh = kh; self.kw = kw; self.stride = stride; self.padding = padding
+        let hoRaw = stride > 0 ? (h + 2 * padding - kh) / stride + 1 : 0
+        let woRaw = stride > 0 ? (w + 2 * padding - kw) / stride + 1 : 0
+        guard stride > 0, padding >= 0, kh > 0, kw > 0, h + 2 * padding >= kh, w + 2 * padding >= kw else {
+            throw .shapeMismatch(expected: [n, c, Swift.max(kh - 2 * padding, 1), Swift.max(kw - 2 * padding, 1)],
+                                 got: [n, c, h, w], context: "a \(kh)×\(kw) window (stride \(stride), padding \(padding)) needs a larger input")
+        }
+        ho = hoRaw; wo = woRaw
+    }
+
+    /// Rows of the unfolded input: C·kh·kw.
+    @inlinable public var k: Int { c * kh * kw }
+    /// Columns of the unfolded input: N·Ho·Wo.
+    @inlinable public var p: Int { n * ho * wo }
+
+    public var description: String { "[\(n),\(c),\(h),\(w)] * \(kh)x\(kw)/s\(stride)/p\(padding) -> \(ho)x\(wo)" }
+
+    /// The output columns j in [lo, hi) whose input column j·s+v−pad is inside the image.
+    @inlinable func validRange(offset v: Int, size: Int, outSize: Int) -> (Int, Int) {
+        // need 0 <= j*s + v - pad < size
+        let first = padding - v
+        let lo = first <= 0 ? 0 : (first + stride - 1) / stride
+        let lastIn = size - 1 + padding - v
+        let hi = lastIn < 0 ? 0 : Swift.min(outSize, lastIn / stride + 1)
+        return (lo, Swift.max(lo, hi))
+    }
+}
+
+/// im2col / col2im and the channel–batch transposes between NCHW and column layout.
+public enum Unfold {
+    /// Writes the zero-padded patches of `x` (NCHW, geometry `g`) into `col` (K × P).
+    public static func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into col: UnsafeMutablePointer<Float>) {
+        let P = g.p, hw = g.h * g.w, plane = g.ho * g.wo
+        Parallel.chunks(g.k, minChunk: Swift.max(1, 32768 / Swift.max(P, 1))) { lo, hi in
+            for r in lo..<hi {
+                let v = r % g.kw, u = (r / g.kw) % g.kh, c = r / (g.kw * g.kh)
+                let (j0, j1) = g.validRange(offset: v, size: g.w, outSize: g.wo)
+                let row = col + r * P
+                for n in 0..<g.n {
+                    let src = x + (n * g.c + c) * hw
+                    for i in 0..<g.ho {
+                        let dst = row + n * plane + i * g.wo
+                        let hIn = i * g.stride + u - g.padding
+                        if hIn < 0 || hIn >= g.h {
+                            dst.initialize(repeating: 0, count: g.wo)
+                            continue
+                        }
+                        if j0 > 0 { dst.initialize(repeating: 0, count: j0) }
+                        if j1 < g.wo { (dst + j1).initialize(repeating: 0, count: g.wo - j1) }
+                        let srow = src + hIn * g.w + v - g.padding
+                        if g.stride == 1 {
+                            if j1 > j0 { (dst + j0).update(from: srow + j0, count: j1 - j0) }
+                        } else {
+                            var j = j0
+                            while j < j1 { dst[j] = srow[j * g.stride]; j += 1 }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sums the columns `col` (K × P) back into `dx` (NCHW), which it overwrites.
+    public static func col2im(_ col: UnsafePointer<Float>, _ g: ConvGeometry, into dx: UnsafeMutablePointer<Float>) {
+        let P = g.p, hw = g.h * g.w, plane = g.ho * g.wo
+        Parallel.chunks(g.c) { lo, hi in
+            for c in lo..<hi {
+                for n in 0..<g.n { (dx + (n * g.c + c) * hw).initialize(repeating: 0, count: hw) }
+                for u in 0..<g.kh {
+                    for v in 0..<g.kw {
+                        let r = (c * g.kh + u) * g.kw + v
+                        let (j0, j1) = g.validRange(offset: v, size: g.w, outSize: g.wo)
+                        guard j1 > j0 else { continue }
+                        let row = col + r * P
+                        for n in 0..<g.n {
+                            let dst = dx + (n * g.c + c) * hw
+                            for i in 0..<g.ho {
+                                let hIn = i * g.stride + u - g.padding
+                                if hIn < 0 || hIn >= g.h { continue }
+                                let s = row + n * plane + i * g.wo
+                                let d = dst + hIn * g.w + v - g.padding
+                                var j = j0
+                                while j < j1 { d[j * g.stride] += s[j]; j += 1 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `src` laid out [T, N, plane] → `dst` laid out [N, T, plane].
+    public static func columnsToNCHW(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, n: Int, t: Int, plane: Int) {
+        Parallel.chunks(n) { lo, hi in
+            for b in lo..<hi {
+                for c in 0..<t {
+                    (dst + (b * t + c) * plane).update(from: src + (c * n + b) * plane, count: plane)
+                }
+            }
+        }
+    }
+
+    /// `src` laid out [N, T, plane] → `dst` laid out [T, N, plane].
+    public static func nchwToColumns(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, n: Int, t: Int, plane: Int) {
+        Parallel.chunks(n) { lo, hi in
+            for b in lo..<hi {
+                for c in 0..<t {
+                    (dst + (c * n + b) * plane).update(from: src + (b * t + c) * plane, count: plane)
+                }
+            }
+        }
+    }
+}

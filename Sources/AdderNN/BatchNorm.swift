@@ -1,0 +1,185 @@
+import AdderCore
+
+/// Batch normalisation over N×C (1-d) or N×C×H×W (2-d) inputs, as PyTorch's
+/// BatchNorm1d/2d: batch statistics in training (biased variance to normalise,
+/// unbiased to update the running variance), running statistics in evaluation,
+/// momentum 0.1, ε 1e-5, γ = 1 and β = 0 at the start.
+///
+/// After each training forward pass it keeps the batch mean and variance, so the
+/// gap between running and batch statistics (which adder outputs can open wide)
+/// can be read without another pass.
+public final class BatchNorm: Layer, OutputStatistics {
+    public let channels: Int
+    /// 1 for N×C inputs, 2 for N×C×H×W.
+    public let dimensions: Int
+    public let momentum: Float, epsilon: Float
+    public let scale: Parameter, shift: Parameter
+    public let runningMean: Parameter, runningVariance: Parameter
+    public private(set) var batchMean: [Float]
+    public private(set) var batchVariance: [Float]
+    public private(set) var outputMean: Double = 0
+    public private(set) var outputStd: Double = 0
+    public var typeName: String { dimensions == 1 ? "BatchNorm1d" : "BatchNorm2d" }
+
+    private var normalized: Tensor?
+    private var inverseStd: [Float] = []
+    private var trainedForward = false
+
+    public init(_ channels: Int, dimensions: Int = 2, momentum: Float = 0.1, epsilon: Float = 1e-5) {
+        precondition(dimensions == 1 || dimensions == 2, "BatchNorm dimensions must be 1 or 2, got \(dimensions)")
+        self.channels = channels; self.dimensions = dimensions
+        self.momentum = momentum; self.epsilon = epsilon
+        scale = Parameter(Tensor(shape: [channels], repeating: 1), role: .normScale)
+        shift = Parameter(Tensor(shape: [channels]), role: .normShift)
+        runningMean = Parameter(Tensor(shape: [channels]), role: .runningStatistic)
+        runningVariance = Parameter(Tensor(shape: [channels], repeating: 1), role: .runningStatistic)
+        batchMean = Array(repeating: 0, count: channels)
+        batchVariance = Array(repeating: 1, count: channels)
+    }
+
+    public var localParameters: [(String, Parameter)] {
+        [("weight", scale), ("bias", shift), ("running_mean", runningMean), ("running_var", runningVariance)]
+    }
+
+    public func outputShape(for input: [Int]) throws(TensorError) -> [Int] {
+        let ok = input.count == dimensions * 2 - 1 && input.first == channels
+        guard ok else {
+            throw .shapeMismatch(expected: dimensions == 1 ? [channels] : [channels, -1, -1], got: input,
+                                 context: "\(typeName)(\(channels)) per-sample input")
+        }
+        return input
+    }
+
+    private func checkInput(_ x: Tensor) -> (n: Int, plane: Int) {
+        let n = x.shape.first ?? 0
+        do { _ = try outputShape(for: Array(x.shape.dropFirst())) } catch { preconditionFailure(error.description) }
+        return (n, dimensions == 1 ? 1 : x.shape[2] * x.shape[3])
+    }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let (n, plane) = checkInput(x)
+        let m = n * plane
+        let C = channels
+        var y = Tensor(uninitializedShape: x.shape)
+        if training {
+            precondition(m > 1, "\(typeName)(\(channels)) needs more than one value per channel in training, got input \(x.shape)")
+            var xhat = Tensor(uninitializedShape: x.shape)
+            var mean = [Float](repeating: 0, count: C), variance = [Float](repeating: 0, count: C)
+            var inv = [Float](repeating: 0, count: C)
+            x.withUnsafeBufferPointer { xb in
+                xhat.withUnsafeMutableBufferPointer { hb in
+                    y.withUnsafeMutableBufferPointer { yb in
+                        scale.value.withUnsafeBufferPointer { gamma in
+                            shift.value.withUnsafeBufferPointer { beta in
+                                mean.withUnsafeMutableBufferPointer { meanB in
+                                    variance.withUnsafeMutableBufferPointer { varB in
+                                        inv.withUnsafeMutableBufferPointer { invB in
+                                            let xp = xb.baseAddress!, hp = hb.baseAddress!, yp = yb.baseAddress!
+                                            let g = gamma.baseAddress!, b = beta.baseAddress!
+                                            let mp = meanB.baseAddress!, vp = varB.baseAddress!, ip = invB.baseAddress!
+                                            Parallel.chunks(C) { lo, hi in
+                                                for c in lo..<hi {
+                                                    var s = 0.0, ss = 0.0
+                                                    for i in 0..<n {
+                                                        let row = xp + (i * C + c) * plane
+                                                        for j in 0..<plane { let v = Double(row[j]); s += v; ss += v * v }
+                                                    }
+                                                    let mu = s / Double(m)
+                                                    let v = Swift.max(0, ss / Double(m) - mu * mu)
+                                                    let istd = Float(1 / (v + Double(epsilon)).squareRoot())
+                                                    let muF = Float(mu)
+                                                    mp[c] = muF; vp[c] = Float(v); ip[c] = istd
+                                                    for i in 0..<n {
+                                                        let o = (i * C + c) * plane
+                                                        for j in 0..<plane {
+                                                            let h = (xp[o + j] - muF) * istd
+                                                            hp[o + j] = h
+                                                            yp[o + j] = g[c] * h + b[c]
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let unbias = Float(m) / Float(m - 1)
+            runningMean.value.withUnsafeMutableBufferPointer { rm in
+                runningVariance.value.withUnsafeMutableBufferPointer { rv in
+                    for c in 0..<C {
+                        rm[c] = (1 - momentum) * rm[c] + momentum * mean[c]
+                        rv[c] = (1 - momentum) * rv[c] + momentum * variance[c] * unbias
+                    }
+                }
+            }
+            batchMean = mean; batchVariance = variance
+            normalized = xhat; inverseStd = inv; trainedForward = true
+            (outputMean, outputStd) = y.meanAndStd()
+        } else {
+            let rm = runningMean.value.values, rv = runningVariance.value.values
+            let gamma = scale.value.values, beta = shift.value.values
+            x.withUnsafeBufferPointer { xb in
+                y.withUnsafeMutableBufferPointer { yb in
+                    for c in 0..<C {
+                        let a = gamma[c] / (rv[c] + epsilon).squareRoot()
+                        let b = beta[c] - a * rm[c]
+                        for i in 0..<n {
+                            let o = (i * C + c) * plane
+                            for j in 0..<plane { yb[o + j] = a * xb[o + j] + b }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// Training-mode backward: dx = γ·σ⁻¹/M · (M·g − Σg − x̂·Σ(g·x̂)).
+    public func backward(_ gradOutput: Tensor) -> Tensor {
+        guard trainedForward, let xhat = normalized else {
+            preconditionFailure("\(typeName).backward called without a training forward pass")
+        }
+        gradOutput.checkShape(xhat.shape, "\(typeName)(\(channels)) output gradient")
+        let (n, plane) = checkInput(xhat)
+        let C = channels, m = Float(n * plane)
+        var dx = Tensor(uninitializedShape: xhat.shape)
+        let inv = inverseStd
+        gradOutput.withUnsafeBufferPointer { gb in
+            xhat.withUnsafeBufferPointer { hb in
+                dx.withUnsafeMutableBufferPointer { db in
+                    scale.value.withUnsafeBufferPointer { gamma in
+                        scale.grad.withUnsafeMutableBufferPointer { dgamma in
+                            shift.grad.withUnsafeMutableBufferPointer { dbeta in
+                                let gp = gb.baseAddress!, hp = hb.baseAddress!, dp = db.baseAddress!
+                                let ga = gamma.baseAddress!, dga = dgamma.baseAddress!, dba = dbeta.baseAddress!
+                                Parallel.chunks(C) { lo, hi in
+                                    for c in lo..<hi {
+                                        var sg = 0.0, sgh = 0.0
+                                        for i in 0..<n {
+                                            let o = (i * C + c) * plane
+                                            for j in 0..<plane { sg += Double(gp[o + j]); sgh += Double(gp[o + j] * hp[o + j]) }
+                                        }
+                                        dga[c] = Float(sgh); dba[c] = Float(sg)
+                                        let k = ga[c] * inv[c] / m
+                                        let sgF = Float(sg), sghF = Float(sgh)
+                                        for i in 0..<n {
+                                            let o = (i * C + c) * plane
+                                            for j in 0..<plane { dp[o + j] = k * (m * gp[o + j] - sgF - hp[o + j] * sghF) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        normalized = nil
+        trainedForward = false
+        return dx
+    }
+}

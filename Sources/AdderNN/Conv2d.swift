@@ -1,0 +1,32 @@
+import AdderCore
+
+/// A multiplicative convolution (cross-correlation, as in PyTorch) via im2col and
+/// OpenBLAS GEMM. Weights start Kaiming-normal (fan-out, ReLU gain), as in
+/// torchvision's and the AdderNet code's ResNets.
+public final class Conv2d: UnfoldedLayer {
+    override public var typeName: String { "Conv2d" }
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = false,
+                generator: inout SeededGenerator, workspace: Workspace = Workspace()) {
+        let std = (2.0 / Float(outChannels * kernel * kernel)).squareRoot()
+        super.init(inChannels, outChannels, kernel: kernel, stride: stride, padding: padding, bias: bias,
+                   weight: .normal(shape: [outChannels, inChannels, kernel, kernel], std: std, generator: &generator),
+                   role: .weight, workspace: workspace)
+    }
+
+    /// One multiplication and one addition per multiply-accumulate.
+    override public func operations(input: [Int]) -> OperationCount {
+        let macs = windowProducts(input: input)
+        return OperationCount(multiplications: macs, additions: macs)
+    }
+
+    override func forwardColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
+        BLAS.sgemm(m: t, n: p, k: k, a: w, lda: k, b: x, ldb: p, c: y, ldc: p)
+    }
+
+    override func backwardColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                                  dw: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
+        BLAS.sgemm(transB: true, m: t, n: k, k: p, a: g, lda: p, b: x, ldb: p, c: dw, ldc: k)   // dW = G·Xᵀ
+        BLAS.sgemm(transA: true, m: k, n: p, k: t, a: w, lda: k, b: g, ldb: p, c: dx, ldc: p)   // dX = Wᵀ·G
+    }
+}

@@ -1,0 +1,83 @@
+import AdderCore
+
+/// Multiplications and additions of a layer or model, per image.
+public struct OperationCount: Sendable, Equatable, Codable {
+    public var multiplications: Int
+    public var additions: Int
+    public init(multiplications: Int = 0, additions: Int = 0) {
+        self.multiplications = multiplications
+        self.additions = additions
+    }
+    public static func + (a: Self, b: Self) -> Self {
+        .init(multiplications: a.multiplications + b.multiplications, additions: a.additions + b.additions)
+    }
+    public static func += (a: inout Self, b: Self) { a = a + b }
+}
+
+/// One counted layer in a per-layer breakdown.
+public struct LayerOperations: Sendable, Equatable {
+    public let name: String
+    public let type: String
+    public let outputShape: [Int]
+    public let operations: OperationCount
+}
+
+/// A network layer with an explicit forward and backward pass.
+///
+/// `forward` keeps what `backward` needs; `backward` takes ∂L/∂output, stores the
+/// parameter gradients and returns ∂L/∂input. A layer runs once per step.
+public protocol Layer: AnyObject {
+    /// The type name shown in tables ("Adder2d", "Conv2d", …).
+    var typeName: String { get }
+    func forward(_ x: Tensor, training: Bool) -> Tensor
+    func backward(_ gradOutput: Tensor) -> Tensor
+    /// Parameters owned directly by this layer, with local names ("weight").
+    var localParameters: [(String, Parameter)] { get }
+    /// Sub-layers, with local names ("0", "conv1", …).
+    var children: [(String, any Layer)] { get }
+    /// The per-sample output shape for a per-sample input shape (no batch dimension),
+    /// or an error naming both shapes.
+    func outputShape(for input: [Int]) throws(TensorError) -> [Int]
+    /// Operations per image of this layer alone (zero for containers and for
+    /// layers the paper does not count: batch norm, activations, pooling).
+    func operations(input: [Int]) -> OperationCount
+    /// Per-layer operation counts of the counted layers below this one, in forward
+    /// order, and the per-sample output shape. `prefix` is this layer's dotted name
+    /// followed by a dot (empty at the root).
+    func operationBreakdown(input: [Int], prefix: String) throws(TensorError) -> ([LayerOperations], [Int])
+}
+
+extension Layer {
+    public var localParameters: [(String, Parameter)] { [] }
+    public var children: [(String, any Layer)] { [] }
+    public func operations(input: [Int]) -> OperationCount { OperationCount() }
+
+    /// Every parameter below this layer, with dotted names ("layer1.0.conv1.weight").
+    public func namedParameters(prefix: String = "") -> [(String, Parameter)] {
+        var out = localParameters.map { (prefix + $0.0, $0.1) }
+        for (name, child) in children { out += child.namedParameters(prefix: prefix + name + ".") }
+        return out
+    }
+
+    /// Every layer below this one (itself first), with dotted names.
+    public func namedLayers(prefix: String = "") -> [(String, any Layer)] {
+        var out: [(String, any Layer)] = [(prefix.isEmpty ? "" : String(prefix.dropLast()), self)]
+        for (name, child) in children { out += child.namedLayers(prefix: prefix + name + ".") }
+        return out
+    }
+
+    /// Leaf layers: one row for this layer when it counts operations.
+    public func operationBreakdown(input: [Int], prefix: String) throws(TensorError) -> ([LayerOperations], [Int]) {
+        let out = try outputShape(for: input)
+        let ops = operations(input: input)
+        if ops == OperationCount() { return ([], out) }
+        return ([LayerOperations(name: String(prefix.dropLast()), type: typeName, outputShape: out, operations: ops)], out)
+    }
+}
+
+/// A parameterised layer that records the mean and standard deviation of its last
+/// training output, for the per-layer statistics.
+public protocol OutputStatistics: AnyObject {
+    var outputMean: Double { get }
+    var outputStd: Double { get }
+}

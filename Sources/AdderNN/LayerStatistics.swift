@@ -1,0 +1,38 @@
+import AdderCore
+
+/// One layer's numbers after a training step.
+public struct LayerStatistics: Sendable, Equatable, Codable {
+    public let name: String
+    public let type: String
+    /// ‖∂L/∂W‖₂ of the layer's main weight, before learning-rate scaling.
+    public let gradNorm: Double
+    /// ‖W‖₂ before the update.
+    public let weightNorm: Double
+    /// The gradient multiplier α_l (1 for layers the adaptive rate does not touch).
+    public let alpha: Double
+    public let outputMean: Double
+    public let outputStd: Double
+}
+
+extension Model {
+    /// Statistics of every layer with a weight, from the last forward pass and optimizer step.
+    public func layerStatistics() -> [LayerStatistics] {
+        statisticLayers.map { name, layer in
+            let weight = layer.localParameters.first { $0.0 == "weight" }?.1
+            let stats = layer as? OutputStatistics
+            return LayerStatistics(name: name, type: layer.typeName, gradNorm: weight?.gradNorm ?? 0,
+                                   weightNorm: weight?.weightNorm ?? 0, alpha: weight?.alpha ?? 1,
+                                   outputMean: stats?.outputMean ?? 0, outputStd: stats?.outputStd ?? 0)
+        }
+    }
+
+    /// One training step on a batch: forward, loss, backward, optimizer update.
+    @discardableResult
+    public func trainStep(images: Tensor, labels: [Int], optimizer: SGD, learningRate: Float) -> SoftmaxCrossEntropy.Result {
+        let logits = forward(images, training: true)
+        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels)
+        backward(result.gradient)
+        optimizer.step(learningRate: learningRate)
+        return result
+    }
+}

@@ -1,0 +1,261 @@
+import AdderCore
+
+/// Which layers of a model are adder layers.
+public struct AdderPlacement: Sendable, Equatable, Codable {
+    /// The convolutions between the first and the classifier (incl. 1×1 shortcuts).
+    public var hidden: Bool
+    /// The first convolution (multiplicative in the paper).
+    public var firstConvolution: Bool
+    /// The fully connected layers (multiplicative in the paper).
+    public var classifier: Bool
+
+    public init(hidden: Bool, firstConvolution: Bool = false, classifier: Bool = false) {
+        self.hidden = hidden; self.firstConvolution = firstConvolution; self.classifier = classifier
+    }
+
+    /// Every layer multiplicative: the CNN baseline.
+    public static let cnn = AdderPlacement(hidden: false)
+    /// The paper's AdderNet: all but the first convolution and the fully connected layers.
+    public static let paper = AdderPlacement(hidden: true)
+    /// Every convolution an adder layer, the first included; fully connected layers stay multiplicative.
+    public static let allConvolutions = AdderPlacement(hidden: true, firstConvolution: true)
+
+    public var isCNN: Bool { !hidden && !firstConvolution && !classifier }
+}
+
+/// The architectures AdderLab builds.
+public enum ModelKind: String, Sendable, CaseIterable, Codable {
+    case lenet5 = "lenet5"
+    case resnet20, resnet32, resnet56
+    case vggSmall = "vgg-small"
+    case resnet18, resnet50
+
+    /// Per-sample input shape [C, H, W].
+    public var inputShape: [Int] {
+        switch self {
+        case .lenet5: return [1, 28, 28]
+        case .resnet20, .resnet32, .resnet56, .vggSmall: return [3, 32, 32]
+        case .resnet18, .resnet50: return [3, 224, 224]
+        }
+    }
+
+    /// Number of classes in the paper's setting (changeable at construction).
+    public var defaultClasses: Int {
+        switch self {
+        case .resnet18, .resnet50: return 1000
+        default: return 10
+        }
+    }
+
+    public var summary: String {
+        switch self {
+        case .lenet5: return "LeNet-5-BN, 28×28×1 (MNIST, Fashion-MNIST)"
+        case .resnet20: return "ResNet-20, 32×32×3 (CIFAR)"
+        case .resnet32: return "ResNet-32, 32×32×3 (CIFAR)"
+        case .resnet56: return "ResNet-56, 32×32×3 (CIFAR)"
+        case .vggSmall: return "VGG-small, 32×32×3 (CIFAR)"
+        case .resnet18: return "ResNet-18, 224×224×3 (ImageNet)"
+        case .resnet50: return "ResNet-50, 224×224×3 (ImageNet)"
+        }
+    }
+}
+
+/// A classifier network: a root layer, its input shape, and the workspace its layers share.
+public final class Model {
+    public let kind: ModelKind
+    public let placement: AdderPlacement
+    public let classes: Int
+    public let root: Sequential
+    public let workspace: Workspace
+    /// Every parameter and running statistic, with PyTorch-style dotted names, in a fixed order.
+    public let namedParameters: [(String, Parameter)]
+    /// Every adder layer with its dotted name, in forward order.
+    public let adderLayers: [(String, Adder2d)]
+    /// Every layer that records output statistics, with its dotted name, in forward order.
+    public let statisticLayers: [(String, any Layer)]
+
+    /// Builds `kind` with its layers placed by `placement`, initialised from `seed`.
+    public init(_ kind: ModelKind, placement: AdderPlacement = .paper, classes: Int? = nil, seed: UInt64 = 0) {
+        self.kind = kind
+        self.placement = placement
+        self.classes = classes ?? kind.defaultClasses
+        let builder = ModelBuilder(placement: placement, seed: seed)
+        root = builder.build(kind, classes: self.classes)
+        workspace = builder.workspace
+        namedParameters = root.namedParameters()
+        let layers = root.namedLayers()
+        adderLayers = layers.compactMap { name, l in (l as? Adder2d).map { (name, $0) } }
+        statisticLayers = layers.filter { $0.1 is OutputStatistics }
+    }
+
+    public var inputShape: [Int] { kind.inputShape }
+
+    /// Logits N × classes for an N × C × H × W batch.
+    public func forward(_ x: Tensor, training: Bool) -> Tensor { root.forward(x, training: training) }
+
+    /// Back-propagates ∂L/∂logits, filling every parameter's gradient.
+    @discardableResult
+    public func backward(_ gradLogits: Tensor) -> Tensor { root.backward(gradLogits) }
+
+    /// Sets the gradient rules of every adder layer, or of the one named `layer`.
+    public func setGradientRules(filter: AdderKernels.FilterRule, input: AdderKernels.InputRule, layer: String? = nil) {
+        for (name, a) in adderLayers where layer == nil || layer == name {
+            a.filterRule = filter
+            a.inputRule = input
+        }
+    }
+
+    /// Number of trainable scalars.
+    public var parameterCount: Int {
+        namedParameters.filter { $0.1.isTrainable }.reduce(0) { $0 + $1.1.value.count }
+    }
+
+    /// Per-layer operation counts for one image, in forward order.
+    public func operationBreakdown() -> [LayerOperations] {
+        do { return try root.operationBreakdown(input: inputShape, prefix: "").0 } catch { preconditionFailure(error.description) }
+    }
+
+    /// Operations for one image.
+    public var operations: OperationCount { operationBreakdown().reduce(OperationCount()) { $0 + $1.operations } }
+}
+
+/// Builds the layers of a model, choosing adder or convolution per `placement`,
+/// drawing initial weights from one seeded generator in a fixed order.
+final class ModelBuilder {
+    let placement: AdderPlacement
+    let workspace = Workspace()
+    var generator: SeededGenerator
+
+    init(placement: AdderPlacement, seed: UInt64) {
+        self.placement = placement
+        generator = SeededGenerator(seed: seed)
+    }
+
+    func conv(_ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1, padding: Int = 0, adder: Bool) -> any Layer {
+        adder
+            ? Adder2d(cin, cout, kernel: k, stride: stride, padding: padding, generator: &generator, workspace: workspace)
+            : Conv2d(cin, cout, kernel: k, stride: stride, padding: padding, generator: &generator, workspace: workspace)
+    }
+
+    func hidden(_ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1, padding: Int = 0) -> any Layer {
+        conv(cin, cout, k, stride: stride, padding: padding, adder: placement.hidden)
+    }
+
+    func first(_ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1, padding: Int = 0) -> any Layer {
+        conv(cin, cout, k, stride: stride, padding: padding, adder: placement.firstConvolution)
+    }
+
+    /// A fully connected layer; as an adder it is a 1×1 adder layer on N×F×1×1 with
+    /// batch norm after it (adder outputs are ≤ 0 and large).
+    func fullyConnected(_ fin: Int, _ fout: Int) -> [any Layer] {
+        guard placement.classifier else { return [Linear(fin, fout, generator: &generator)] }
+        return [Unflatten(), Adder2d(fin, fout, kernel: 1, generator: &generator, workspace: workspace),
+                BatchNorm(fout), Flatten()]
+    }
+
+    func build(_ kind: ModelKind, classes: Int) -> Sequential {
+        switch kind {
+        case .lenet5: return lenet5(classes)
+        case .resnet20: return cifarResNet(blocks: 3, classes: classes)
+        case .resnet32: return cifarResNet(blocks: 5, classes: classes)
+        case .resnet56: return cifarResNet(blocks: 9, classes: classes)
+        case .vggSmall: return vggSmall(classes)
+        case .resnet18: return imageNetResNet(blocks: [2, 2, 2, 2], bottleneck: false, classes: classes)
+        case .resnet50: return imageNetResNet(blocks: [3, 4, 6, 3], bottleneck: true, classes: classes)
+        }
+    }
+
+    /// LeNet-5-BN as in the peer reference: conv(1→6,5,pad 2) BN ReLU pool, L(6→16,5) BN
+    /// ReLU pool, L(16→120,5) BN ReLU, FC 120→84 BN ReLU, FC 84→classes.
+    func lenet5(_ classes: Int) -> Sequential {
+        Sequential([first(1, 6, 5, padding: 2), BatchNorm(6), ReLU(), MaxPool2d(kernel: 2),
+                    hidden(6, 16, 5), BatchNorm(16), ReLU(), MaxPool2d(kernel: 2),
+                    hidden(16, 120, 5), BatchNorm(120), ReLU(), Flatten()]
+                   + fullyConnected(120, 84) + [BatchNorm(84, dimensions: 1), ReLU()]
+                   + fullyConnected(84, classes))
+    }
+
+    func basicBlock(_ cin: Int, _ cout: Int, stride: Int) -> Residual {
+        let shortcut = (stride != 1 || cin != cout) ? Sequential([hidden(cin, cout, 1, stride: stride), BatchNorm(cout)]) : nil
+        return Residual(typeName: "BasicBlock", body: [
+            ("conv1", hidden(cin, cout, 3, stride: stride, padding: 1)), ("bn1", BatchNorm(cout)), ("relu", ReLU()),
+            ("conv2", hidden(cout, cout, 3, padding: 1)), ("bn2", BatchNorm(cout)),
+        ], shortcut: shortcut)
+    }
+
+    /// The official code's bottleneck: the stride sits in the 3×3 layer.
+    func bottleneck(_ cin: Int, _ planes: Int, stride: Int) -> Residual {
+        let cout = planes * 4
+        let shortcut = (stride != 1 || cin != cout) ? Sequential([hidden(cin, cout, 1, stride: stride), BatchNorm(cout)]) : nil
+        return Residual(typeName: "Bottleneck", body: [
+            ("conv1", hidden(cin, planes, 1)), ("bn1", BatchNorm(planes)), ("relu1", ReLU()),
+            ("conv2", hidden(planes, planes, 3, stride: stride, padding: 1)), ("bn2", BatchNorm(planes)), ("relu2", ReLU()),
+            ("conv3", hidden(planes, cout, 1)), ("bn3", BatchNorm(cout)),
+        ], shortcut: shortcut)
+    }
+
+    func cifarResNet(blocks: Int, classes: Int) -> Sequential {
+        var layers: [(String, any Layer)] = [("conv1", first(3, 16, 3, padding: 1)), ("bn1", BatchNorm(16)), ("relu", ReLU())]
+        var cin = 16
+        for (stage, (cout, stride)) in [(16, 1), (32, 2), (64, 2)].enumerated() {
+            var stageBlocks: [any Layer] = []
+            for i in 0..<blocks {
+                stageBlocks.append(basicBlock(cin, cout, stride: i == 0 ? stride : 1))
+                cin = cout
+            }
+            layers.append(("layer\(stage + 1)", Sequential(stageBlocks)))
+        }
+        layers += [("avgpool", GlobalAvgPool()), ("flatten", Flatten())]
+        layers += fullyConnected(64, classes).enumerated().map { ("fc" + ($0.offset == 0 ? "" : "\($0.offset)"), $0.element) }
+        return Sequential(named: layers)
+    }
+
+    func imageNetResNet(blocks: [Int], bottleneck useBottleneck: Bool, classes: Int) -> Sequential {
+        var layers: [(String, any Layer)] = [
+            ("conv1", first(3, 64, 7, stride: 2, padding: 3)), ("bn1", BatchNorm(64)), ("relu", ReLU()),
+            ("maxpool", MaxPool2d(kernel: 3, stride: 2, padding: 1)),
+        ]
+        var cin = 64
+        for (stage, count) in blocks.enumerated() {
+            let planes = 64 << stage
+            var stageBlocks: [any Layer] = []
+            for i in 0..<count {
+                let stride = (i == 0 && stage > 0) ? 2 : 1
+                if useBottleneck {
+                    stageBlocks.append(bottleneck(cin, planes, stride: stride)); cin = planes * 4
+                } else {
+                    stageBlocks.append(basicBlock(cin, planes, stride: stride)); cin = planes
+                }
+            }
+            layers.append(("layer\(stage + 1)", Sequential(stageBlocks)))
+        }
+        layers += [("avgpool", GlobalAvgPool()), ("flatten", Flatten())]
+        layers += fullyConnected(cin, classes).enumerated().map { ("fc" + ($0.offset == 0 ? "" : "\($0.offset)"), $0.element) }
+        return Sequential(named: layers)
+    }
+
+    /// VGG-small as in the binary/quantised-network papers AdderNet compares with:
+    /// (128,128,M,256,256,M,512,512,M) 3×3 layers with batch norm, then FC 8192→classes.
+    func vggSmall(_ classes: Int) -> Sequential {
+        var layers: [any Layer] = []
+        var cin = 3
+        for (i, cout) in [128, 128, 256, 256, 512, 512].enumerated() {
+            layers.append(i == 0 ? first(cin, cout, 3, padding: 1) : hidden(cin, cout, 3, padding: 1))
+            layers += [BatchNorm(cout), ReLU()]
+            if i % 2 == 1 { layers.append(MaxPool2d(kernel: 2)) }
+            cin = cout
+        }
+        layers.append(Flatten())
+        layers += fullyConnected(512 * 4 * 4, classes)
+        return Sequential(layers)
+    }
+}
+
+/// N×F → N×F×1×1, so that an adder layer can serve as a fully connected layer.
+public final class Unflatten: Layer {
+    public var typeName: String { "Unflatten" }
+    public init() {}
+    public func outputShape(for input: [Int]) throws(TensorError) -> [Int] { [input.reduce(1, *), 1, 1] }
+    public func forward(_ x: Tensor, training: Bool) -> Tensor { x.reshapedOrDie([x.shape[0], x.count / Swift.max(x.shape[0], 1), 1, 1]) }
+    public func backward(_ gradOutput: Tensor) -> Tensor { gradOutput.reshapedOrDie([gradOutput.shape[0], gradOutput.count / Swift.max(gradOutput.shape[0], 1)]) }
+}

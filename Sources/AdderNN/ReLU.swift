@@ -1,0 +1,44 @@
+import AdderCore
+
+/// max(x, 0); the gradient passes where the output is positive.
+public final class ReLU: Layer {
+    public var typeName: String { "ReLU" }
+    private(set) var savedOutput: Tensor?
+    public init() {}
+
+    public func outputShape(for input: [Int]) throws(TensorError) -> [Int] { input }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        var y = x
+        y.withUnsafeMutableBufferPointer { b in for i in b.indices where !(b[i] > 0) { b[i] = 0 } }
+        if training { savedOutput = y }
+        return y
+    }
+
+    public func backward(_ gradOutput: Tensor) -> Tensor {
+        guard let y = savedOutput else { preconditionFailure("ReLU.backward called without a training forward pass") }
+        gradOutput.checkShape(y.shape, "ReLU output gradient")
+        var dx = gradOutput
+        y.withUnsafeBufferPointer { yb in
+            dx.withUnsafeMutableBufferPointer { d in for i in d.indices where !(yb[i] > 0) { d[i] = 0 } }
+        }
+        savedOutput = nil
+        return dx
+    }
+}
+
+/// N×C×H×W → N×(C·H·W).
+public final class Flatten: Layer {
+    public var typeName: String { "Flatten" }
+    private var savedShape: [Int] = []
+    public init() {}
+
+    public func outputShape(for input: [Int]) throws(TensorError) -> [Int] { [input.reduce(1, *)] }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        savedShape = x.shape
+        return x.reshapedOrDie([x.shape.first ?? 0, x.count / Swift.max(x.shape.first ?? 1, 1)])
+    }
+
+    public func backward(_ gradOutput: Tensor) -> Tensor { gradOutput.reshapedOrDie(savedShape) }
+}

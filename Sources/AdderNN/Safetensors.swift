@@ -1,0 +1,157 @@
+import AdderCore
+import Foundation
+
+/// Errors reading or writing a safetensors file; each names the file and what is wrong.
+public struct SafetensorsError: Error, CustomStringConvertible, Equatable {
+    public let path: String
+    public let problem: String
+    public var description: String { "\(path): \(problem)" }
+}
+
+/// The safetensors format: an 8-byte little-endian header length, a JSON header
+/// `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {…}}`
+/// padded with spaces to a multiple of 8, then the raw little-endian data. PyTorch
+/// users load it with `safetensors.torch.load_file`. AdderLab writes F32 only.
+public enum Safetensors {
+    /// Writes `tensors` (in the given order) and string `metadata` atomically: a
+    /// temporary file in the same directory is written, fsynced and renamed over `url`.
+    public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to url: URL) throws(SafetensorsError) {
+        var header: [String: Any] = [:]
+        var offset = 0
+        var seen = Set<String>()
+        for (name, t) in tensors {
+            guard !name.isEmpty, name != "__metadata__", seen.insert(name).inserted else {
+                throw SafetensorsError(path: url.path, problem: "tensor name '\(name)' is empty, reserved or repeated")
+            }
+            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + t.count * 4]]
+            offset += t.count * 4
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var json: Data
+        do { json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]) } catch {
+            throw SafetensorsError(path: url.path, problem: "cannot encode header: \(error)")
+        }
+        while json.count % 8 != 0 { json.append(0x20) }
+        var out = Data(capacity: 8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(json)
+        for (_, t) in tensors {
+            t.withUnsafeBufferPointer { b in
+                #if _endian(big)
+                for v in b { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+                #else
+                out.append(UnsafeBufferPointer(start: UnsafeRawPointer(b.baseAddress!).assumingMemoryBound(to: UInt8.self), count: b.count * 4))
+                #endif
+            }
+        }
+        do { try AtomicFile.write(out, to: url) } catch {
+            throw SafetensorsError(path: url.path, problem: "cannot write: \(error)")
+        }
+    }
+
+    /// Reads every tensor and the metadata, validating the header against the file:
+    /// sizes, dtypes, shapes, and that data offsets lie inside the file and match the shapes.
+    public static func read(from url: URL) throws(SafetensorsError) -> (tensors: [String: Tensor], metadata: [String: String]) {
+        let path = url.path
+        func fail(_ s: String) -> SafetensorsError { SafetensorsError(path: path, problem: s) }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw fail("no such file") }
+        guard !isDir.boolValue else { throw fail("is a directory, expected a .safetensors file") }
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw fail("cannot read: \(error.localizedDescription)") }
+        guard data.count >= 8 else { throw fail("file is \(data.count) bytes, shorter than the 8-byte header length") }
+        let n = data.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard n >= 2, n <= UInt64(data.count - 8), n <= 100_000_000 else {
+            throw fail("header length \(n) does not fit a file of \(data.count) bytes (truncated or not safetensors)")
+        }
+        let headerData = data.subdata(in: 8..<(8 + Int(n)))
+        guard let object = try? JSONSerialization.jsonObject(with: headerData), let header = object as? [String: Any] else {
+            throw fail("header is not a JSON object")
+        }
+        let body = 8 + Int(n), bodyCount = data.count - body
+        var metadata: [String: String] = [:]
+        var tensors: [String: Tensor] = [:]
+        var ranges: [(Int, Int, String)] = []
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let m = value as? [String: String] else { throw fail("__metadata__ must map strings to strings") }
+                metadata = m
+                continue
+            }
+            guard let entry = value as? [String: Any] else { throw fail("entry '\(name)' is not an object") }
+            guard let dtype = entry["dtype"] as? String else { throw fail("entry '\(name)' has no dtype") }
+            guard dtype == "F32" else { throw fail("tensor '\(name)' has dtype \(dtype); AdderLab reads F32 only") }
+            guard let shapeAny = entry["shape"] as? [Any], let shape = intArray(shapeAny), shape.allSatisfy({ $0 >= 0 }) else {
+                throw fail("tensor '\(name)' has no valid shape (a list of non-negative integers)")
+            }
+            guard let offAny = entry["data_offsets"] as? [Any], let off = intArray(offAny), off.count == 2 else {
+                throw fail("tensor '\(name)' has no valid data_offsets ([begin, end])")
+            }
+            let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+            guard off[0] >= 0, off[1] >= off[0], off[1] <= bodyCount else {
+                throw fail("tensor '\(name)' data_offsets \(off) fall outside the \(bodyCount) data bytes (truncated file?)")
+            }
+            guard off[1] - off[0] == count * 4 else {
+                throw fail("tensor '\(name)' of shape \(shape) needs \(count * 4) bytes but data_offsets \(off) hold \(off[1] - off[0])")
+            }
+            ranges.append((off[0], off[1], name))
+            var t = Tensor(uninitializedShape: shape)
+            t.withUnsafeMutableBufferPointer { dst in
+                data.withUnsafeBytes { raw in
+                    let src = raw.baseAddress! + body + off[0]
+                    for i in 0..<count { dst[i] = Float(bitPattern: UInt32(littleEndian: (src + i * 4).loadUnaligned(as: UInt32.self))) }
+                }
+            }
+            tensors[name] = t
+        }
+        ranges.sort { $0.0 < $1.0 }
+        for (a, b) in zip(ranges, ranges.dropFirst()) where b.0 < a.1 {
+            throw fail("tensors '\(a.2)' and '\(b.2)' overlap in the data section")
+        }
+        return (tensors, metadata)
+    }
+
+    private static func intArray(_ a: [Any]) -> [Int]? {
+        var out: [Int] = []
+        for v in a {
+            guard let num = v as? NSNumber, let i = Int(exactly: num.doubleValue) else { return nil }
+            out.append(i)
+        }
+        return out
+    }
+}
+
+/// Crash-safe file replacement: write a temporary file beside the target, fsync it,
+/// rename it over the target, fsync the directory. A reader sees the old file or the
+/// new one, never a torn one, even after `kill -9`.
+public enum AtomicFile {
+    public static func write(_ data: Data, to url: URL) throws {
+        let dir = url.deletingLastPathComponent()
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw POSIXFailure(call: "open", path: tmp.path) }
+        var ok = true
+        data.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let w = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
+                if w <= 0 { ok = false; break }
+                done += w
+            }
+        }
+        if ok && fsync(fd) != 0 { ok = false }
+        close(fd)
+        guard ok else { unlink(tmp.path); throw POSIXFailure(call: "write", path: tmp.path) }
+        guard rename(tmp.path, url.path) == 0 else { unlink(tmp.path); throw POSIXFailure(call: "rename", path: url.path) }
+        let dfd = open(dir.path, O_RDONLY)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+}
+
+/// A failed system call with the path it was about.
+public struct POSIXFailure: Error, CustomStringConvertible {
+    public let call: String, path: String
+    public let code: Int32
+    init(call: String, path: String) { self.call = call; self.path = path; code = errno }
+    public var description: String { "\(call) \(path): \(String(cString: strerror(code)))" }
+}

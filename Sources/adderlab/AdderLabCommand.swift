@@ -1,0 +1,11 @@
+import AdderNN
+import ArgumentParser
+
+@main
+struct AdderLab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "adderlab",
+        abstract: "Train and study adder neural networks (AdderNet, Chen et al., CVPR 2020).",
+        subcommands: [ModelsCommand.self]
+    )
+}

@@ -1,0 +1,199 @@
+import Testing
+@testable import AdderCore
+
+/// Plain scalar references, kept here so every optimized kernel is compared with
+/// the definition, not with itself.
+enum Reference {
+    static func im2col(_ x: [Float], _ g: ConvGeometry) -> [Float] {
+        var col = [Float](repeating: .nan, count: g.k * g.p)
+        for c in 0..<g.c { for u in 0..<g.kh { for v in 0..<g.kw {
+            let r = (c * g.kh + u) * g.kw + v
+            for n in 0..<g.n { for i in 0..<g.ho { for j in 0..<g.wo {
+                let h = i * g.stride + u - g.padding, w = j * g.stride + v - g.padding
+                let val: Float = (h >= 0 && h < g.h && w >= 0 && w < g.w) ? x[((n * g.c + c) * g.h + h) * g.w + w] : 0
+                col[r * g.p + (n * g.ho + i) * g.wo + j] = val
+            } } }
+        } } }
+        return col
+    }
+
+    static func adderForward(w: [Float], x: [Float], T: Int, K: Int, P: Int) -> [Float] {
+        var y = [Float](repeating: 0, count: T * P)
+        for t in 0..<T { for p in 0..<P {
+            var s: Double = 0
+            for k in 0..<K { s += Double(abs(x[k * P + p] - w[t * K + k])) }
+            y[t * P + p] = Float(-s)
+        } }
+        return y
+    }
+
+    static func rule(_ r: AdderKernels.InputRule, _ d: Float) -> Float {
+        switch r {
+        case .hardTanh: return min(max(d, -1), 1)
+        case .sign: return d > 0 ? 1 : (d < 0 ? -1 : 0)
+        case .identity: return d
+        }
+    }
+
+    static func inputGradient(_ r: AdderKernels.InputRule, w: [Float], x: [Float], g: [Float], T: Int, K: Int, P: Int) -> [Float] {
+        var dx = [Float](repeating: 0, count: K * P)
+        for k in 0..<K { for p in 0..<P {
+            var s: Double = 0
+            for t in 0..<T { s += Double(g[t * P + p]) * Double(rule(r, w[t * K + k] - x[k * P + p])) }
+            dx[k * P + p] = Float(s)
+        } }
+        return dx
+    }
+
+    static func filterGradient(_ r: AdderKernels.FilterRule, w: [Float], x: [Float], g: [Float], T: Int, K: Int, P: Int) -> [Float] {
+        var dw = [Float](repeating: 0, count: T * K)
+        for t in 0..<T { for k in 0..<K {
+            var s: Double = 0
+            for p in 0..<P {
+                let d = x[k * P + p] - w[t * K + k]
+                s += Double(g[t * P + p]) * Double(r == .fullPrecision ? d : (d > 0 ? 1 : (d < 0 ? -1 : 0)))
+            }
+            dw[t * K + k] = Float(s)
+        } }
+        return dw
+    }
+}
+
+func random(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
+    var g = SeededGenerator(seed: seed)
+    return (0..<n).map { _ in g.nextNormal() * scale }
+}
+
+/// max |a−b| / (1 + max |b|): a relative bound that tolerates Float32 summation-order
+/// differences (~K·2⁻²⁴ relative) against the Double reference.
+func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count)
+    let scale = 1 + (b.map(abs).max() ?? 0)
+    return zip(a, b).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
+}
+
+/// Shapes not multiple of the vector width or the register block: T, K, P.
+let oddShapes: [(Int, Int, Int)] = [(1, 1, 1), (5, 7, 37), (4, 9, 48), (6, 27, 83), (16, 144, 130), (3, 2, 15)]
+
+@Suite("Adder kernels against the scalar reference")
+struct AdderKernelTests {
+    @Test(arguments: [1, 2])
+    func forwardMatchesReference(threads: Int) {
+        Parallel.threads = threads
+        for (T, K, P) in oddShapes {
+            let w = random(T * K, seed: 1), x = random(K * P, seed: 2)
+            var y = [Float](repeating: .nan, count: T * P)
+            AdderKernels.forward(w: w, x: x, y: &y, t: T, k: K, p: P)
+            #expect(relativeError(y, Reference.adderForward(w: w, x: x, T: T, K: K, P: P)) < 1e-5, "T=\(T) K=\(K) P=\(P)")
+        }
+    }
+
+    @Test(arguments: AdderKernels.InputRule.allCases)
+    func inputGradientMatchesReference(rule: AdderKernels.InputRule) {
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            for (T, K, P) in oddShapes {
+                let w = random(T * K, seed: 3), x = random(K * P, seed: 4), g = random(T * P, seed: 5)
+                var dx = [Float](repeating: .nan, count: K * P)
+                AdderKernels.inputGradient(rule: rule, w: w, x: x, g: g, dx: &dx, t: T, k: K, p: P)
+                let ref = Reference.inputGradient(rule, w: w, x: x, g: g, T: T, K: K, P: P)
+                #expect(relativeError(dx, ref) < 1e-5, "\(rule) T=\(T) K=\(K) P=\(P) threads=\(threads)")
+            }
+        }
+    }
+
+    @Test(arguments: AdderKernels.FilterRule.allCases)
+    func filterGradientMatchesReference(rule: AdderKernels.FilterRule) {
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            for (T, K, P) in oddShapes {
+                let w = random(T * K, seed: 6), x = random(K * P, seed: 7), g = random(T * P, seed: 8)
+                var dw = [Float](repeating: .nan, count: T * K)
+                AdderKernels.filterGradient(rule: rule, w: w, x: x, g: g, dw: &dw, t: T, k: K, p: P)
+                let ref = Reference.filterGradient(rule, w: w, x: x, g: g, T: T, K: K, P: P)
+                #expect(relativeError(dw, ref) < 1e-5, "\(rule) T=\(T) K=\(K) P=\(P) threads=\(threads)")
+            }
+        }
+    }
+
+    @Test func signAndHardTanhHelpersAreExact() {
+        let d: [Float] = [-3, -1, -0.999, -1e-30, -0.0, 0, 1e-30, 0.5, 1, 1.0001, 7, .infinity, -.infinity,
+                          -2, 2, 0.25, -0.25]
+        let v = SIMD16<Float>(d.prefix(16))
+        let h = AdderKernels.vhardTanh(v), s = AdderKernels.vsign(v), a = AdderKernels.vabs(v)
+        for i in 0..<16 {
+            #expect(h[i] == min(max(d[i], -1), 1), "hardTanh(\(d[i]))")
+            #expect(s[i] == (d[i] > 0 ? 1 : (d[i] < 0 ? -1 : 0)), "sign(\(d[i]))")
+            #expect(a[i] == abs(d[i]), "abs(\(d[i]))")
+        }
+    }
+}
+
+@Suite("Unfolding")
+struct UnfoldTests {
+    static let geometries: [(Int, Int, Int, Int, Int, Int, Int)] = [
+        // n, c, h, w, k, stride, padding
+        (2, 3, 5, 5, 3, 1, 1), (1, 2, 7, 6, 3, 2, 1), (3, 4, 4, 4, 1, 1, 0), (2, 3, 8, 8, 1, 2, 0),
+        (1, 1, 5, 5, 5, 1, 0), (2, 2, 6, 7, 2, 2, 0), (1, 3, 9, 9, 7, 2, 3),
+    ]
+
+    @Test func im2colMatchesReference() throws {
+        for (n, c, h, w, k, s, p) in Self.geometries {
+            let g = try ConvGeometry(n: n, c: c, h: h, w: w, kh: k, kw: k, stride: s, padding: p)
+            let x = random(n * c * h * w, seed: 11)
+            var col = [Float](repeating: .nan, count: g.k * g.p)
+            Unfold.im2col(x, g, into: &col)
+            #expect(col == Reference.im2col(x, g), "\(g)")
+        }
+    }
+
+    /// col2im is the adjoint of im2col: ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩.
+    @Test func col2imIsTheAdjointOfIm2col() throws {
+        for (n, c, h, w, k, s, p) in Self.geometries {
+            let g = try ConvGeometry(n: n, c: c, h: h, w: w, kh: k, kw: k, stride: s, padding: p)
+            let x = random(n * c * h * w, seed: 12), cols = random(g.k * g.p, seed: 13)
+            let ax = Reference.im2col(x, g)
+            var back = [Float](repeating: .nan, count: x.count)
+            Unfold.col2im(cols, g, into: &back)
+            let lhs = zip(ax, cols).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let rhs = zip(x, back).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            #expect(abs(lhs - rhs) < 1e-3 * (1 + abs(lhs)), "\(g)")
+        }
+    }
+
+    @Test func layoutTransposesRoundTrip() {
+        let n = 3, t = 5, plane = 7
+        let a = random(n * t * plane, seed: 14)
+        var cols = [Float](repeating: 0, count: a.count), back = cols
+        Unfold.nchwToColumns(a, into: &cols, n: n, t: t, plane: plane)
+        Unfold.columnsToNCHW(cols, into: &back, n: n, t: t, plane: plane)
+        #expect(back == a)
+        #expect(cols[(2 * n + 1) * plane + 3] == a[(1 * t + 2) * plane + 3])
+    }
+
+    @Test func tooSmallInputIsAnErrorNamingTheShape() {
+        #expect(throws: TensorError.self) { try ConvGeometry(n: 1, c: 1, h: 2, w: 2, kh: 5, kw: 5, stride: 1, padding: 0) }
+    }
+}
+
+@Suite("BLAS")
+struct BLASTests {
+    @Test func splitGEMMMatchesSingleCall() {
+        let m = 40, n = 300, k = 200
+        let a = random(m * k, seed: 20), b = random(k * n, seed: 21)
+        var ref = [Float](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { var s: Double = 0; for q in 0..<k { s += Double(a[i * k + q] * b[q * n + j]) }; ref[i * n + j] = Float(s) } }
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            var c = [Float](repeating: .nan, count: m * n)
+            BLAS.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
+            #expect(relativeError(c, ref) < 1e-5)
+            // Transposed operands: Cᵀ = Bᵀ·Aᵀ.
+            var ct = [Float](repeating: .nan, count: m * n)
+            BLAS.sgemm(transA: true, transB: true, m: n, n: m, k: k, a: b, lda: n, b: a, ldb: k, c: &ct, ldc: m)
+            var t = [Float](repeating: 0, count: m * n)
+            for i in 0..<m { for j in 0..<n { t[j * m + i] = ref[i * n + j] } }
+            #expect(relativeError(ct, t) < 1e-5)
+        }
+    }
+}
