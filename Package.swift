@@ -21,7 +21,13 @@ let package = Package(
             pkgConfig: "ncursesw",
             providers: [.apt(["libncursesw5-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(name: "AdderCore", dependencies: ["COpenBLAS"]),
+        .target(name: "AdderData", dependencies: ["AdderCore", "CZlib"]),
         .target(name: "AdderNN", dependencies: ["AdderCore"]),
         .executableTarget(
             name: "adderlab",
@@ -32,6 +38,7 @@ let package = Package(
         ),
         .testTarget(name: "AdderCoreTests", dependencies: ["AdderCore"]),
         .testTarget(name: "AdderNNTests", dependencies: ["AdderNN", "AdderCore"]),
+        .testTarget(name: "AdderDataTests", dependencies: ["AdderData", "AdderCore", "CZlib"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,114 @@
+import Foundation
+
+/// The datasets an experiment can name.
+public enum DatasetName: String, Sendable, CaseIterable, Codable {
+    case fashionMNIST = "fashion-mnist"
+    case mnist
+    case cifar10
+    case cifar100
+    case synthetic
+
+    /// Per-sample shape [C, H, W] (synthetic follows the model: 28×28×1 or 32×32×3).
+    public var defaultShape: [Int] {
+        switch self {
+        case .fashionMNIST, .mnist, .synthetic: return [1, 28, 28]
+        case .cifar10, .cifar100: return [3, 32, 32]
+        }
+    }
+}
+
+/// A training and a test set with the normalisation to apply to both.
+public struct DatasetSplits: Sendable {
+    public let train: ImageSet
+    public let test: ImageSet
+    public let normalization: Normalization
+    /// True for CIFAR: random crop with 4-pixel padding and horizontal flip in training.
+    public let augment: Bool
+}
+
+/// Finds and loads datasets by name.
+public enum Datasets {
+    /// Where Debian's `dataset-fashion-mnist` package puts its files.
+    public static let debianFashionMNIST = "/usr/share/datasets/fashion-mnist"
+
+    public static let fashionClasses = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                                        "Sneaker", "Bag", "Ankle boot"]
+
+    /// Loads `name`. `directory` is where the files are (required for MNIST and CIFAR;
+    /// optional for Fashion-MNIST, which defaults to Debian's location). The synthetic set
+    /// is drawn with `shape` ([1, 28, 28] or [3, 32, 32]) from `seed`.
+    public static func load(_ name: DatasetName, directory: String? = nil, shape: [Int]? = nil, seed: UInt64 = 0,
+                            syntheticCounts: (train: Int, test: Int) = (10_000, 2_000)) throws(DataError) -> DatasetSplits {
+        switch name {
+        case .synthetic:
+            let s = shape ?? name.defaultShape
+            guard s.count == 3, s[1] == s[2] else { throw .invalid("synthetic dataset: shape \(s) must be C×S×S") }
+            let train = try Synthetic.make(count: syntheticCounts.train, channels: s[0], size: s[1], seed: seed, name: "synthetic/train")
+            let test = try Synthetic.make(count: syntheticCounts.test, channels: s[0], size: s[1], seed: seed ^ 0x5EED_7E57, name: "synthetic/test")
+            return DatasetSplits(train: train, test: test, normalization: train.channelStatistics(), augment: false)
+        case .fashionMNIST:
+            let dir = directory ?? debianFashionMNIST
+            let (tr, te) = try idxPair(dir, dataset: "Fashion-MNIST",
+                                       hint: "Install it with: apt-get install dataset-fashion-mnist (files go to \(debianFashionMNIST)), or set dataDir to a folder with the four IDX files.",
+                                       classNames: fashionClasses)
+            return DatasetSplits(train: tr, test: te, normalization: .fashionMNIST, augment: false)
+        case .mnist:
+            guard let directory else {
+                throw .missing(dataset: "MNIST", looked: ["(no dataDir given)"],
+                               hint: "Set dataDir to a folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (optionally .gz).")
+            }
+            let (tr, te) = try idxPair(directory, dataset: "MNIST",
+                                       hint: "Put train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (optionally .gz) in \(directory).",
+                                       classNames: nil)
+            return DatasetSplits(train: tr, test: te, normalization: .mnist, augment: false)
+        case .cifar10:
+            let dir = try cifarDirectory(directory, candidates: ["", "cifar-10-batches-bin"], marker: "data_batch_1.bin", dataset: "CIFAR-10",
+                                         hint: "Put data_batch_1.bin … data_batch_5.bin and test_batch.bin (the 'binary version' of CIFAR-10) there.")
+            let train = try CIFAR.load(files: (1...5).map { dir + "/data_batch_\($0).bin" }, hundred: false, name: "cifar10/train")
+            let test = try CIFAR.load(files: [dir + "/test_batch.bin"], hundred: false, name: "cifar10/test")
+            return DatasetSplits(train: train, test: test, normalization: .cifar10, augment: true)
+        case .cifar100:
+            let dir = try cifarDirectory(directory, candidates: ["", "cifar-100-binary"], marker: "train.bin", dataset: "CIFAR-100",
+                                         hint: "Put train.bin and test.bin (the 'binary version' of CIFAR-100) there.")
+            let train = try CIFAR.load(files: [dir + "/train.bin"], hundred: true, name: "cifar100/train")
+            let test = try CIFAR.load(files: [dir + "/test.bin"], hundred: true, name: "cifar100/test")
+            return DatasetSplits(train: train, test: test, normalization: .cifar100, augment: true)
+        }
+    }
+
+    /// The first existing file among `base` and `base.gz` in `dir`.
+    static func find(_ dir: String, _ base: String) -> String? {
+        for candidate in [base, base + ".gz"] {
+            let p = (dir as NSString).appendingPathComponent(candidate)
+            if FileManager.default.fileExists(atPath: p) { return p }
+        }
+        return nil
+    }
+
+    static func idxPair(_ dir: String, dataset: String, hint: String, classNames: [String]?) throws(DataError) -> (ImageSet, ImageSet) {
+        let names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+        var paths: [String] = []
+        for n in names {
+            guard let p = find(dir, n) else {
+                throw .missing(dataset: dataset, looked: [(dir as NSString).appendingPathComponent(n) + "[.gz]"], hint: hint)
+            }
+            paths.append(p)
+        }
+        let lower = dataset.lowercased()
+        let train = try IDX.load(images: paths[0], labels: paths[1], classes: 10, name: lower + "/train", classNames: classNames)
+        let test = try IDX.load(images: paths[2], labels: paths[3], classes: 10, name: lower + "/test", classNames: classNames)
+        guard train.shape == test.shape else {
+            throw .file(path: paths[2], problem: "images are \(test.shape), the training images are \(train.shape)")
+        }
+        return (train, test)
+    }
+
+    static func cifarDirectory(_ directory: String?, candidates: [String], marker: String, dataset: String, hint: String) throws(DataError) -> String {
+        guard let directory else {
+            throw .missing(dataset: dataset, looked: ["(no dataDir given)"], hint: "Set dataDir to the folder with the binary files. " + hint)
+        }
+        let dirs = candidates.map { $0.isEmpty ? directory : (directory as NSString).appendingPathComponent($0) }
+        for d in dirs where FileManager.default.fileExists(atPath: (d as NSString).appendingPathComponent(marker)) { return d }
+        throw .missing(dataset: dataset, looked: dirs.map { ($0 as NSString).appendingPathComponent(marker) }, hint: hint)
+    }
+}
