@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -29,15 +30,18 @@ let package = Package(
         .target(name: "AdderCore", dependencies: ["COpenBLAS"]),
         .target(name: "AdderData", dependencies: ["AdderCore", "CZlib"]),
         .target(name: "AdderNN", dependencies: ["AdderCore"]),
+        .target(name: "AdderTrain", dependencies: ["AdderNN", "AdderData", "CZlib", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "adderlab",
             dependencies: [
                 "AdderNN",
+                "AdderTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "AdderCoreTests", dependencies: ["AdderCore"]),
         .testTarget(name: "AdderNNTests", dependencies: ["AdderNN", "AdderCore"]),
+        .testTarget(name: "AdderTrainTests", dependencies: ["AdderTrain", "AdderNN", "AdderData", "AdderCore", "CZlib"]),
         .testTarget(name: "AdderDataTests", dependencies: ["AdderData", "AdderCore", "CZlib"]),
     ],
     swiftLanguageModes: [.v6]

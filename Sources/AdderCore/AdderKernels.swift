@@ -39,22 +39,25 @@ public enum AdderKernels {
         unsafeBitCast(unsafeBitCast(d, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: V.self)
     }
 
-    /// clamp(d, −1, 1) as copysign(min(|d|, 1), d), with the min taken on the bit
-    /// patterns (for non-negative floats, integer order is float order).
+    /// clamp(d, −1, 1) as copysign(min(|d|, 1), d). The min is taken on the bit
+    /// patterns (for non-negative floats integer order is float order) with an
+    /// arithmetic-shift mask rather than SIMD comparisons, which do not vectorize.
     @inline(__always) @usableFromInline static func vhardTanh(_ d: V) -> V {
-        let bits = unsafeBitCast(d, to: SIMD16<UInt32>.self)
+        let bits = unsafeBitCast(d, to: SIMD16<Int32>.self)
         let mag = bits & 0x7FFF_FFFF
-        let one = SIMD16<UInt32>(repeating: 0x3F80_0000)
-        let clipped = mag.replacing(with: one, where: mag .> one)
-        return unsafeBitCast(clipped | (bits & 0x8000_0000), to: V.self)
+        let one = SIMD16<Int32>(repeating: 0x3F80_0000)
+        let over = (one &- mag) &>> 31                      // all ones where |d| > 1
+        let clipped = (mag & ~over) | (one & over)
+        return unsafeBitCast(clipped | (bits & Int32(bitPattern: 0x8000_0000)), to: V.self)
     }
 
-    /// sgn(d) ∈ {−1, 0, 1}.
+    /// sgn(d) ∈ {−1, 0, 1}: ±1 from the sign bit, masked to 0 where |d| = 0.
     @inline(__always) @usableFromInline static func vsign(_ d: V) -> V {
-        let bits = unsafeBitCast(d, to: SIMD16<UInt32>.self)
-        let s = (bits & 0x8000_0000) | 0x3F80_0000
-        let nonzero = (bits & 0x7FFF_FFFF) .!= 0
-        return unsafeBitCast(SIMD16<UInt32>(repeating: 0).replacing(with: s, where: nonzero), to: V.self)
+        let bits = unsafeBitCast(d, to: SIMD16<Int32>.self)
+        let mag = bits & 0x7FFF_FFFF
+        let nonzero = (mag | (0 &- mag)) &>> 31             // all ones where |d| > 0
+        let unit = (bits & Int32(bitPattern: 0x8000_0000)) | 0x3F80_0000
+        return unsafeBitCast(unit & nonzero, to: V.self)
     }
 
     @inline(__always) static func sHardTanh(_ d: Float) -> Float { Swift.min(Swift.max(d, -1), 1) }

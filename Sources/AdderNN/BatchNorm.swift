@@ -21,6 +21,11 @@ public final class BatchNorm: Layer, OutputStatistics {
     public private(set) var outputStd: Double = 0
     public var typeName: String { dimensions == 1 ? "BatchNorm1d" : "BatchNorm2d" }
 
+    /// In evaluation, normalise with the batch's own statistics instead of the running
+    /// ones (the running statistics are left alone). Used to measure how far the running
+    /// statistics lag behind.
+    public var evaluateWithBatchStatistics = false
+
     private var normalized: Tensor?
     private var inverseStd: [Float] = []
     private var trainedForward = false
@@ -61,7 +66,7 @@ public final class BatchNorm: Layer, OutputStatistics {
         let m = n * plane
         let C = channels
         var y = Tensor(uninitializedShape: x.shape)
-        if training {
+        if training || evaluateWithBatchStatistics {
             precondition(m > 1, "\(typeName)(\(channels)) needs more than one value per channel in training, got input \(x.shape)")
             var xhat = Tensor(uninitializedShape: x.shape)
             var mean = [Float](repeating: 0, count: C), variance = [Float](repeating: 0, count: C)
@@ -107,6 +112,7 @@ public final class BatchNorm: Layer, OutputStatistics {
                     }
                 }
             }
+            guard training else { return y }
             let unbias = Float(m) / Float(m - 1)
             runningMean.value.withUnsafeMutableBufferPointer { rm in
                 runningVariance.value.withUnsafeMutableBufferPointer { rv in
@@ -183,3 +189,22 @@ public final class BatchNorm: Layer, OutputStatistics {
         return dx
     }
 }
+
+extension BatchNorm {
+    /// How far the running statistics are from the last training batch's, averaged over
+    /// channels: |μ_run − μ_batch| / σ_batch, and |ln(σ²_run / σ²_batch)|.
+    public func drift() -> (meanGap: Double, logVarianceRatio: Double) {
+        let rm = runningMean.value.values, rv = runningVariance.value.values
+        var gap = 0.0, ratio = 0.0
+        for c in 0..<channels {
+            let bv = Double(batchVariance[c]) + Double(epsilon)
+            gap += abs(Double(rm[c]) - Double(batchMean[c])) / bv.squareRoot()
+            ratio += abs(log((Double(rv[c]) + Double(epsilon)) / bv))
+        }
+        return (gap / Double(max(channels, 1)), ratio / Double(max(channels, 1)))
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -73,6 +73,8 @@ public final class Model {
     public let adderLayers: [(String, Adder2d)]
     /// Every layer that records output statistics, with its dotted name, in forward order.
     public let statisticLayers: [(String, any Layer)]
+    /// Every batch-norm layer with its dotted name, in forward order.
+    public let batchNorms: [(String, BatchNorm)]
 
     /// Builds `kind` with its layers placed by `placement`, initialised from `seed`.
     public init(_ kind: ModelKind, placement: AdderPlacement = .paper, classes: Int? = nil, seed: UInt64 = 0) {
@@ -85,7 +87,8 @@ public final class Model {
         namedParameters = root.namedParameters()
         let layers = root.namedLayers()
         adderLayers = layers.compactMap { name, l in (l as? Adder2d).map { (name, $0) } }
-        statisticLayers = layers.filter { $0.1 is OutputStatistics }
+        statisticLayers = layers.filter { $0.1 is OutputStatistics && !($0.1 is BatchNorm) }
+        batchNorms = layers.compactMap { name, l in (l as? BatchNorm).map { (name, $0) } }
     }
 
     public var inputShape: [Int] { kind.inputShape }
@@ -103,6 +106,12 @@ public final class Model {
             a.filterRule = filter
             a.inputRule = input
         }
+    }
+
+    /// Makes evaluation-mode forward passes normalise with batch statistics (true) or
+    /// with the running statistics (false, the default).
+    public func evaluateWithBatchStatistics(_ on: Bool) {
+        for (_, bn) in batchNorms { bn.evaluateWithBatchStatistics = on }
     }
 
     /// Number of trainable scalars.

@@ -6,6 +6,6 @@ struct AdderLab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "adderlab",
         abstract: "Train and study adder neural networks (AdderNet, Chen et al., CVPR 2020).",
-        subcommands: [ModelsCommand.self]
+        subcommands: [RunCommand.self, CompareCommand.self, ListCommand.self, ModelsCommand.self]
     )
 }

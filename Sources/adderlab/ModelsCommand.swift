@@ -59,14 +59,14 @@ func compact(_ n: Int) -> String {
     }
 }
 
-/// A plain text table: first column left-aligned, the rest right-aligned.
-func table(header: [String], rows: [[String]]) -> String {
+/// A plain text table: first column left-aligned, the rest right-aligned (or all left).
+func table(header: [String], rows: [[String]], rightAlign: Bool = true) -> String {
     let all = [header] + rows
     let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
     func line(_ r: [String]) -> String {
         r.enumerated().map { i, s in
             let pad = String(repeating: " ", count: widths[i] - s.count)
-            return i == 0 ? s + pad : pad + s
+            return i == 0 || !rightAlign ? s + pad : pad + s
         }.joined(separator: "  ")
     }
     return ([line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line))

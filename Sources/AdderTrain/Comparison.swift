@@ -1,0 +1,71 @@
+import Foundation
+
+/// The table behind `adderlab compare`: one row per run, with the configuration keys
+/// whose values differ between the runs, then the results.
+public struct Comparison {
+    public let snapshots: [RunSnapshot]
+    /// Dotted configuration keys whose values are not the same in every run.
+    public let differingKeys: [String]
+
+    public init(snapshots: [RunSnapshot]) {
+        self.snapshots = snapshots
+        let flat = snapshots.map { Comparison.flatten($0.config.tree) }
+        let keys = flat.first?.map(\.0) ?? []
+        differingKeys = keys.filter { k in
+            k != "name" && k != "description" && Set(flat.map { f in f.first { $0.0 == k }?.1 ?? "" }).count > 1
+        }
+    }
+
+    static func flatten(_ v: ConfigValue, prefix: String = "") -> [(String, String)] {
+        guard case .map(let entries) = v else { return [(prefix, v.description)] }
+        return entries.flatMap { flatten($0.value, prefix: prefix.isEmpty ? $0.key : prefix + "." + $0.key) }
+    }
+
+    public var header: [String] {
+        ["run"] + differingKeys + ["state", "best acc", "final acc", "final loss", "time", "img/s"]
+    }
+
+    func value(_ s: RunSnapshot, _ key: String) -> String {
+        Comparison.flatten(s.config.tree).first { $0.0 == key }?.1 ?? ""
+    }
+
+    public var rows: [[String]] {
+        snapshots.map { s in
+            let best: String = s.bestAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-"
+            let final: String = s.finalAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-"
+            let loss: String = s.finalLoss.map { String(format: "%.4f", $0) } ?? "-"
+            let results: [String] = [s.state.rawValue, best, final, loss, String(format: "%.0fs", s.elapsed),
+                                     String(format: "%.0f", meanImagesPerSecond(s))]
+            return [s.config.name] + differingKeys.map { value(s, $0) } + results
+        }
+    }
+
+    func meanImagesPerSecond(_ s: RunSnapshot) -> Double {
+        let v = s.steps.map(\.imagesPerSecond).filter { $0.isFinite && $0 > 0 }
+        return v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count)
+    }
+
+    public func csv() -> String {
+        func field(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+        return ([header] + rows).map { $0.map(field).joined(separator: ",") }.joined(separator: "\n")
+    }
+
+    public func json() -> String {
+        func number(_ d: Double?) -> JSON.Value { d.map { .number($0) } ?? .null }
+        let items: [JSON.Value] = snapshots.map { s in
+            var fields: [(String, JSON.Value)] = [("run", .string(s.config.name)), ("directory", s.directory.map { .string($0) } ?? .null)]
+            fields += differingKeys.map { ($0, .string(value(s, $0))) }
+            fields += [("state", .string(s.state.rawValue)), ("bestAccuracy", number(s.bestAccuracy)),
+                       ("finalAccuracy", number(s.finalAccuracy)), ("finalLoss", number(s.finalLoss)),
+                       ("seconds", .number(s.elapsed)), ("imagesPerSecond", .number(meanImagesPerSecond(s)))]
+            return .object(fields)
+        }
+        return JSON.encode(.array(items))
+    }
+
+    public func markdown() -> String {
+        let h = "| " + header.joined(separator: " | ") + " |"
+        let sep = "|" + header.map { _ in "---|" }.joined()
+        return ([h, sep] + rows.map { "| " + $0.joined(separator: " | ") + " |" }).joined(separator: "\n")
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import Yams
+
+/// A YAML document as a plain tree, with map keys kept in file order and the line of
+/// every value, so that validation errors can point at the key path and the line.
+public indirect enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case list([ConfigValue])
+    case map([Entry])
+
+    public struct Entry: Sendable, Equatable {
+        public var key: String
+        public var value: ConfigValue
+        public var line: Int?
+    }
+
+    /// Parses YAML text. Throws a message with the YAML parser's position on a syntax error.
+    public static func parse(yaml: String) throws(ConfigError) -> ConfigValue {
+        let node: Node?
+        do { node = try Yams.compose(yaml: yaml) } catch {
+            throw ConfigError(path: "", message: "is not valid YAML: \(error)")
+        }
+        guard let node else { return .map([]) }
+        return try convert(node, path: "")
+    }
+
+    private static func convert(_ node: Node, path: String) throws(ConfigError) -> ConfigValue {
+        switch node {
+        case .scalar(let s):
+            if s.style == .singleQuoted || s.style == .doubleQuoted || s.style == .literal || s.style == .folded {
+                return .string(s.string)
+            }
+            return scalar(s.string)
+        case .sequence(let seq):
+            var out: [ConfigValue] = []
+            for (i, n) in seq.enumerated() { out.append(try convert(n, path: "\(path)[\(i)]")) }
+            return .list(out)
+        case .mapping(let m):
+            var entries: [Entry] = []
+            for (k, v) in m {
+                guard let key = k.scalar?.string else { throw ConfigError(path: path, message: "has a key that is not a plain string") }
+                let full = path.isEmpty ? key : path + "." + key
+                guard !entries.contains(where: { $0.key == key }) else {
+                    throw ConfigError(path: full, message: "appears twice", line: k.mark.map { $0.line })
+                }
+                entries.append(Entry(key: key, value: try convert(v, path: full), line: k.mark.map { $0.line }))
+            }
+            return .map(entries)
+        case .alias:
+            throw ConfigError(path: path, message: "uses a YAML alias, which experiment files do not support")
+        }
+    }
+
+    /// The value of an unquoted scalar: null, bool, integer, number, or string.
+    public static func scalar(_ s: String) -> ConfigValue {
+        switch s {
+        case "", "~", "null", "Null", "NULL": return .null
+        case "true", "True", "TRUE", "yes", "on": return .bool(true)
+        case "false", "False", "FALSE", "no", "off": return .bool(false)
+        default: break
+        }
+        if let i = Int(s) { return .int(i) }
+        if let d = Double(s), s.first != "+" || s.count > 1 { return .double(d) }
+        return .string(s)
+    }
+
+    /// The entry under `key` of a map.
+    public subscript(key: String) -> ConfigValue? {
+        if case .map(let e) = self { return e.first { $0.key == key }?.value }
+        return nil
+    }
+
+    /// Sets the value at a dotted path ("optimizer.lr"), creating maps on the way.
+    public mutating func set(_ path: String, to value: ConfigValue) {
+        var parts = path.split(separator: ".").map(String.init)
+        guard !parts.isEmpty else { self = value; return }
+        let head = parts.removeFirst()
+        var entries: [Entry]
+        if case .map(let e) = self { entries = e } else { entries = [] }
+        if let i = entries.firstIndex(where: { $0.key == head }) {
+            if parts.isEmpty { entries[i].value = value; entries[i].line = nil } else { entries[i].value.set(parts.joined(separator: "."), to: value) }
+        } else {
+            var child = ConfigValue.map([])
+            if parts.isEmpty { child = value } else { child.set(parts.joined(separator: "."), to: value) }
+            entries.append(Entry(key: head, value: child, line: nil))
+        }
+        self = .map(entries)
+    }
+
+    /// The value without the entry at `key` (top level).
+    public func removing(_ key: String) -> ConfigValue {
+        if case .map(let e) = self { return .map(e.filter { $0.key != key }) }
+        return self
+    }
+
+    public var description: String {
+        switch self {
+        case .null: return "null"
+        case .bool(let b): return String(b)
+        case .int(let i): return String(i)
+        case .double(let d): return String(d)
+        case .string(let s): return s.contains(where: { " :#,[]{}".contains($0) }) || s.isEmpty ? "'\(s)'" : s
+        case .list(let l): return "[" + l.map(\.description).joined(separator: ", ") + "]"
+        case .map(let e): return "{" + e.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}"
+        }
+    }
+
+    /// YAML text for this tree (block style; maps in order).
+    public func yaml(indent: Int = 0) -> String {
+        let pad = String(repeating: " ", count: indent)
+        switch self {
+        case .map(let entries):
+            return entries.map { e in
+                switch e.value {
+                case .map(let inner) where !inner.isEmpty: return "\(pad)\(e.key):\n" + e.value.yaml(indent: indent + 2)
+                case .list(let items) where items.contains(where: { if case .map = $0 { return true }; return false }):
+                    return "\(pad)\(e.key):\n" + items.map { item in
+                        let body = item.yaml(indent: indent + 4)
+                        return pad + "  - " + body.dropFirst(indent + 4)
+                    }.joined()
+                default: return "\(pad)\(e.key): \(e.value.yamlScalar)\n"
+                }
+            }.joined()
+        default: return pad + yamlScalar + "\n"
+        }
+    }
+
+    private var yamlScalar: String {
+        switch self {
+        case .string(let s):
+            let plain = ConfigValue.scalar(s) == .string(s) && !s.contains(where: { ":#,[]{}&*!|>'\"%@`".contains($0) })
+                && s.first != " " && s.last != " " && s.first != "-"
+            return plain ? s : "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+        case .double(let d): return d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : String(d)
+        case .map(let e) where e.isEmpty: return "{}"
+        default: return description
+        }
+    }
+}
+
+/// A configuration error: the file, the key path, what is wrong and what is allowed.
+public struct ConfigError: Error, Equatable, CustomStringConvertible {
+    public var file: String?
+    public var path: String
+    public var message: String
+    public var line: Int?
+
+    public init(file: String? = nil, path: String, message: String, line: Int? = nil) {
+        self.file = file; self.path = path; self.message = message; self.line = line
+    }
+
+    public var description: String {
+        var s = file ?? "experiment"
+        if let line { s += ":\(line)" }
+        s += ": "
+        s += path.isEmpty ? message : "\(path): \(message)"
+        return s
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+
+/// An experiment file: one run, or a group of runs (overrides on a base, a grid over a
+/// few keys, repeated over seeds) that launch together as a comparison.
+///
+///     group:
+///       runs:                     # each entry: an optional label and dotted keys to override
+///         - {label: cnn, adders: cnn}
+///       grid:                     # every combination of these values
+///         gradient.filter: [fullPrecision, sign]
+///         learningRate.strategy: [adaptive, fixed, scaled]
+///       seeds: [1, 2, 3]          # every variant once per seed
+public struct Experiment: Sendable {
+    public let file: String?
+    public let name: String
+    public let description: String
+    /// The resolved runs, with names made unique per variant and seed.
+    public let runs: [ExperimentConfig]
+
+    /// Reads and validates `path`, applying `--set key=value` overrides to the base first.
+    public static func load(path: String, overrides: [String] = []) throws(ConfigError) -> Experiment {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw ConfigError(file: path, path: "", message: "no such experiment file")
+        }
+        guard !isDir.boolValue else { throw ConfigError(file: path, path: "", message: "is a directory, expected a .yaml experiment file") }
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, path: "", message: "cannot be read as UTF-8 text")
+        }
+        return try parse(yaml: text, file: path, overrides: overrides)
+    }
+
+    public static func parse(yaml: String, file: String? = nil, overrides: [String] = []) throws(ConfigError) -> Experiment {
+        var tree: ConfigValue
+        do { tree = try ConfigValue.parse(yaml: yaml) } catch { throw ConfigError(file: file, path: error.path, message: error.message, line: error.line) }
+        guard case .map = tree else { throw ConfigError(file: file, path: "", message: "must be a map of keys (name, model, dataset, …)") }
+        for o in overrides {
+            guard let eq = o.firstIndex(of: "="), eq != o.startIndex else {
+                throw ConfigError(file: file, path: "", message: "--set '\(o)' must look like key=value (e.g. optimizer.lr=0.05)")
+            }
+            tree.set(String(o[..<eq]), to: ConfigValue.scalar(String(o[o.index(after: eq)...])))
+        }
+        let group = tree["group"]
+        let base = tree.removing("group")
+        let baseConfig = try ExperimentConfig(tree: base, file: file)
+        guard let group, group != .null else {
+            return Experiment(file: file, name: baseConfig.name, description: baseConfig.description, runs: [baseConfig])
+        }
+        let variants = try expand(group: group, file: file)
+        var runs: [ExperimentConfig] = []
+        for v in variants {
+            var t = base
+            for (k, value) in v.sets { t.set(k, to: value) }
+            var config: ExperimentConfig
+            do { config = try ExperimentConfig(tree: t, file: file) } catch {
+                throw ConfigError(file: file, path: error.path, message: error.message + " (in group variant '\(v.label)')", line: error.line)
+            }
+            config.name = baseConfig.name + (v.label.isEmpty ? "" : "-" + v.label)
+            runs.append(config)
+        }
+        let names = runs.map(\.name)
+        if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+            throw ConfigError(file: file, path: "group", message: "two runs would both be named '\(dup)'; give the runs distinct labels")
+        }
+        return Experiment(file: file, name: baseConfig.name, description: baseConfig.description, runs: runs)
+    }
+
+    struct Variant { var label: String; var sets: [(String, ConfigValue)] }
+
+    static func expand(group: ConfigValue, file: String?) throws(ConfigError) -> [Variant] {
+        guard case .map(let entries) = group else { throw ConfigError(file: file, path: "group", message: "must be a map with runs, grid and/or seeds") }
+        for e in entries where !["runs", "grid", "seeds"].contains(e.key) {
+            throw ConfigError(file: file, path: "group." + e.key, message: "is not a known key; expected one of grid, runs, seeds", line: e.line)
+        }
+        var variants: [Variant] = []
+        if let runs = group["runs"] {
+            guard case .list(let items) = runs, !items.isEmpty else {
+                throw ConfigError(file: file, path: "group.runs", message: "must be a non-empty list of overrides")
+            }
+            for (i, item) in items.enumerated() {
+                guard case .map(let kv) = item else {
+                    throw ConfigError(file: file, path: "group.runs[\(i)]", message: "must be a map of dotted keys to values, found \(item)")
+                }
+                var v = Variant(label: "", sets: [])
+                for e in kv {
+                    if e.key == "label" {
+                        guard case .string(let s) = e.value else {
+                            throw ConfigError(file: file, path: "group.runs[\(i)].label", message: "must be a string", line: e.line)
+                        }
+                        v.label = s
+                    } else {
+                        v.sets += flatten(e.key, e.value)
+                    }
+                }
+                if v.label.isEmpty { v.label = v.sets.map { "\($0.1)" }.joined(separator: "-") }
+                variants.append(v)
+            }
+        }
+        if let grid = group["grid"] {
+            guard case .map(let axes) = grid, !axes.isEmpty else {
+                throw ConfigError(file: file, path: "group.grid", message: "must map dotted keys to lists of values")
+            }
+            var combos = [Variant(label: "", sets: [])]
+            for axis in axes {
+                guard case .list(let values) = axis.value, !values.isEmpty else {
+                    throw ConfigError(file: file, path: "group.grid." + axis.key, message: "must be a non-empty list of values", line: axis.line)
+                }
+                combos = combos.flatMap { c in
+                    values.map { v in
+                        Variant(label: c.label.isEmpty ? "\(v)" : c.label + "-\(v)", sets: c.sets + [(axis.key, v)])
+                    }
+                }
+            }
+            variants += combos
+        }
+        if variants.isEmpty { variants = [Variant(label: "", sets: [])] }
+        if let seeds = group["seeds"] {
+            guard case .list(let list) = seeds, !list.isEmpty else {
+                throw ConfigError(file: file, path: "group.seeds", message: "must be a non-empty list of whole numbers")
+            }
+            var seeded: [Variant] = []
+            for v in variants {
+                for s in list {
+                    guard case .int(let seed) = s, seed >= 0 else {
+                        throw ConfigError(file: file, path: "group.seeds", message: "\(s) is not a non-negative whole number")
+                    }
+                    seeded.append(Variant(label: (v.label.isEmpty ? "" : v.label + "-") + "s\(seed)", sets: v.sets + [("seed", .int(seed))]))
+                }
+            }
+            variants = seeded
+        }
+        return variants
+    }
+
+    /// A nested map under a key becomes dotted keys.
+    static func flatten(_ key: String, _ value: ConfigValue) -> [(String, ConfigValue)] {
+        if case .map(let inner) = value { return inner.flatMap { flatten(key + "." + $0.key, $0.value) } }
+        return [(key, value)]
+    }
+
+    /// Every `*.yaml` in `directory`, sorted, each parsed or with its error (one broken
+    /// file does not hide the others).
+    public static func list(directory: String) -> [(path: String, result: Result<Experiment, ConfigError>)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { n in
+            let p = (directory as NSString).appendingPathComponent(n)
+            return (p, Result { () throws(ConfigError) in try load(path: p) })
+        }
+    }
+}

@@ -1,0 +1,282 @@
+import AdderCore
+import AdderData
+import AdderNN
+import Foundation
+
+/// One fully resolved training run: every field has a value.
+public struct ExperimentConfig: Sendable, Equatable {
+    public var name: String
+    public var description = ""
+    public var model: ModelKind = .lenet5
+    /// cnn | paper | all | full (see `AdderPlacement`).
+    public var adders = "paper"
+    public var dataset: DatasetName = .synthetic
+    public var dataDir: String?
+    public var trainSamples: Int?
+    public var testSamples: Int?
+    public var validationFraction: Double?
+    public var augment: Bool?
+    public var epochs = 1
+    public var batchSize = 64
+    public var lr = 0.1
+    public var momentum = 0.9
+    public var weightDecay = 5e-4
+    public var nesterov = false
+    public var schedule = "cosine"
+    public var warmupSteps = 0
+    public var stepSize = 1
+    public var gamma = 0.1
+    public var strategy: LearningRateStrategy = .adaptive
+    public var eta = 0.2
+    public var scale = 10.0
+    public var filterGradient: AdderKernels.FilterRule = .fullPrecision
+    public var inputGradient: AdderKernels.InputRule = .hardTanh
+    public var seed = 0
+    /// Steps between evaluations; 0 = at the end of every epoch.
+    public var evalEvery = 0
+    /// Steps between per-layer statistics records.
+    public var layerStatsEvery = 10
+    /// Steps between checkpoints; 0 = at the end of every epoch.
+    public var checkpointEvery = 0
+
+    public init(name: String) { self.name = name }
+
+    public static let placements: [String: AdderPlacement] = [
+        "cnn": .cnn, "paper": .paper, "all": .allConvolutions,
+        "full": AdderPlacement(hidden: true, firstConvolution: true, classifier: true),
+    ]
+
+    public var placement: AdderPlacement { Self.placements[adders]! }
+
+    /// "adder" or "cnn", for tables.
+    public var layerKind: String { placement.isCNN ? "cnn" : "adder" }
+
+    /// "fp+hardTanh" style label of the gradient rules.
+    public var gradientMode: String { placement.isCNN ? "-" : "\(filterGradient.rawValue)/\(inputGradient.rawValue)" }
+
+    public var sgdConfiguration: SGDConfiguration {
+        var c = SGDConfiguration()
+        c.momentum = Float(momentum); c.weightDecay = Float(weightDecay); c.nesterov = nesterov
+        c.strategy = strategy; c.eta = Float(eta); c.scale = Float(scale)
+        return c
+    }
+
+    public func learningRateSchedule(stepsPerEpoch: Int) -> LearningRateSchedule {
+        let shape: LearningRateSchedule.Shape
+        switch schedule {
+        case "cosine": shape = .cosine(totalSteps: epochs * stepsPerEpoch)
+        case "step": shape = .step(stepSize: stepSize * stepsPerEpoch, gamma: Float(gamma))
+        default: shape = .constant
+        }
+        return LearningRateSchedule(base: Float(lr), shape: shape, warmupSteps: warmupSteps)
+    }
+
+    /// The resolved configuration as a tree (what config.yaml holds).
+    public var tree: ConfigValue {
+        var t = ConfigValue.map([])
+        t.set("name", to: .string(name))
+        t.set("description", to: .string(description))
+        t.set("model", to: .string(model.rawValue))
+        t.set("adders", to: .string(adders))
+        t.set("dataset", to: .string(dataset.rawValue))
+        t.set("dataDir", to: dataDir.map { .string($0) } ?? .null)
+        t.set("trainSamples", to: trainSamples.map { .int($0) } ?? .null)
+        t.set("testSamples", to: testSamples.map { .int($0) } ?? .null)
+        t.set("validationFraction", to: validationFraction.map { .double($0) } ?? .null)
+        t.set("augment", to: augment.map { .bool($0) } ?? .null)
+        t.set("epochs", to: .int(epochs))
+        t.set("batchSize", to: .int(batchSize))
+        t.set("optimizer.lr", to: .double(lr))
+        t.set("optimizer.momentum", to: .double(momentum))
+        t.set("optimizer.weightDecay", to: .double(weightDecay))
+        t.set("optimizer.nesterov", to: .bool(nesterov))
+        t.set("schedule.type", to: .string(schedule))
+        t.set("schedule.warmupSteps", to: .int(warmupSteps))
+        t.set("schedule.stepSize", to: .int(stepSize))
+        t.set("schedule.gamma", to: .double(gamma))
+        t.set("learningRate.strategy", to: .string(strategy.rawValue))
+        t.set("learningRate.eta", to: .double(eta))
+        t.set("learningRate.scale", to: .double(scale))
+        t.set("gradient.filter", to: .string(filterGradient.rawValue))
+        t.set("gradient.input", to: .string(inputGradient.rawValue))
+        t.set("seed", to: .int(seed))
+        t.set("evalEvery", to: .int(evalEvery))
+        t.set("layerStatsEvery", to: .int(layerStatsEvery))
+        t.set("checkpointEvery", to: .int(checkpointEvery))
+        return t
+    }
+
+    /// Validates a tree (one run, without `group`) into a configuration. Every error
+    /// names the key path, the bad value and what is allowed.
+    public init(tree: ConfigValue, file: String? = nil) throws(ConfigError) {
+        var r = TreeReader(root: tree, file: file)
+        try r.requireMap("")
+        guard let name = try r.string("name", pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]*$",
+                                      what: "letters, digits, '.', '_', '+' or '-' (it names the run directory)") else {
+            throw r.error("name", "is missing; every experiment needs a name")
+        }
+        self.name = name
+        description = try r.string("description") ?? ""
+        model = try r.choice("model", ModelKind.self) ?? .lenet5
+        adders = try r.string("adders", oneOf: ["cnn", "paper", "all", "full"]) ?? "paper"
+        dataset = try r.choice("dataset", DatasetName.self) ?? .synthetic
+        dataDir = try r.string("dataDir")
+        trainSamples = try r.int("trainSamples", min: 1)
+        testSamples = try r.int("testSamples", min: 1)
+        validationFraction = try r.double("validationFraction", above: 0, below: 1)
+        augment = try r.bool("augment")
+        epochs = try r.int("epochs", min: 1) ?? 1
+        batchSize = try r.int("batchSize", min: 2, why: "batch norm needs at least 2 images") ?? 64
+        if try r.map("optimizer") {
+            lr = try r.double("optimizer.lr", above: 0) ?? lr
+            momentum = try r.double("optimizer.momentum", atLeast: 0, below: 1) ?? momentum
+            weightDecay = try r.double("optimizer.weightDecay", atLeast: 0) ?? weightDecay
+            nesterov = try r.bool("optimizer.nesterov") ?? nesterov
+            try r.finishMap("optimizer")
+        }
+        if try r.map("schedule") {
+            schedule = try r.string("schedule.type", oneOf: ["cosine", "step", "constant"]) ?? schedule
+            warmupSteps = try r.int("schedule.warmupSteps", min: 0) ?? warmupSteps
+            stepSize = try r.int("schedule.stepSize", min: 1) ?? stepSize
+            gamma = try r.double("schedule.gamma", above: 0, atMost: 1) ?? gamma
+            try r.finishMap("schedule")
+        }
+        if try r.map("learningRate") {
+            strategy = try r.choice("learningRate.strategy", LearningRateStrategy.self) ?? strategy
+            eta = try r.double("learningRate.eta", above: 0) ?? eta
+            scale = try r.double("learningRate.scale", above: 0) ?? scale
+            try r.finishMap("learningRate")
+        }
+        if try r.map("gradient") {
+            filterGradient = try r.choice("gradient.filter", AdderKernels.FilterRule.self) ?? filterGradient
+            inputGradient = try r.choice("gradient.input", AdderKernels.InputRule.self) ?? inputGradient
+            try r.finishMap("gradient")
+        }
+        seed = try r.int("seed", min: 0) ?? 0
+        evalEvery = try r.int("evalEvery", min: 0) ?? 0
+        layerStatsEvery = try r.int("layerStatsEvery", min: 1) ?? 10
+        checkpointEvery = try r.int("checkpointEvery", min: 0) ?? 0
+        try r.finishMap("")
+        if model.inputShape != dataset.defaultShape && dataset != .synthetic {
+            throw ConfigError(file: file, path: "model", message: "\(model.rawValue) takes \(model.inputShape) images but \(dataset.rawValue) has \(dataset.defaultShape); pick a matching model or dataset")
+        }
+        if model == .resnet18 || model == .resnet50 {
+            throw ConfigError(file: file, path: "model", message: "\(model.rawValue) is an ImageNet definition (224×224) for counting; AdderLab trains lenet5, resnet20/32/56 and vgg-small")
+        }
+    }
+}
+
+/// Reads typed values out of a `ConfigValue` map by dotted path, remembering which keys
+/// were used so that leftovers can be reported as unknown.
+struct TreeReader {
+    let root: ConfigValue
+    let file: String?
+    private var used: Set<String> = []
+
+    init(root: ConfigValue, file: String?) { self.root = root; self.file = file }
+
+    func error(_ path: String, _ message: String) -> ConfigError {
+        ConfigError(file: file, path: path, message: message, line: line(path))
+    }
+
+    func entry(_ path: String) -> ConfigValue.Entry? {
+        var node = root
+        var found: ConfigValue.Entry?
+        for part in path.split(separator: ".") {
+            guard case .map(let entries) = node, let e = entries.first(where: { $0.key == part }) else { return nil }
+            found = e; node = e.value
+        }
+        return found
+    }
+
+    func line(_ path: String) -> Int? { entry(path)?.line }
+
+    mutating func value(_ path: String) -> ConfigValue? {
+        used.insert(path)
+        guard let v = entry(path)?.value else { return nil }
+        if case .null = v { return nil }
+        return v
+    }
+
+    mutating func requireMap(_ path: String) throws(ConfigError) {
+        if path.isEmpty {
+            guard case .map = root else { throw error("", "must be a map of keys (name, model, dataset, …), found \(root)") }
+        }
+    }
+
+    /// True when a map is present at `path`; throws when something else is.
+    mutating func map(_ path: String) throws(ConfigError) -> Bool {
+        guard let v = value(path) else { return false }
+        guard case .map = v else { throw error(path, "must be a map, found \(v)") }
+        return true
+    }
+
+    /// Reports keys of the map at `path` that nothing read.
+    func finishMap(_ path: String) throws(ConfigError) {
+        let node = path.isEmpty ? root : (entry(path)?.value ?? .null)
+        guard case .map(let entries) = node else { return }
+        let prefix = path.isEmpty ? "" : path + "."
+        let known = used.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }.filter { !$0.contains(".") }
+        for e in entries where !known.contains(e.key) {
+            throw ConfigError(file: file, path: prefix + e.key,
+                              message: "is not a known key; expected one of \(known.sorted().joined(separator: ", "))", line: e.line)
+        }
+    }
+
+    mutating func string(_ path: String, pattern: String? = nil, what: String = "") throws(ConfigError) -> String? {
+        guard let v = value(path) else { return nil }
+        guard case .string(let s) = v else { throw error(path, "must be a string, found \(v)") }
+        if let pattern, s.range(of: pattern, options: .regularExpression) == nil {
+            throw error(path, "'\(s)' is not allowed; use \(what)")
+        }
+        return s
+    }
+
+    mutating func string(_ path: String, oneOf allowed: [String]) throws(ConfigError) -> String? {
+        guard let s = try string(path) else { return nil }
+        guard allowed.contains(s) else { throw error(path, "'\(s)' is not one of \(allowed.joined(separator: ", "))") }
+        return s
+    }
+
+    mutating func choice<T: RawRepresentable & CaseIterable>(_ path: String, _: T.Type) throws(ConfigError) -> T? where T.RawValue == String {
+        guard let s = try string(path) else { return nil }
+        guard let v = T(rawValue: s) else {
+            throw error(path, "'\(s)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return v
+    }
+
+    mutating func bool(_ path: String) throws(ConfigError) -> Bool? {
+        guard let v = value(path) else { return nil }
+        guard case .bool(let b) = v else { throw error(path, "must be true or false, found \(v)") }
+        return b
+    }
+
+    mutating func int(_ path: String, min: Int, why: String? = nil) throws(ConfigError) -> Int? {
+        guard let v = value(path) else { return nil }
+        guard case .int(let i) = v else { throw error(path, "must be a whole number, found \(v)") }
+        guard i >= min else { throw error(path, "\(i) is too small; it must be at least \(min)" + (why.map { " (\($0))" } ?? "")) }
+        return i
+    }
+
+    mutating func double(_ path: String, above: Double? = nil, atLeast: Double? = nil, below: Double? = nil,
+                         atMost: Double? = nil) throws(ConfigError) -> Double? {
+        guard let v = value(path) else { return nil }
+        let d: Double
+        switch v {
+        case .int(let i): d = Double(i)
+        case .double(let x): d = x
+        default: throw error(path, "must be a number, found \(v)")
+        }
+        guard d.isFinite else { throw error(path, "\(d) must be a finite number") }
+        var rules: [String] = []
+        if let above { rules.append("> \(above)") }
+        if let atLeast { rules.append("≥ \(atLeast)") }
+        if let below { rules.append("< \(below)") }
+        if let atMost { rules.append("≤ \(atMost)") }
+        let ok = (above.map { d > $0 } ?? true) && (atLeast.map { d >= $0 } ?? true)
+            && (below.map { d < $0 } ?? true) && (atMost.map { d <= $0 } ?? true)
+        guard ok else { throw error(path, "\(d) is out of range; it must be \(rules.joined(separator: " and "))") }
+        return d
+    }
+}

@@ -1,0 +1,179 @@
+import AdderNN
+import Foundation
+
+/// The life of a run.
+public enum RunState: String, Sendable, Codable, CaseIterable {
+    case pending, running, paused, finished, stopped, diverged, failed
+    /// Read from a run directory whose last state is running or paused: the process was
+    /// killed (it can be resumed) or is still training elsewhere.
+    case interrupted
+
+    /// Nothing more will happen in this process.
+    public var isTerminal: Bool { [.finished, .stopped, .diverged, .failed, .interrupted].contains(self) }
+}
+
+/// One training step.
+public struct StepRecord: Sendable, Equatable {
+    public var step: Int
+    public var epoch: Double
+    public var loss: Double
+    public var learningRate: Double
+    public var imagesPerSecond: Double
+    /// Top-1 accuracy on this step's batch.
+    public var batchAccuracy: Double
+    /// Seconds since the run started (across resumes: since the first start).
+    public var time: Double
+}
+
+/// Batch-norm drift of one layer (see `BatchNorm.drift()`).
+public struct DriftRecord: Sendable, Equatable {
+    public var name: String
+    public var meanGap: Double
+    public var logVarianceRatio: Double
+}
+
+/// One evaluation on the test (or validation) set.
+public struct EvalRecord: Sendable, Equatable {
+    public var step: Int
+    public var epoch: Double
+    public var testLoss: Double
+    public var testAccuracy: Double
+    /// Test accuracy when batch norm uses each test batch's own statistics.
+    public var testAccuracyBatchStatistics: Double
+    /// Mean batch accuracy over the training steps since the previous evaluation.
+    public var trainAccuracy: Double
+    public var time: Double
+    public var drift: [DriftRecord]
+}
+
+/// Per-layer statistics at one step.
+public struct LayerRecord: Sendable, Equatable {
+    public var step: Int
+    public var layers: [LayerStatistics]
+}
+
+/// A control action or a state change, at the step where it took effect.
+public struct EventRecord: Sendable, Equatable {
+    public var step: Int
+    /// "state", "gradientMode", "eta", "pause", "resume", "stop", "resumedFromCheckpoint".
+    public var kind: String
+    public var detail: String
+    public var time: Double
+}
+
+/// Everything known about a run at one moment; what the dashboard and `compare` read.
+public struct RunSnapshot: Sendable {
+    public var config: ExperimentConfig
+    public var directory: String?
+    public var state: RunState = .pending
+    public var message = ""
+    public var step = 0
+    public var totalSteps = 0
+    public var stepsPerEpoch = 1
+    public var steps: [StepRecord] = []
+    public var evals: [EvalRecord] = []
+    public var layers: [LayerRecord] = []
+    public var events: [EventRecord] = []
+    /// The gradient rules in force, e.g. "fullPrecision/hardTanh" (or "mixed").
+    public var gradientMode: String
+    public var eta: Double
+    public var elapsed: Double = 0
+
+    public init(config: ExperimentConfig) {
+        self.config = config
+        gradientMode = config.gradientMode
+        eta = config.eta
+    }
+
+    public var epoch: Double { Double(step) / Double(max(stepsPerEpoch, 1)) }
+    public var bestAccuracy: Double? { evals.map(\.testAccuracy).max() }
+    public var finalAccuracy: Double? { evals.last?.testAccuracy }
+    public var finalLoss: Double? { steps.last?.loss }
+
+    /// Images per second over the last few steps.
+    public var imagesPerSecond: Double {
+        let recent = steps.suffix(20).map(\.imagesPerSecond).filter { $0 > 0 }
+        return recent.isEmpty ? 0 : recent.reduce(0, +) / Double(recent.count)
+    }
+
+    /// Estimated seconds to finish at the current rate.
+    public var remainingSeconds: Double? {
+        let ips = imagesPerSecond
+        guard ips > 0, !state.isTerminal else { return nil }
+        return Double(totalSteps - step) * Double(config.batchSize) / ips
+    }
+}
+
+/// A minimal JSON writer for metrics lines: keys in the given order, non-finite
+/// numbers as null (JSON has no NaN).
+enum JSON {
+    indirect enum Value {
+        case number(Double), int(Int), string(String), bool(Bool), null
+        case array([Value]), object([(String, Value)])
+    }
+
+    static func encode(_ v: Value) -> String {
+        switch v {
+        case .number(let d): return d.isFinite ? (d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : "\(d)") : "null"
+        case .int(let i): return String(i)
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
+        case .string(let s): return quote(s)
+        case .array(let a): return "[" + a.map(encode).joined(separator: ",") + "]"
+        case .object(let o): return "{" + o.map { quote($0.0) + ":" + encode($0.1) }.joined(separator: ",") + "}"
+        }
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension StepRecord {
+    var json: JSON.Value {
+        .object([("kind", .string("step")), ("step", .int(step)), ("epoch", .number(epoch)), ("loss", .number(loss)),
+                 ("lr", .number(learningRate)), ("imagesPerSecond", .number(imagesPerSecond)),
+                 ("batchAccuracy", .number(batchAccuracy)), ("time", .number(time))])
+    }
+}
+
+extension EvalRecord {
+    var json: JSON.Value {
+        .object([("kind", .string("eval")), ("step", .int(step)), ("epoch", .number(epoch)), ("testLoss", .number(testLoss)),
+                 ("testAccuracy", .number(testAccuracy)), ("testAccuracyBatchStats", .number(testAccuracyBatchStatistics)),
+                 ("trainAccuracy", .number(trainAccuracy)), ("time", .number(time)),
+                 ("batchNormDrift", .array(drift.map { .object([("name", .string($0.name)), ("meanGap", .number($0.meanGap)),
+                                                                 ("logVarianceRatio", .number($0.logVarianceRatio))]) }))])
+    }
+}
+
+extension LayerRecord {
+    var json: JSON.Value {
+        .object([("kind", .string("layers")), ("step", .int(step)),
+                 ("layers", .array(layers.map { l in
+                     .object([("name", .string(l.name)), ("type", .string(l.type)), ("gradNorm", .number(l.gradNorm)),
+                              ("weightNorm", .number(l.weightNorm)), ("alpha", .number(l.alpha)),
+                              ("outputMean", .number(l.outputMean)), ("outputStd", .number(l.outputStd)),
+                              ("gradientMode", .string(l.gradientMode))])
+                 }))])
+    }
+}
+
+extension EventRecord {
+    var json: JSON.Value {
+        .object([("kind", .string("event")), ("step", .int(step)), ("event", .string(kind)), ("detail", .string(detail)),
+                 ("time", .number(time))])
+    }
+}

@@ -1,0 +1,41 @@
+import AdderTrain
+import ArgumentParser
+import Foundation
+
+/// `adderlab compare`: a table of runs read from their directories.
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare runs from their directories: config differences, accuracy, loss, time, speed."
+    )
+
+    @Argument(help: "Run directories (or a runs directory, meaning every run in it).")
+    var runs: [String]
+
+    @Flag(name: .long, help: "Comma-separated values.") var csv = false
+    @Flag(name: .long, help: "A JSON array.") var json = false
+    @Flag(name: .long, help: "A Markdown table.") var markdown = false
+
+    func validate() throws {
+        if [csv, json, markdown].filter({ $0 }).count > 1 { throw ValidationError("choose one of --csv, --json, --markdown") }
+    }
+
+    func run() throws {
+        var dirs: [String] = []
+        for r in runs {
+            if FileManager.default.fileExists(atPath: r + "/config.yaml") { dirs.append(r) } else {
+                let inner = RunReader.runDirectories(in: r)
+                if inner.isEmpty { throw failure("error: \(r) is neither a run directory (no config.yaml) nor a directory of runs") }
+                dirs += inner
+            }
+        }
+        var snaps: [RunSnapshot] = []
+        for d in dirs {
+            do { snaps.append(try RunReader.read(directory: d)) } catch { throw failure("error: \(error)") }
+        }
+        let report = Comparison(snapshots: snaps)
+        if json { print(report.json()) } else if csv { print(report.csv()) } else if markdown { print(report.markdown()) } else {
+            print(table(header: report.header, rows: report.rows, rightAlign: true))
+        }
+    }
+}
