@@ -124,7 +124,12 @@ public final class BatchPrefetcher: Sendable {
         private let available = DispatchSemaphore(value: 0)
         private let space: DispatchSemaphore
 
-        init(depth: Int) { space = DispatchSemaphore(value: max(depth, 1)) }
+        init(depth: Int) {
+            // Created at 0 and raised, not created at `depth`: libdispatch traps when a
+            // semaphore is freed below its initial value, which a cancelled producer leaves.
+            space = DispatchSemaphore(value: 0)
+            for _ in 0..<max(depth, 1) { space.signal() }
+        }
 
         func produce(plan: BatchPlan, startEpoch: Int, startIndex: Int, endEpoch: Int) {
             var epoch = startEpoch, index = startIndex

@@ -64,7 +64,10 @@ public indirect enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
         default: break
         }
         if let i = Int(s) { return .int(i) }
-        if let d = Double(s), s.first != "+" || s.count > 1 { return .double(d) }
+        // Only decimal notation counts as a number: Double("nan") and Double("inf") parse,
+        // but a run named "nan" is a string.
+        if s.range(of: #"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$"#, options: .regularExpression) != nil,
+           let d = Double(s) { return .double(d) }
         return .string(s)
     }
 

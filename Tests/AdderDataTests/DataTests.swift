@@ -282,6 +282,13 @@ struct PipelineTests {
         _ = q.next()
         q.cancel()
         #expect(q.next() == nil)
+        // Dropping a prefetcher whose producer is blocked must not crash (libdispatch traps
+        // on a semaphore freed below its initial value).
+        for _ in 0..<20 {
+            let r = BatchPrefetcher(plan: plan, startEpoch: 0, endEpoch: 100, depth: 3)
+            _ = r.next()
+        }
+        usleep(100_000)
     }
 
     @Test func validationSplitIsDisjointAndSeeded() throws {

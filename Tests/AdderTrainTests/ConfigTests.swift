@@ -1,0 +1,107 @@
+import Testing
+import AdderTrain
+
+@Suite("Experiment files")
+struct ConfigTests {
+    func error(_ yaml: String, overrides: [String] = []) -> String {
+        do { _ = try Experiment.parse(yaml: yaml, file: "x.yaml", overrides: overrides); return "no error" } catch { return error.description }
+    }
+
+    @Test func defaultsAndOverrides() throws {
+        let e = try Experiment.parse(yaml: "name: a\nepochs: 2", overrides: ["optimizer.lr=0.01", "gradient.filter=sign"])
+        #expect(e.runs.count == 1)
+        let c = e.runs[0]
+        #expect(c.epochs == 2 && c.lr == 0.01 && c.filterGradient == .sign && c.model == .lenet5 && c.eta == 0.2)
+        // The resolved tree round-trips through YAML.
+        let back = try ExperimentConfig(tree: try ConfigValue.parse(yaml: c.tree.yaml()))
+        #expect(back == c)
+    }
+
+    /// Every bad value names the file, the line, the key path, the value and what is allowed.
+    @Test(arguments: [
+        ("name: a\noptimizer:\n  lr: -0.1", "x.yaml:3: optimizer.lr: -0.1 is out of range; it must be > 0.0"),
+        ("name: a\nbatchSize: 0", "x.yaml:2: batchSize: 0 is too small; it must be at least 2"),
+        ("name: a\nlearningRate: {eta: 0}", "learningRate.eta: 0.0 is out of range; it must be > 0.0"),
+        ("name: a\nmodel: resnet99", "x.yaml:2: model: 'resnet99' is not one of lenet5, resnet20, resnet32, resnet56, vgg-small, resnet18, resnet50"),
+        ("name: a\ndataset: imagenet", "dataset: 'imagenet' is not one of fashion-mnist, mnist, cifar10, cifar100, synthetic"),
+        ("name: a\nepochs: two", "x.yaml:2: epochs: must be a whole number, found two"),
+        ("name: a\nepochs: 1.5", "epochs: must be a whole number, found 1.5"),
+        ("name: a\nlearnigRate: {eta: 1}", "x.yaml:2: learnigRate: is not a known key; expected one of"),
+        ("name: a\noptimizer: {lr: 0.1, mom: 0.9}", "optimizer.mom: is not a known key; expected one of lr, momentum, nesterov, weightDecay"),
+        ("name: a\ngradient: {filter: exact}", "gradient.filter: 'exact' is not one of fullPrecision, sign"),
+        ("name: a\ngradient: {input: clip}", "gradient.input: 'clip' is not one of hardTanh, sign, identity"),
+        ("name: a\nlearningRate: {strategy: warm}", "learningRate.strategy: 'warm' is not one of adaptive, fixed, scaled"),
+        ("name: a\noptimizer: {momentum: 1}", "optimizer.momentum: 1.0 is out of range; it must be ≥ 0.0 and < 1.0"),
+        ("name: a\nmodel: resnet20\ndataset: fashion-mnist", "model: resnet20 takes [3, 32, 32] images but fashion-mnist has [1, 28, 28]"),
+        ("description: no name", "name: is missing"),
+        ("name: a b", "name: 'a b' is not allowed"),
+        ("name: a\nepochs: [1", "is not valid YAML"),
+        ("- 1\n- 2", "must be a map"),
+        ("name: a\ngroup: {grid: {seed: []}}", "group.grid.seed: must be a non-empty list"),
+        ("name: a\ngroup: {runs: [{gradient.filter: bad}]}", "gradient.filter: 'bad' is not one of fullPrecision, sign (in group variant 'bad')"),
+        ("name: a\ngroup: {seeds: [1, -2]}", "group.seeds: -2 is not a non-negative whole number"),
+        ("name: a\ngroup: {sweep: 1}", "group.sweep: is not a known key"),
+        ("name: a\ngroup: {runs: [{label: x}, {label: x}]}", "two runs would both be named 'a-x'"),
+        ("name: a\nvalidationFraction: 1.2", "validationFraction: 1.2 is out of range"),
+        ("name: a\nepochs: 1\nepochs: 2", "duplicated key(s): 'epochs'"),
+    ])
+    func errorsNameTheKeyAndWhatIsAllowed(yaml: String, expected: String) {
+        let message = error(yaml)
+        #expect(message.contains(expected), "\(message)")
+        #expect(message.hasPrefix("x.yaml"), "\(message)")
+    }
+
+    @Test func scalarsOnlyReadDecimalNumbersAsNumbers() {
+        #expect(ConfigValue.scalar("nan") == .string("nan"))
+        #expect(ConfigValue.scalar("inf") == .string("inf"))
+        #expect(ConfigValue.scalar("5e-4") == .double(5e-4))
+        #expect(ConfigValue.scalar("-.5") == .double(-0.5))
+        #expect(ConfigValue.scalar("12") == .int(12))
+        #expect(ConfigValue.scalar("1.0e+30") == .double(1e30))
+        #expect(error("name: a", overrides: ["optimizer.lr=nan"]).contains("optimizer.lr: must be a number, found nan"))
+    }
+
+    @Test func badSetOverride() {
+        #expect(error("name: a", overrides: ["optimizer.lr"]).contains("--set 'optimizer.lr' must look like key=value"))
+        #expect(error("name: a", overrides: ["epochs=0"]).contains("epochs: 0 is too small"))
+    }
+
+    @Test func groupsExpandRunsGridAndSeeds() throws {
+        let yaml = """
+        name: ablation
+        group:
+          runs:
+            - {label: cnn, adders: cnn}
+          grid:
+            gradient.filter: [fullPrecision, sign]
+            learningRate.strategy: [adaptive, fixed, scaled]
+          seeds: [1, 2, 3]
+        """
+        let e = try Experiment.parse(yaml: yaml)
+        #expect(e.runs.count == (1 + 6) * 3)
+        #expect(e.runs[0].name == "ablation-cnn-s1" && e.runs[0].adders == "cnn" && e.runs[0].seed == 1)
+        let sign = e.runs.first { $0.name == "ablation-sign-fixed-s2" }
+        #expect(sign?.filterGradient == .sign && sign?.strategy == .fixed && sign?.seed == 2)
+        #expect(Set(e.runs.map(\.name)).count == e.runs.count)
+    }
+
+    @Test func listReportsBrokenFilesWithoutHidingOthers() throws {
+        let dir = tempDir()
+        try "name: good\ndescription: fine".write(toFile: dir + "/a.yaml", atomically: true, encoding: .utf8)
+        try "name: bad\nepochs: -1".write(toFile: dir + "/b.yaml", atomically: true, encoding: .utf8)
+        let list = Experiment.list(directory: dir)
+        #expect(list.count == 2)
+        #expect((try? list[0].result.get())?.description == "fine")
+        if case .failure(let e) = list[1].result { #expect(e.description.contains("b.yaml:2: epochs")) } else { Issue.record("b.yaml accepted") }
+    }
+
+    /// Every preset in experiments/ parses and validates.
+    @Test func presetsValidate() throws {
+        let dir = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let list = Experiment.list(directory: "/" + dir + "/experiments")
+        #expect(!list.isEmpty)
+        for (path, result) in list {
+            if case .failure(let e) = result { Issue.record("\(path): \(e)") }
+        }
+    }
+}
