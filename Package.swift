@@ -14,12 +14,10 @@ let package = Package(
     targets: [
         .systemLibrary(
             name: "COpenBLAS",
-            pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
         .systemLibrary(
             name: "CNCurses",
-            pkgConfig: "ncursesw",
             providers: [.apt(["libncursesw5-dev"])]
         ),
         .systemLibrary(
@@ -30,17 +28,20 @@ let package = Package(
         .target(name: "AdderCore", dependencies: ["COpenBLAS"]),
         .target(name: "AdderData", dependencies: ["AdderCore", "CZlib"]),
         .target(name: "AdderNN", dependencies: ["AdderCore"]),
+        .target(name: "AdderTUI", dependencies: ["AdderTrain", "AdderNN", "CNCurses"]),
         .target(name: "AdderTrain", dependencies: ["AdderNN", "AdderData", "CZlib", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "adderlab",
             dependencies: [
                 "AdderNN",
                 "AdderTrain",
+                "AdderTUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "AdderCoreTests", dependencies: ["AdderCore"]),
         .testTarget(name: "AdderNNTests", dependencies: ["AdderNN", "AdderCore"]),
+        .testTarget(name: "AdderTUITests", dependencies: ["AdderTUI", "AdderTrain"]),
         .testTarget(name: "AdderTrainTests", dependencies: ["AdderTrain", "AdderNN", "AdderData", "AdderCore", "CZlib"]),
         .testTarget(name: "AdderDataTests", dependencies: ["AdderData", "AdderCore", "CZlib"]),
     ],

@@ -177,11 +177,19 @@ final class ModelBuilder {
     /// LeNet-5-BN as in the peer reference: conv(1→6,5,pad 2) BN ReLU pool, L(6→16,5) BN
     /// ReLU pool, L(16→120,5) BN ReLU, FC 120→84 BN ReLU, FC 84→classes.
     func lenet5(_ classes: Int) -> Sequential {
-        Sequential([first(1, 6, 5, padding: 2), BatchNorm(6), ReLU(), MaxPool2d(kernel: 2),
-                    hidden(6, 16, 5), BatchNorm(16), ReLU(), MaxPool2d(kernel: 2),
-                    hidden(16, 120, 5), BatchNorm(120), ReLU(), Flatten()]
-                   + fullyConnected(120, 84) + [BatchNorm(84, dimensions: 1), ReLU()]
-                   + fullyConnected(84, classes))
+        var layers: [(String, any Layer)] = [
+            ("conv1", first(1, 6, 5, padding: 2)), ("bn1", BatchNorm(6)), ("relu1", ReLU()), ("pool1", MaxPool2d(kernel: 2)),
+            ("conv2", hidden(6, 16, 5)), ("bn2", BatchNorm(16)), ("relu2", ReLU()), ("pool2", MaxPool2d(kernel: 2)),
+            ("conv3", hidden(16, 120, 5)), ("bn3", BatchNorm(120)), ("relu3", ReLU()), ("flatten", Flatten()),
+        ]
+        layers += named("fc1", fullyConnected(120, 84)) + [("bn4", BatchNorm(84, dimensions: 1)), ("relu4", ReLU())]
+        layers += named("fc2", fullyConnected(84, classes))
+        return Sequential(named: layers)
+    }
+
+    /// Names a fully connected block: "fc" for a plain Linear, "fc.0"… parts for an adder one.
+    func named(_ name: String, _ layers: [any Layer]) -> [(String, any Layer)] {
+        layers.count == 1 ? [(name, layers[0])] : [(name, Sequential(layers))]
     }
 
     func basicBlock(_ cin: Int, _ cout: Int, stride: Int) -> Residual {
@@ -214,8 +222,7 @@ final class ModelBuilder {
             }
             layers.append(("layer\(stage + 1)", Sequential(stageBlocks)))
         }
-        layers += [("avgpool", GlobalAvgPool()), ("flatten", Flatten())]
-        layers += fullyConnected(64, classes).enumerated().map { ("fc" + ($0.offset == 0 ? "" : "\($0.offset)"), $0.element) }
+        layers += [("avgpool", GlobalAvgPool()), ("flatten", Flatten())] + named("fc", fullyConnected(64, classes))
         return Sequential(named: layers)
     }
 
@@ -238,25 +245,24 @@ final class ModelBuilder {
             }
             layers.append(("layer\(stage + 1)", Sequential(stageBlocks)))
         }
-        layers += [("avgpool", GlobalAvgPool()), ("flatten", Flatten())]
-        layers += fullyConnected(cin, classes).enumerated().map { ("fc" + ($0.offset == 0 ? "" : "\($0.offset)"), $0.element) }
+        layers += [("avgpool", GlobalAvgPool()), ("flatten", Flatten())] + named("fc", fullyConnected(cin, classes))
         return Sequential(named: layers)
     }
 
     /// VGG-small as in the binary/quantised-network papers AdderNet compares with:
     /// (128,128,M,256,256,M,512,512,M) 3×3 layers with batch norm, then FC 8192→classes.
     func vggSmall(_ classes: Int) -> Sequential {
-        var layers: [any Layer] = []
+        var layers: [(String, any Layer)] = []
         var cin = 3
         for (i, cout) in [128, 128, 256, 256, 512, 512].enumerated() {
-            layers.append(i == 0 ? first(cin, cout, 3, padding: 1) : hidden(cin, cout, 3, padding: 1))
-            layers += [BatchNorm(cout), ReLU()]
-            if i % 2 == 1 { layers.append(MaxPool2d(kernel: 2)) }
+            layers.append(("conv\(i + 1)", i == 0 ? first(cin, cout, 3, padding: 1) : hidden(cin, cout, 3, padding: 1)))
+            layers += [("bn\(i + 1)", BatchNorm(cout)), ("relu\(i + 1)", ReLU())]
+            if i % 2 == 1 { layers.append(("pool\(i / 2 + 1)", MaxPool2d(kernel: 2))) }
             cin = cout
         }
-        layers.append(Flatten())
-        layers += fullyConnected(512 * 4 * 4, classes)
-        return Sequential(layers)
+        layers.append(("flatten", Flatten()))
+        layers += named("fc", fullyConnected(512 * 4 * 4, classes))
+        return Sequential(named: layers)
     }
 }
 

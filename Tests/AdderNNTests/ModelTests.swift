@@ -54,7 +54,7 @@ struct ModelTests {
 
     @Test func adderPlacementSwitch() {
         #expect(Model(.lenet5, placement: .cnn).adderLayers.isEmpty)
-        #expect(Model(.lenet5, placement: .paper).adderLayers.map(\.0) == ["4", "8"])
+        #expect(Model(.lenet5, placement: .paper).adderLayers.map(\.0) == ["conv2", "conv3"])
         #expect(Model(.lenet5, placement: .allConvolutions).adderLayers.count == 3)
         let full = Model(.lenet5, placement: AdderPlacement(hidden: true, firstConvolution: true, classifier: true))
         #expect(full.operations.multiplications == 0)

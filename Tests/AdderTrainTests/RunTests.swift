@@ -37,7 +37,7 @@ struct RunTests {
         #expect(records.count > 300)
         #expect(String(decoding: records[0], as: UTF8.self).contains("brain.Event:2"))
         let tags = Set(records.dropFirst().flatMap { TFRecords.scalarTags($0) })
-        #expect(tags.isSuperset(of: ["train/loss", "test/accuracy", "layers/4/alpha", "layers/4/grad_norm"]))
+        #expect(tags.isSuperset(of: ["train/loss", "test/accuracy", "layers/conv2/alpha", "layers/conv3/grad_norm"]))
 
         // The checkpoint loads into a fresh model and reproduces the run's test accuracy.
         let model = Model(.lenet5, seed: 99)

@@ -1,0 +1,157 @@
+import AdderTrain
+import Foundation
+
+/// The dashboard's controller: owns the live runs, reads past runs from the runs
+/// directory, turns keys into actions and keeps `state` current. It runs on the UI
+/// thread only; the runs train on their own queues and are reached through their
+/// thread-safe controls and snapshots.
+public final class Dashboard {
+    public private(set) var state = DashboardState()
+    public let experimentsDirectory: String
+    public private(set) var live: [TrainingRun] = []
+    /// Set when the user has confirmed quitting.
+    public private(set) var shouldQuit = false
+    private var lastScan = Date.distantPast
+
+    public init(runsDirectory: String, experimentsDirectory: String, unicode: Bool, color: Bool) {
+        self.experimentsDirectory = experimentsDirectory
+        state.runsDirectory = runsDirectory
+        state.unicode = unicode
+        state.color = color
+        scanRunsDirectory()
+    }
+
+    /// Past runs found on disk (not trained by this process).
+    private var past: [RunEntry] = []
+
+    public func scanRunsDirectory() {
+        let liveDirs = Set(live.compactMap(\.directory))
+        past = RunReader.runDirectories(in: state.runsDirectory).filter { !liveDirs.contains($0) }.compactMap { dir in
+            (try? RunReader.read(directory: dir)).map { RunEntry(id: dir, snapshot: $0, live: false) }
+        }
+        lastScan = Date()
+        refresh()
+    }
+
+    /// Takes fresh snapshots of the live runs (and re-reads the directory every few seconds).
+    public func refresh() {
+        if Date().timeIntervalSince(lastScan) > 5 { scanRunsDirectory(); return }
+        let focusedId = state.focused?.id
+        state.runs = past + live.map { RunEntry(id: $0.directory ?? $0.config.name, snapshot: $0.snapshot(), live: true) }
+        if let focusedId, let i = state.runs.firstIndex(where: { $0.id == focusedId }) { state.focus = i }
+        state.focus = min(max(state.focus, 0), max(state.runs.count - 1, 0))
+    }
+
+    /// Starts every run of `experiment`, compares them, and focuses the first.
+    public func launch(_ experiment: Experiment) {
+        var started: [TrainingRun] = []
+        for config in experiment.runs {
+            do {
+                let run = try TrainingRun(config: config, runsDirectory: state.runsDirectory)
+                run.start()
+                started.append(run)
+            } catch {
+                state.message = "cannot launch \(config.name): \(error)"
+            }
+        }
+        live += started
+        refresh()
+        if let first = started.first, let i = state.runs.firstIndex(where: { $0.id == (first.directory ?? first.config.name) }) {
+            state.focus = i
+        }
+        if started.count > 1 { state.compared = Set(started.map { $0.directory ?? $0.config.name }) }
+        if !started.isEmpty { state.message = "launched \(experiment.name): \(started.count) run\(started.count == 1 ? "" : "s")" }
+    }
+
+    public func setMessage(_ m: String) { state.message = m }
+
+    private var focusedRun: TrainingRun? {
+        guard let e = state.focused, e.live else { return nil }
+        return live.first { ($0.directory ?? $0.config.name) == e.id }
+    }
+
+    /// Live runs that have not ended.
+    public var activeRuns: [TrainingRun] { live.filter { !$0.snapshot().state.isTerminal } }
+
+    /// Stops every live run and waits for their checkpoints.
+    public func stopAll() {
+        for r in live { r.stop() }
+        for r in live { r.wait() }
+    }
+
+    public func handle(_ key: Key) {
+        switch state.overlay {
+        case .help:
+            state.overlay = .none
+            return
+        case .confirmQuit:
+            if key == .char("y") || key == .char("Y") { shouldQuit = true } else if key == .char("n") || key == .escape || key == .char("N") {
+                state.overlay = .none
+            }
+            return
+        case .launcher(var form):
+            switch form.handle(key) {
+            case .cancel: state.overlay = .none
+            case .stay: state.overlay = .launcher(form)
+            case .launch:
+                switch form.resolve() {
+                case .success(let exp):
+                    state.overlay = .none
+                    launch(exp)
+                case .failure(let err):
+                    form.error = err.description
+                    state.overlay = .launcher(form)
+                }
+            }
+            return
+        case .none:
+            break
+        }
+        let message = state.message
+        state.message = ""
+        switch key {
+        case .up, .backTab: state.focus = max(0, state.focus - 1)
+        case .down, .tab: state.focus = min(max(state.runs.count - 1, 0), state.focus + 1)
+        case .char("?"), .char("h"): state.overlay = .help
+        case .char("n"), .enter: state.overlay = .launcher(LauncherForm(directory: experimentsDirectory))
+        case .char("q"), .char("Q"):
+            let n = activeRuns.count
+            if n == 0 { shouldQuit = true } else { state.overlay = .confirmQuit(live: n) }
+        case .char("c"):
+            if let id = state.focused?.id {
+                if state.compared.contains(id) { state.compared.remove(id) } else { state.compared.insert(id) }
+            }
+        case .char("s"): state.smoothing = min(0.99, (state.smoothing * 100 + 10).rounded() / 100)
+        case .char("S"): state.smoothing = max(0, (state.smoothing * 100 - 10).rounded() / 100)
+        case .char("l"): state.logScale.toggle()
+        case .char("a"): state.xByEpoch.toggle()
+        case .char("r"): scanRunsDirectory()
+        case .char(" "), .char("g"), .char("e"), .char("E"), .char("x"):
+            guard let run = focusedRun else {
+                state.message = state.focused == nil ? "no run selected" : "\(state.focused!.snapshot.config.name) was read from disk; only runs launched here can be controlled"
+                return
+            }
+            let snap = run.snapshot()
+            guard !snap.state.isTerminal else { state.message = "\(snap.config.name) has \(snap.state.rawValue)"; return }
+            switch key {
+            case .char(" "):
+                if snap.state == .paused { run.resumeTraining(); state.message = "resuming \(snap.config.name)" } else {
+                    run.pause(); state.message = "pausing \(snap.config.name) after this step"
+                }
+            case .char("g"):
+                if snap.config.placement.isCNN { state.message = "\(snap.config.name) is a CNN: it has no adder layers to flip"; return }
+                run.toggleGradientMode()
+                state.message = "flipping the gradient mode of \(snap.config.name)"
+            case .char("e"), .char("E"):
+                let eta = key == .char("e") ? snap.eta * 1.25 : snap.eta / 1.25
+                run.setEta(eta)
+                state.message = String(format: "η of %@ → %g", snap.config.name, eta)
+            default:
+                run.stop()
+                state.message = "stopping \(snap.config.name) (checkpoint after this step)"
+            }
+        case .resize: state.message = message
+        default: state.message = message
+        }
+    }
+}

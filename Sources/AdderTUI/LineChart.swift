@@ -1,0 +1,129 @@
+import Foundation
+
+/// A braille line chart with a labelled y axis, x-axis labels, a legend in the series'
+/// colours, optional log scale, and vertical markers (control events).
+public struct LineChart {
+    public struct Series: Sendable {
+        public var name: String
+        public var color: TermColor
+        public var points: [(x: Double, y: Double)]
+        public init(name: String, color: TermColor, points: [(x: Double, y: Double)]) {
+            self.name = name; self.color = color; self.points = points
+        }
+    }
+
+    public struct Marker: Sendable {
+        public var x: Double
+        public var color: TermColor
+        public var label: String
+        public init(x: Double, color: TermColor, label: String) { self.x = x; self.color = color; self.label = label }
+    }
+
+    public var title: String
+    public var series: [Series]
+    public var markers: [Marker] = []
+    public var logY = false
+    public var xLabel = "step"
+    /// Fixed y range (e.g. 0…1 for accuracy); nil fits the data.
+    public var yRange: ClosedRange<Double>?
+
+    public init(title: String, series: [Series]) { self.title = title; self.series = series }
+
+    /// Number formatting for axis labels: short and fixed-width friendly.
+    static func label(_ v: Double) -> String {
+        let a = abs(v)
+        if a == 0 { return "0" }
+        if a >= 10_000 { return String(format: "%.0fk", v / 1000) }
+        if a >= 100 { return String(format: "%.0f", v) }
+        if a >= 1 { return String(format: "%.2g", v).count <= 4 ? String(format: "%.3g", v) : String(format: "%.1f", v) }
+        if a >= 0.01 { return String(format: "%.3f", v) }
+        return String(format: "%.0e", v)
+    }
+
+    public func draw(into grid: inout Grid, _ rect: Rect, glyphs: Glyphs, color: Bool) {
+        guard rect.width >= 16, rect.height >= 5 else {
+            grid.put(rect.x, rect.y, Grid.fit(title + " (too small)", rect.width, unicode: glyphs.unicode))
+            return
+        }
+        // Title and legend on the first row.
+        var col = rect.x + grid.put(rect.x, rect.y, title, Style(bold: true), maxWidth: rect.width) + 2
+        for s in series where col < rect.maxX {
+            let entry = "\(glyphs.bullet)\(s.name)"
+            col += grid.put(col, rect.y, entry, Style(color ? s.color : nil), maxWidth: rect.maxX - col) + 1
+        }
+        let transform: (Double) -> Double = logY ? { log10(max($0, 1e-12)) } : { $0 }
+        let all = series.flatMap(\.points).filter { $0.y.isFinite && (!logY || $0.y > 0) }
+        let plotTop = rect.y + 1, plotHeight = rect.height - 2
+        let axisWidth = 7
+        let plotX = rect.x + axisWidth + 1, plotWidth = rect.width - axisWidth - 1
+        // Axes.
+        for y in plotTop..<(plotTop + plotHeight) { grid[plotX - 1, y] = Cell(character: glyphs.vertical, style: Style(dim: true)) }
+        grid[plotX - 1, plotTop + plotHeight] = Cell(character: glyphs.axisCorner, style: Style(dim: true))
+        for x in plotX..<rect.maxX { grid[x, plotTop + plotHeight] = Cell(character: glyphs.horizontal, style: Style(dim: true)) }
+        guard !all.isEmpty else {
+            grid.put(plotX + 1, plotTop + plotHeight / 2, "no data yet", Style(dim: true), maxWidth: plotWidth - 1)
+            return
+        }
+        var xmin = all.map(\.x).min()!, xmax = all.map(\.x).max()!
+        if xmax <= xmin { xmax = xmin + 1 }
+        var ymin: Double, ymax: Double
+        if let r = yRange, !logY { ymin = r.lowerBound; ymax = r.upperBound } else {
+            ymin = transform(all.map(\.y).min()!); ymax = transform(all.map(\.y).max()!)
+        }
+        if ymax - ymin < 1e-12 { ymax = ymin + 1; ymin -= 0 }
+        let pad = (ymax - ymin) * 0.04
+        if yRange == nil || logY { ymin -= pad; ymax += pad }
+        // y labels: top, middle, bottom.
+        for (frac, row) in [(1.0, plotTop), (0.5, plotTop + (plotHeight - 1) / 2), (0.0, plotTop + plotHeight - 1)] {
+            let v = ymin + (ymax - ymin) * frac
+            let text = Grid.fit(LineChart.label(logY ? pow(10, v) : v), axisWidth - 1, unicode: glyphs.unicode, alignRight: true)
+            grid.put(rect.x, row, text, Style(dim: true))
+            grid[plotX - 1, row] = Cell(character: glyphs.tick, style: Style(dim: true))
+        }
+        // x labels: left and right ends, and the axis name in the middle.
+        let xRow = rect.maxY - 1
+        grid.put(plotX, xRow, LineChart.label(xmin), Style(dim: true))
+        let right = LineChart.label(xmax)
+        grid.put(rect.maxX - right.count, xRow, right, Style(dim: true))
+        let name = xLabel
+        grid.put(plotX + (plotWidth - name.count) / 2, xRow, name, Style(dim: true))
+
+        var canvas = BrailleCanvas(columns: plotWidth, rows: plotHeight)
+        func dx(_ x: Double) -> Int { Int(((x - xmin) / (xmax - xmin) * Double(canvas.dotWidth - 1)).rounded()) }
+        func dy(_ y: Double) -> Int {
+            let t = (transform(y) - ymin) / (ymax - ymin)
+            return Int(((1 - min(max(t, 0), 1)) * Double(canvas.dotHeight - 1)).rounded())
+        }
+        // Markers first, as dotted columns under the data.
+        for m in markers where m.x >= xmin && m.x <= xmax {
+            let c = plotX + min(dx(m.x) / 2, plotWidth - 1)
+            for y in plotTop..<(plotTop + plotHeight) {
+                grid[c, y] = Cell(character: glyphs.marker, style: Style(color ? m.color : nil, bold: !color))
+            }
+            grid.put(c, plotTop, String(m.label.prefix(1)), Style(color ? m.color : nil, bold: true))
+        }
+        for s in series {
+            let pts = s.points.filter { $0.y.isFinite && (!logY || $0.y > 0) }
+            var prev: (Int, Int)?
+            for p in pts {
+                let q = (dx(p.x), dy(p.y))
+                if let prev { canvas.line(prev.0, prev.1, q.0, q.1, color ? s.color : nil) } else { canvas.set(q.0, q.1, color ? s.color : nil) }
+                prev = q
+            }
+        }
+        canvas.draw(into: &grid, x: plotX, y: plotTop, unicode: glyphs.unicode)
+    }
+}
+
+/// TensorBoard's exponential moving average with debiasing: with weight w,
+/// m_i = w·m_{i−1} + (1 − w)·y_i, shown as m_i / (1 − w^(i+1)).
+public func smoothed(_ values: [Double], weight: Double) -> [Double] {
+    guard weight > 0 else { return values }
+    var last = 0.0, n = 0
+    return values.map { v in
+        guard v.isFinite else { return v }
+        last = last * weight + (1 - weight) * v
+        n += 1
+        return last / (1 - pow(weight, Double(n)))
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+
+/// Small widgets drawn straight into a grid.
+public enum Widgets {
+    /// The last `width` values as block heights between their min and max.
+    public static func sparkline(_ values: [Double], width: Int, glyphs: Glyphs) -> String {
+        let v = Array(values.filter(\.isFinite).suffix(width))
+        guard let lo = v.min(), let hi = v.max() else { return String(repeating: " ", count: width) }
+        let levels = glyphs.sparkLevels
+        let s = v.map { x -> Unicode.Scalar in
+            let t = hi > lo ? (x - lo) / (hi - lo) : 0.5
+            return levels[min(levels.count - 1, Int(t * Double(levels.count - 1) + 0.5))]
+        }
+        return String(String.UnicodeScalarView(s)) + String(repeating: " ", count: width - v.count)
+    }
+
+    /// `[█████░░░░░]`-style bar for `fraction` in 0…1, `width` cells including brackets.
+    public static func progressBar(_ fraction: Double, width: Int, glyphs: Glyphs) -> String {
+        guard width >= 3 else { return "" }
+        let inner = width - 2
+        let f = min(max(fraction.isFinite ? fraction : 0, 0), 1)
+        let full = Int((f * Double(inner)).rounded(.down))
+        return "[" + String(repeating: Character(glyphs.progressFull), count: full)
+            + String(repeating: Character(glyphs.progressEmpty), count: inner - full) + "]"
+    }
+
+    /// A layer × time heat strip: one row per layer, one column per time bucket, shade by
+    /// log₁₀ of the value against the whole strip's range.
+    public static func heatStrip(rows: [[Double]], width: Int, glyphs: Glyphs) -> [String] {
+        let logs = rows.map { $0.map { $0 > 0 && $0.isFinite ? log10($0) : Double.nan } }
+        let finite = logs.flatMap { $0 }.filter(\.isFinite)
+        let lo = finite.min() ?? 0, hi = finite.max() ?? 1
+        let shades = glyphs.shades
+        return logs.map { row in
+            guard !row.isEmpty else { return String(repeating: " ", count: width) }
+            // Bucket the row into `width` columns (mean of each bucket).
+            let n = min(width, row.count)
+            var out: [Unicode.Scalar] = []
+            for b in 0..<n {
+                let a = b * row.count / n, e = max(a + 1, (b + 1) * row.count / n)
+                let vals = row[a..<e].filter(\.isFinite)
+                guard !vals.isEmpty else { out.append(shades[0]); continue }
+                let m = vals.reduce(0, +) / Double(vals.count)
+                let t = hi > lo ? (m - lo) / (hi - lo) : 0.5
+                out.append(shades[1 + min(shades.count - 2, Int(t * Double(shades.count - 2) + 0.5))])
+            }
+            return String(String.UnicodeScalarView(out)) + String(repeating: " ", count: width - n)
+        }
+    }
+
+    /// A frame with a title in the top border.
+    public static func box(_ grid: inout Grid, _ r: Rect, title: String, glyphs: Glyphs, highlight: Bool = false) {
+        guard r.width >= 2, r.height >= 2 else { return }
+        let st = Style(highlight ? .cyan : nil, dim: !highlight)
+        for x in (r.x + 1)..<(r.maxX - 1) {
+            grid[x, r.y] = Cell(character: glyphs.horizontal, style: st)
+            grid[x, r.maxY - 1] = Cell(character: glyphs.horizontal, style: st)
+        }
+        for y in (r.y + 1)..<(r.maxY - 1) {
+            grid[r.x, y] = Cell(character: glyphs.vertical, style: st)
+            grid[r.maxX - 1, y] = Cell(character: glyphs.vertical, style: st)
+        }
+        grid[r.x, r.y] = Cell(character: glyphs.topLeft, style: st)
+        grid[r.maxX - 1, r.y] = Cell(character: glyphs.topRight, style: st)
+        grid[r.x, r.maxY - 1] = Cell(character: glyphs.bottomLeft, style: st)
+        grid[r.maxX - 1, r.maxY - 1] = Cell(character: glyphs.bottomRight, style: st)
+        if !title.isEmpty && r.width > 4 {
+            grid.put(r.x + 2, r.y, " " + title + " ", Style(bold: true), maxWidth: r.width - 4)
+        }
+    }
+
+    /// A table: header row then rows, each column fitted to its width (negative width:
+    /// right-aligned). Returns the rows drawn.
+    @discardableResult
+    public static func table(_ grid: inout Grid, _ r: Rect, columns: [(String, Int)], rows: [[String]], styles: [Style] = [],
+                             glyphs: Glyphs) -> Int {
+        guard r.height > 0 else { return 0 }
+        func line(_ cells: [String]) -> String {
+            zip(cells, columns).map { c, col in Grid.fit(c, abs(col.1), unicode: glyphs.unicode, alignRight: col.1 < 0) }.joined(separator: " ")
+        }
+        grid.put(r.x, r.y, line(columns.map(\.0)), Style(bold: true), maxWidth: r.width)
+        var drawn = 0
+        for (i, row) in rows.enumerated() where i + 1 < r.height {
+            grid.put(r.x, r.y + 1 + i, line(row), i < styles.count ? styles[i] : .plain, maxWidth: r.width)
+            drawn += 1
+        }
+        return drawn
+    }
+}

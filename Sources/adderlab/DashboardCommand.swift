@@ -1,0 +1,79 @@
+import AdderCore
+import AdderData
+import AdderTrain
+import AdderTUI
+import ArgumentParser
+import Dispatch
+import Foundation
+import Synchronization
+
+/// `adderlab` / `adderlab dashboard`: the ncurses dashboard.
+struct DashboardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dashboard",
+        abstract: "The live dashboard: launch experiments, watch them train, flip gradient modes, compare runs."
+    )
+
+    @Option(name: .long, help: "The runs directory to show and to write new runs into.")
+    var runsDir = "runs"
+
+    @Option(name: .long, help: "Where the launcher finds experiments.")
+    var experimentsDir = "experiments"
+
+    @Flag(name: .long, help: "Do not launch the quickstart experiment when the runs directory is empty.")
+    var noQuickstart = false
+
+    func run() throws {
+        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+            throw failure("error: the dashboard needs a terminal; use `adderlab run` for headless training")
+        }
+        let quit = Atomic<Bool>(false)
+        let signals = [SIGINT, SIGTERM, SIGHUP].map { sig -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { quit.store(true, ordering: .relaxed) }
+            s.resume()
+            return s
+        }
+        let screen = NCursesScreen()
+        defer { screen.close(); for s in signals { s.cancel() } }
+        let dashboard = Dashboard(runsDirectory: runsDir, experimentsDirectory: experimentsDir, unicode: screen.unicode, color: screen.color)
+        if !noQuickstart && dashboard.state.runs.isEmpty { launchQuickstart(dashboard) }
+        // Wait for a key up to 100 ms, apply it (and any typed meanwhile), redraw: ~10 frames a second.
+        while !dashboard.shouldQuit && !quit.load(ordering: .relaxed) {
+            if let key = screen.readKey() {
+                dashboard.handle(key)
+                while let more = screen.readKey(timeoutZero: true) { dashboard.handle(more) }
+            }
+            dashboard.refresh()
+            let (w, h) = screen.size
+            screen.draw(DashboardView.render(dashboard.state, width: w, height: h))
+        }
+        if !dashboard.activeRuns.isEmpty {
+            let (w, h) = screen.size
+            dashboard.setMessage("stopping \(dashboard.activeRuns.count) run(s), writing checkpoints…")
+            screen.draw(DashboardView.render(dashboard.state, width: w, height: h))
+            dashboard.stopAll()
+        }
+    }
+
+    /// First start: the quickstart comparison, on Fashion-MNIST when the Debian package
+    /// is installed and on the synthetic set (saying so) when it is not.
+    func launchQuickstart(_ d: Dashboard) {
+        let path = experimentsDir + "/quickstart.yaml"
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        var overrides: [String] = []
+        var note = ""
+        if (try? Experiment.load(path: path))?.runs.first?.dataset == .fashionMNIST,
+           !FileManager.default.fileExists(atPath: Datasets.debianFashionMNIST + "/train-images-idx3-ubyte.gz") {
+            overrides = ["dataset=synthetic"]
+            note = "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): quickstart runs on the synthetic set. "
+        }
+        do {
+            d.launch(try Experiment.load(path: path, overrides: overrides))
+            d.setMessage(note + "First start: launched quickstart. Press ? for keys.")
+        } catch {
+            d.setMessage("quickstart: \(error)")
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+import AdderNN
+@testable import AdderTrain
+@testable import AdderTUI
+
+/// Run snapshots made up for the views: no training, no terminal.
+func fakeRun(_ name: String, state: RunState = .running, steps: Int = 120, mode: String = "fullPrecision/hardTanh", live: Bool = true) -> RunEntry {
+    var config = try! Experiment.parse(yaml: "name: \(name)\nepochs: 2").runs[0]
+    config.name = name
+    var s = RunSnapshot(config: config)
+    s.state = state
+    s.stepsPerEpoch = 100
+    s.totalSteps = 200
+    s.step = steps
+    s.gradientMode = mode
+    s.steps = (1...steps).map { (i: Int) -> StepRecord in
+        let t = Double(i)
+        let loss: Double = 2.3 * exp(-t / 40) + 0.1
+        return StepRecord(step: i, epoch: t / 100, loss: loss, learningRate: 0.05, imagesPerSecond: 3000, batchAccuracy: 0.5, time: t * 0.02)
+    }
+    s.evals = [EvalRecord(step: 100, epoch: 1, testLoss: 0.4, testAccuracy: 0.873, testAccuracyBatchStatistics: 0.9,
+                          trainAccuracy: 0.85, time: 2, drift: [DriftRecord(name: "bn2", meanGap: 0.8, logVarianceRatio: 0.3)])]
+    let names = ["conv1", "conv2", "conv3", "fc1", "fc2"]
+    s.layers = stride(from: 10, through: steps, by: 10).map { st in
+        LayerRecord(step: st, layers: names.enumerated().map { i, n in
+            LayerStatistics(name: n, type: i == 1 || i == 2 ? "Adder2d" : (i == 0 ? "Conv2d" : "Linear"), gradNorm: 0.1 * Double(i + 1) / Double(st),
+                            weightNorm: 10, alpha: i == 1 || i == 2 ? 300 : 1, outputMean: -3, outputStd: 40,
+                            gradientMode: i == 1 || i == 2 ? mode : "")
+        })
+    }
+    s.events = [EventRecord(step: 60, kind: "gradientMode", detail: "sign/sign", time: 1.2)]
+    return RunEntry(id: "/runs/\(name)", snapshot: s, live: live)
+}
+
+func state(_ runs: [RunEntry], unicode: Bool = true) -> DashboardState {
+    var st = DashboardState()
+    st.runs = runs
+    st.unicode = unicode
+    return st
+}
+
+@Suite("Dashboard views")
+struct ViewTests {
+    @Test func layoutAt80x24() {
+        let grid = DashboardView.render(state([fakeRun("fp"), fakeRun("sign", mode: "sign/sign"), fakeRun("old", state: .finished, live: false)]),
+                                        width: 80, height: 24)
+        let text = grid.text
+        #expect(grid.row(0).hasPrefix(" AdderLab  3 runs, 2 training"))
+        #expect(text.contains("▶") && text.contains("fp/ht") && text.contains("sign/sign") && text.contains("finished*"))
+        #expect(text.contains("87.30%"))                   // best accuracy
+        #expect(text.contains("training loss") && text.contains("test accuracy"))
+        #expect(text.contains("Layers of fp"))
+        #expect(text.contains("conv2") && text.contains("adder"))
+        #expect(grid.row(23).contains("smoothing 0.60"))
+        // Every row is exactly the width: nothing spills.
+        #expect((0..<24).allSatisfy { grid.row($0).unicodeScalars.count == 80 })
+    }
+
+    @Test func layoutAt160x50UsesTheSpace() {
+        let grid = DashboardView.render(state([fakeRun("fp"), fakeRun("sign", mode: "sign/sign")]), width: 160, height: 50)
+        let text = grid.text
+        #expect(text.contains("grad-norm heat (layer × time)"))     // the heat strip appears when wide
+        #expect(text.contains("img/s") && text.contains("ETA") && text.contains("model"))
+        #expect(text.contains("BN: test acc 87.30% with running stats, 90.00% with batch stats; largest drift bn2"))
+        #expect(text.contains("┊"))                                   // the gradient-mode marker
+    }
+
+    @Test func tooSmallTerminalShowsAMessage() {
+        let grid = DashboardView.render(state([fakeRun("fp")]), width: 40, height: 10)
+        #expect(grid.text.contains("Terminal too small for AdderLab"))
+        #expect(grid.text.contains("40×10, needs at least 60×18"))
+    }
+
+    @Test func helpOverlayListsEveryKey() {
+        var st = state([fakeRun("fp")])
+        st.overlay = .help
+        let text = DashboardView.render(st, width: 100, height: 30).text
+        for key in ["Space", "g ", "e / E", "x ", "c ", "s / S", "l ", "a ", "?", "q "] { #expect(text.contains(key), "\(key)") }
+        #expect(text.contains("flip the focused run's gradient mode"))
+    }
+
+    @Test func asciiRenderingHasNoUnicode() {
+        var st = state([fakeRun("fp")], unicode: false)
+        st.overlay = .help
+        let text = DashboardView.render(st, width: 100, height: 30).text
+        let nonASCII = String(String.UnicodeScalarView(text.unicodeScalars.filter { !$0.isASCII }))
+        #expect(nonASCII.isEmpty, "non-ASCII: \(nonASCII)")
+    }
+
+    @Test func launcherFormValidationErrors() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("adderlab-tui-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "name: quickstart\ndescription: demo\ndataset: synthetic\nepochs: 2".write(toFile: dir + "/quickstart.yaml", atomically: true, encoding: .utf8)
+        try "name: broken\nepochs: -3".write(toFile: dir + "/zz.yaml", atomically: true, encoding: .utf8)
+        var form = LauncherForm(directory: dir)
+        #expect(form.experiments.map(\.name) == ["quickstart", "zz.yaml"])
+        #expect(form.fields.first { $0.label == "epochs" }?.value == "2")
+        // Epochs: clear the field, type 0 → the launch fails with the key path and the rule.
+        form.row = 1 + form.fields.firstIndex { $0.label == "epochs" }!
+        _ = form.handle(.backspace)
+        _ = form.handle(.char("0"))
+        #expect(form.overrides == ["epochs=0"])
+        if case .failure(let e) = form.resolve() { form.error = e.description } else { Issue.record("epochs 0 accepted") }
+        #expect(form.error?.contains("epochs: 0 is too small; it must be at least 1") == true)
+        var st = state([])
+        st.overlay = .launcher(form)
+        let text = DashboardView.render(st, width: 100, height: 34).text
+        #expect(text.contains("Launch a run") && text.contains("epochs: 0 is too small"))
+        // A choice field cycles with the arrows; the gradient field sets both rules.
+        form.row = 1
+        _ = form.handle(.right)
+        #expect(form.fields[0].value == "sign/sign")
+        #expect(form.overrides.contains("gradient.filter=sign") && form.overrides.contains("gradient.input=sign"))
+        // The broken experiment shows its error.
+        form.row = 0
+        _ = form.handle(.right)
+        #expect(form.error?.contains("epochs: -3 is too small") == true)
+        #expect(form.handle(.escape) == .cancel)
+    }
+
+    @Test func quitAsksWhenRunsAreLive() {
+        var st = state([fakeRun("fp")])
+        st.overlay = .confirmQuit(live: 1)
+        let text = DashboardView.render(st, width: 80, height: 24).text
+        #expect(text.contains("1 run is still training.") && text.contains("y: stop and quit"))
+    }
+}

@@ -1,0 +1,107 @@
+import Testing
+@testable import AdderTUI
+
+@Suite("Widgets on the cell grid")
+struct WidgetTests {
+    /// DESIGN.md §3: dot (row, column) bits (0,0)=0x01 (1,0)=0x02 (2,0)=0x04 (3,0)=0x40
+    /// (0,1)=0x08 (1,1)=0x10 (2,1)=0x20 (3,1)=0x80, on U+2800.
+    @Test func brailleEncodingOfKnownPoints() {
+        let expected: [((Int, Int), UInt32)] = [((0, 0), 0x01), ((0, 1), 0x02), ((0, 2), 0x04), ((0, 3), 0x40),
+                                                 ((1, 0), 0x08), ((1, 1), 0x10), ((1, 2), 0x20), ((1, 3), 0x80)]
+        for ((x, y), bit) in expected {
+            var c = BrailleCanvas(columns: 1, rows: 1)
+            c.set(x, y)
+            #expect(c.character(column: 0, row: 0, unicode: true) == Unicode.Scalar(0x2800 + bit)!, "dot x=\(x) y=\(y)")
+        }
+        var full = BrailleCanvas(columns: 2, rows: 1)
+        for x in 0..<2 { for y in 0..<4 { full.set(x, y) } }
+        full.set(3, 0)
+        #expect(full.character(column: 0, row: 0, unicode: true) == "⣿")
+        #expect(full.character(column: 1, row: 0, unicode: true) == "⠈")
+        #expect(full.character(column: 1, row: 0, unicode: false) == "*")
+        // Out-of-range dots are ignored; a diagonal line lights one dot per row.
+        var line = BrailleCanvas(columns: 2, rows: 1)
+        line.set(-1, 0); line.set(4, 0)
+        line.line(0, 0, 3, 3)
+        #expect(line.character(column: 0, row: 0, unicode: true) == Unicode.Scalar(0x2800 + 0x01 + 0x10)!)
+        #expect(line.character(column: 1, row: 0, unicode: true) == Unicode.Scalar(0x2800 + 0x04 + 0x80)!)
+    }
+
+    @Test func lineChartHasAxesLabelsLegendAndMarkers() {
+        var grid = Grid(width: 50, height: 12)
+        var chart = LineChart(title: "loss", series: [
+            .init(name: "a", color: .cyan, points: (0...10).map { (Double($0 * 10), 2.0 - Double($0) * 0.1) }),
+            .init(name: "b", color: .magenta, points: (0...10).map { (Double($0 * 10), 1.5) }),
+        ])
+        chart.markers = [.init(x: 50, color: .cyan, label: "g")]
+        chart.draw(into: &grid, Rect(x: 0, y: 0, width: 50, height: 12), glyphs: Glyphs(unicode: true), color: true)
+        #expect(grid.row(0).hasPrefix("loss  ●a ●b"))
+        #expect(grid[6, 0].style.foreground == .cyan && grid[9, 0].style.foreground == .magenta)
+        let text = grid.text
+        #expect(text.contains("2.04") || text.contains("2.0"))       // top y label (with 4% headroom)
+        #expect(grid.row(11).contains("step") && grid.row(11).contains("100"))
+        #expect(grid.row(11).hasPrefix("       └0"))               // x starts at 0 under the plot
+        #expect(text.contains("┊") && text.contains("g"))          // the marker column and its label
+        #expect(text.unicodeScalars.contains { $0.value >= 0x2801 && $0.value <= 0x28FF })
+    }
+
+    @Test func lineChartTooSmallOrEmptySaysSo() {
+        var tiny = Grid(width: 10, height: 3)
+        LineChart(title: "loss", series: []).draw(into: &tiny, Rect(x: 0, y: 0, width: 10, height: 3), glyphs: Glyphs(unicode: true), color: true)
+        #expect(tiny.row(0) == "loss (too…")
+        var empty = Grid(width: 40, height: 8)
+        LineChart(title: "acc", series: []).draw(into: &empty, Rect(x: 0, y: 0, width: 40, height: 8), glyphs: Glyphs(unicode: true), color: true)
+        #expect(empty.text.contains("no data yet"))
+    }
+
+    @Test func logScaleAndASCIIFallback() {
+        var grid = Grid(width: 40, height: 10)
+        var chart = LineChart(title: "loss", series: [.init(name: "a", color: .red, points: [(0, 100), (1, 10), (2, 1), (3, 0.1)])])
+        chart.logY = true
+        chart.draw(into: &grid, Rect(x: 0, y: 0, width: 40, height: 10), glyphs: Glyphs(unicode: false), color: false)
+        let text = grid.text
+        #expect(text.unicodeScalars.allSatisfy { $0.isASCII })
+        #expect(text.contains("*") && text.contains("|") && text.contains("+"))
+        #expect(grid[6, 0].style.foreground == nil)               // no colour
+        // Log scale: the top label is above 100, the bottom below 0.1.
+        #expect(text.contains("1e+02") || text.contains("120") || text.contains("132"))
+    }
+
+    @Test func sparklineProgressAndHeatStrip() {
+        let g = Glyphs(unicode: true)
+        #expect(Widgets.sparkline([1, 2, 3, 4, 5, 6, 7, 8], width: 8, glyphs: g) == "▁▂▃▄▅▆▇█")
+        #expect(Widgets.sparkline([5, 5], width: 4, glyphs: g) == "▅▅  ")
+        #expect(Widgets.sparkline(Array(repeating: 1, count: 20) + [9], width: 3, glyphs: g) == "▁▁█")
+        #expect(Widgets.progressBar(0.5, width: 12, glyphs: g) == "[█████░░░░░]")
+        #expect(Widgets.progressBar(1.7, width: 6, glyphs: Glyphs(unicode: false)) == "[####]")
+        #expect(Widgets.progressBar(.nan, width: 6, glyphs: Glyphs(unicode: false)) == "[....]")
+        let strip = Widgets.heatStrip(rows: [[1, 10, 100, 1000], [1000, 1000], []], width: 4, glyphs: g)
+        #expect(strip[0] == "░▒▓█")
+        #expect(strip[1] == "██  ")
+        #expect(strip[2] == "    ")
+        #expect(Widgets.heatStrip(rows: [[1, 100]], width: 2, glyphs: Glyphs(unicode: false))[0] == ".#")
+    }
+
+    @Test func truncationAndClipping() {
+        #expect(Grid.fit("quickstart-full-precision", 10) == "quickstar…")
+        #expect(Grid.fit("abc", 5, alignRight: true) == "  abc")
+        #expect(Grid.fit("abcdef", 4, unicode: false) == "abc~")
+        var grid = Grid(width: 5, height: 1)
+        #expect(grid.put(3, 0, "hello") == 2)
+        #expect(grid.row(0) == "   he")
+        grid.put(0, 5, "off the grid")
+        #expect(grid.row(0) == "   he")
+        var boxed = Grid(width: 8, height: 3)
+        Widgets.box(&boxed, Rect(x: 0, y: 0, width: 8, height: 3), title: "a long title", glyphs: Glyphs(unicode: false))
+        #expect(boxed.row(0) == "+- a l-+")
+        #expect(boxed.row(1) == "|      |")
+    }
+
+    @Test func debiasedEMASmoothing() {
+        // TensorBoard's form: the first value is unchanged, constants stay constant.
+        #expect(smoothed([3, 3, 3], weight: 0.9).allSatisfy { abs($0 - 3) < 1e-12 })
+        let s = smoothed([1, 0], weight: 0.5)
+        #expect(s[0] == 1 && abs(s[1] - 1.0 / 3) < 1e-12)   // (0.5·0.5·1 + 0.5·0)/(1 − 0.25)
+        #expect(smoothed([1, 2], weight: 0) == [1, 2])
+    }
+}
