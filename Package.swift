@@ -1,6 +1,15 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// Vector code generation for the kernels. On x86-64 the kernels are compiled for AVX2
+/// and FMA (x86-64-v3: every x86-64 CPU since 2013–2015), never AVX-512, so the binary
+/// runs on machines without AVX-512; other architectures use their defaults.
+#if arch(x86_64)
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]
+#else
+let kernelFlags: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "AdderLab",
     products: [
@@ -25,7 +34,7 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        .target(name: "AdderCore", dependencies: ["COpenBLAS"]),
+        .target(name: "AdderCore", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags),
         .target(name: "AdderData", dependencies: ["AdderCore", "CZlib"]),
         .target(name: "AdderNN", dependencies: ["AdderCore"]),
         .target(name: "AdderTUI", dependencies: ["AdderTrain", "AdderNN", "CNCurses"]),

@@ -104,15 +104,15 @@ public struct RunSnapshot: Sendable {
     }
 }
 
-/// A minimal JSON writer for metrics lines: keys in the given order, non-finite
-/// numbers as null (JSON has no NaN).
-enum JSON {
-    indirect enum Value {
+/// A minimal JSON writer for metrics lines and `--json` outputs: keys in the given
+/// order, non-finite numbers as null (JSON has no NaN).
+public enum JSON {
+    public indirect enum Value {
         case number(Double), int(Int), string(String), bool(Bool), null
         case array([Value]), object([(String, Value)])
     }
 
-    static func encode(_ v: Value) -> String {
+    public static func encode(_ v: Value) -> String {
         switch v {
         case .number(let d): return d.isFinite ? (d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : "\(d)") : "null"
         case .int(let i): return String(i)

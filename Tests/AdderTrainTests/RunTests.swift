@@ -207,3 +207,29 @@ enum TFRecords {
             .compactMap { fields($0.1).first { $0.0 == 1 }.map { String(decoding: $0.1, as: UTF8.self) } }
     }
 }
+
+@Suite("Presets")
+struct PresetTests {
+    /// experiments/smoke.yaml, as CI runs it: to completion, and to its accuracy bar.
+    @Test func smokeRunsToCompletionAndLearns() throws {
+        let dir = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let config = try Experiment.load(path: "/" + dir + "/experiments/smoke.yaml").runs[0]
+        let run = try TrainingRun(config: config, runsDirectory: nil)
+        run.start()
+        let snap = run.wait()
+        #expect(snap.state == .finished, "\(snap.message)")
+        #expect((snap.finalAccuracy ?? 0) >= 0.9, "smoke accuracy \(snap.finalAccuracy ?? 0)")
+    }
+
+    /// The paper's recipes fail, when the files are missing, by saying where to put them.
+    @Test func recipesWithoutTheirFilesSayWhereToPutThem() throws {
+        let dir = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let config = try Experiment.load(path: "/" + dir + "/experiments/cifar10-resnet20-adder.yaml",
+                                         overrides: ["dataDir=/nonexistent/cifar"]).runs[0]
+        let run = try TrainingRun(config: config, runsDirectory: nil)
+        run.start()
+        let snap = run.wait()
+        #expect(snap.state == .failed)
+        #expect(snap.message.contains("/nonexistent/cifar/data_batch_1.bin") && snap.message.contains("binary version"), "\(snap.message)")
+    }
+}
