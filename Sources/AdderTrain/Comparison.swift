@@ -63,7 +63,39 @@ public struct Comparison {
         return JSON.encode(.array(items))
     }
 
+    /// Runs that differ only in their seed, grouped: the differing keys other than the
+    /// seed, and the runs of each cell, in first-seen order.
+    public var seedGroups: [(key: [String], runs: [RunSnapshot])] {
+        let keys = differingKeys.filter { $0 != "seed" }
+        var groups: [(key: [String], runs: [RunSnapshot])] = []
+        for s in snapshots {
+            let k = keys.map { value(s, $0) }
+            if let i = groups.firstIndex(where: { $0.key == k }) { groups[i].runs.append(s) } else { groups.append((k, [s])) }
+        }
+        return groups
+    }
+
+    /// A Markdown table with one row per cell of runs that differ only in their seed:
+    /// mean ± sample standard deviation of the final and best test accuracy over the seeds.
     public func markdown() -> String {
+        let keys = differingKeys.filter { $0 != "seed" }
+        let header = keys + ["runs", "final test accuracy", "best test accuracy", "final loss", "time per run"]
+        func meanStd(_ v: [Double], percent: Bool) -> String {
+            guard !v.isEmpty else { return "-" }
+            let scale = percent ? 100.0 : 1.0
+            let m = v.reduce(0, +) / Double(v.count)
+            let fmt = percent ? "%.2f%%" : "%.4f"
+            guard v.count > 1 else { return String(format: fmt, m * scale) }
+            let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot()
+            return String(format: percent ? "%.2f ± %.2f%%" : "%.4f ± %.4f", m * scale, sd * scale)
+        }
+        let rows = seedGroups.map { g -> [String] in
+            let finished = g.runs.filter { $0.state == .finished }
+            let time = g.runs.map(\.elapsed).reduce(0, +) / Double(g.runs.count)
+            return g.key + ["\(finished.count)/\(g.runs.count)", meanStd(g.runs.compactMap(\.finalAccuracy), percent: true),
+                            meanStd(g.runs.compactMap(\.bestAccuracy), percent: true), meanStd(g.runs.compactMap(\.finalLoss), percent: false),
+                            String(format: "%.0f s", time)]
+        }
         let h = "| " + header.joined(separator: " | ") + " |"
         let sep = "|" + header.map { _ in "---|" }.joined()
         return ([h, sep] + rows.map { "| " + $0.joined(separator: " | ") + " |" }).joined(separator: "\n")

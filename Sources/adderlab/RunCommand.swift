@@ -126,7 +126,7 @@ final class Progress {
         self.runs = runs
         reportedEvals = Array(repeating: 0, count: runs.count)
         reportedStates = Array(repeating: 0, count: runs.count)
-        if !tty { for r in runs { print("run \(r.config.name) → \(r.directory ?? "(memory)")") } }
+        if !tty { for r in runs { emit("run \(r.config.name) → \(r.directory ?? "(memory)")") } }
     }
 
     func line(_ s: RunSnapshot) -> String {
@@ -148,16 +148,16 @@ final class Progress {
         }
         for (i, s) in snaps.enumerated() {
             for e in s.evals.dropFirst(reportedEvals[i]) {
-                print(String(format: "%@ eval step %d epoch %.2f: test accuracy %.2f%% test loss %.4f train accuracy %.2f%%",
+                emit(String(format: "%@ eval step %d epoch %.2f: test accuracy %.2f%% test loss %.4f train accuracy %.2f%%",
                              s.config.name, e.step, e.epoch, e.testAccuracy * 100, e.testLoss, e.trainAccuracy * 100))
             }
             reportedEvals[i] = s.evals.count
             let states = s.events.filter { $0.kind == "state" }
-            for e in states.dropFirst(reportedStates[i]) { print("\(s.config.name) step \(e.step): \(e.detail)") }
+            for e in states.dropFirst(reportedStates[i]) { emit("\(s.config.name) step \(e.step): \(e.detail)") }
             reportedStates[i] = states.count
         }
         if Date().timeIntervalSince(lastPlain) >= 10 {
-            for s in snaps where s.state == .running { print(line(s)) }
+            for s in snaps where s.state == .running { emit(line(s)) }
             lastPlain = Date()
         }
     }
@@ -165,7 +165,7 @@ final class Progress {
     func finish() {
         draw()
         for s in runs.map({ $0.snapshot() }) where !s.message.isEmpty {
-            print("\(s.config.name): \(s.state.rawValue): \(s.message)")
+            emit("\(s.config.name): \(s.state.rawValue): \(s.message)")
         }
     }
 }
@@ -173,4 +173,9 @@ final class Progress {
 func duration(_ seconds: Double) -> String {
     let s = Int(seconds.rounded())
     return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+}
+
+/// Writes a line to standard output unbuffered, so log lines reach a pipe or file as they happen.
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
