@@ -81,3 +81,22 @@ public protocol OutputStatistics: AnyObject {
     var outputMean: Double { get }
     var outputStd: Double { get }
 }
+
+extension OperationCount {
+    /// Energy per operation at 45 nm (Horowitz, ISSCC 2014), in picojoules: (addition, multiplication).
+    public enum Precision: String, Sendable, CaseIterable {
+        case fp32, fp16, int32
+        public var picojoules: (add: Double, multiply: Double) {
+            switch self {
+            case .fp32: return (0.9, 3.7)
+            case .fp16: return (0.4, 1.1)
+            case .int32: return (0.1, 3.1)
+            }
+        }
+    }
+
+    /// Estimated energy of these operations in microjoules.
+    public func energyMicrojoules(_ p: Precision = .fp32) -> Double {
+        (Double(additions) * p.picojoules.add + Double(multiplications) * p.picojoules.multiply) / 1e6
+    }
+}

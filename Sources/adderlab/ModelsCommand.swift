@@ -24,15 +24,17 @@ struct ModelsCommand: ParsableCommand {
     func run() {
         let kinds = model.flatMap(ModelKind.init(rawValue:)).map { [$0] } ?? ModelKind.allCases
         print("Operations per image. A conv multiply-accumulate counts one multiplication and one addition;")
-        print("an adder pair counts two additions; batch norm is left out, as in the paper.\n")
-        let header = ["model", "input", "params", "CNN mult", "CNN add", "AdderNet mult", "AdderNet add"]
+        print("an adder pair counts two additions; batch norm is left out, as in the paper. Energy: FP32 at 45 nm")
+        print("(Horowitz, ISSCC 2014: addition 0.9 pJ, multiplication 3.7 pJ), per image.\n")
+        let header = ["model", "input", "params", "CNN mult", "CNN add", "AdderNet mult", "AdderNet add", "CNN µJ", "AdderNet µJ"]
         var rows: [[String]] = []
         for kind in kinds {
             let cnn = Model(kind, placement: .cnn)
             let adder = Model(kind, placement: .paper)
             let c = cnn.operations, a = adder.operations
             rows.append([kind.rawValue, kind.inputShape.map(String.init).joined(separator: "×"), compact(cnn.parameterCount),
-                         compact(c.multiplications), compact(c.additions), compact(a.multiplications), compact(a.additions)])
+                         compact(c.multiplications), compact(c.additions), compact(a.multiplications), compact(a.additions),
+                         energy(c.energyMicrojoules()), energy(a.energyMicrojoules())])
         }
         print(table(header: header, rows: rows))
         guard layers else { return }
@@ -47,6 +49,9 @@ struct ModelsCommand: ParsableCommand {
         }
     }
 }
+
+/// Microjoules with three significant digits.
+func energy(_ uj: Double) -> String { uj >= 100 ? String(format: "%.0f", uj) : String(format: "%.3g", uj) }
 
 /// 1234567 → "1.23M".
 func compact(_ n: Int) -> String {

@@ -141,3 +141,16 @@ struct TrainingTests {
         #expect(stats.filter { $0.type != "Adder2d" }.allSatisfy { $0.alpha == 1 })
     }
 }
+
+@Suite("Energy estimates")
+struct EnergyTests {
+    /// 1000 multiplications and 2000 additions in FP32: 1000·3.7 + 2000·0.9 = 5500 pJ = 0.0055 µJ.
+    @Test func horowitzFigures() {
+        let ops = OperationCount(multiplications: 1000, additions: 2000)
+        #expect(abs(ops.energyMicrojoules(.fp32) - 0.0055) < 1e-12)
+        #expect(abs(ops.energyMicrojoules(.fp16) - (1000 * 1.1 + 2000 * 0.4) / 1e6) < 1e-12)
+        // The AdderNet LeNet-5-BN costs less energy than the CNN although it does more operations.
+        let cnn = Model(.lenet5, placement: .cnn).operations, adder = Model(.lenet5, placement: .paper).operations
+        #expect(adder.energyMicrojoules() < cnn.energyMicrojoules())
+    }
+}
