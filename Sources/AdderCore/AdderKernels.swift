@@ -75,21 +75,28 @@ public enum AdderKernels {
         if tail < P { forwardTail(w: w, x: x, y: y, T: T, K: K, P: P, p0: tail) }
     }
 
-    @inline(__always)
+    /// Columns [p0, p1) of the output, one 16-wide strip at a time. Each strip of X
+    /// (K rows, 4·P bytes apart — a power of two for typical shapes, so the rows collide
+    /// in the same cache sets) is first packed into a contiguous K×16 buffer, which then
+    /// stays in L1 while every block of 4 filters streams over it.
     static func forwardBlock(w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                              T: Int, K: Int, P: Int, p0: Int, p1: Int) {
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: K * width)
+        defer { packed.deallocate() }
         var p = p0
         while p < p1 {
+            var src = x + p
+            for k in 0..<K { store(load(src), packed + k * width); src += P }
             var t = 0
             while t + 4 <= T {
                 var a0 = V(), a1 = V(), a2 = V(), a3 = V()
                 let w0 = w + t * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K
-                var xp = x + p
+                var xp = UnsafePointer(packed)
                 for k in 0..<K {
                     let xv = load(xp)
                     a0 += vabs(xv - w0[k]); a1 += vabs(xv - w1[k])
                     a2 += vabs(xv - w2[k]); a3 += vabs(xv - w3[k])
-                    xp += P
+                    xp += width
                 }
                 store(-a0, y + t * P + p); store(-a1, y + (t + 1) * P + p)
                 store(-a2, y + (t + 2) * P + p); store(-a3, y + (t + 3) * P + p)
@@ -98,8 +105,8 @@ public enum AdderKernels {
             while t < T {
                 var a0 = V()
                 let w0 = w + t * K
-                var xp = x + p
-                for k in 0..<K { a0 += vabs(load(xp) - w0[k]); xp += P }
+                var xp = UnsafePointer(packed)
+                for k in 0..<K { a0 += vabs(load(xp) - w0[k]); xp += width }
                 store(-a0, y + t * P + p)
                 t += 1
             }
@@ -156,19 +163,25 @@ public enum AdderKernels {
     static func inputGradient<R: Rule>(_: R.Type, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                        g: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, T: Int, K: Int, P: Int) {
         Parallel.chunks(P / width, minChunk: Swift.max(1, 4096 / Swift.max(T * K, 1))) { lo, hi in
+            // The strip of G (T rows, 4·P bytes apart) is packed contiguously once per strip,
+            // as in the forward kernel, and then read from L1 by every block of 4 rows of X.
+            let packed = UnsafeMutablePointer<Float>.allocate(capacity: T * width)
+            defer { packed.deallocate() }
             var p = lo * width
             while p < hi * width {
+                var src = g + p
+                for t in 0..<T { store(load(src), packed + t * width); src += P }
                 var k = 0
                 while k + 4 <= K {
                     let x0 = load(x + k * P + p), x1 = load(x + (k + 1) * P + p)
                     let x2 = load(x + (k + 2) * P + p), x3 = load(x + (k + 3) * P + p)
                     var a0 = V(), a1 = V(), a2 = V(), a3 = V()
-                    var gp = g + p, wp = w + k
+                    var gp = UnsafePointer(packed), wp = w + k
                     for _ in 0..<T {
                         let gv = load(gp)
                         a0 += gv * R.v(wp[0] - x0); a1 += gv * R.v(wp[1] - x1)
                         a2 += gv * R.v(wp[2] - x2); a3 += gv * R.v(wp[3] - x3)
-                        gp += P; wp += K
+                        gp += width; wp += K
                     }
                     store(a0, dx + k * P + p); store(a1, dx + (k + 1) * P + p)
                     store(a2, dx + (k + 2) * P + p); store(a3, dx + (k + 3) * P + p)
@@ -177,7 +190,7 @@ public enum AdderKernels {
                 while k < K {
                     let x0 = load(x + k * P + p)
                     var a0 = V()
-                    for t in 0..<T { a0 += load(g + t * P + p) * R.v(w[t * K + k] - x0) }
+                    for t in 0..<T { a0 += load(packed + t * width) * R.v(w[t * K + k] - x0) }
                     store(a0, dx + k * P + p)
                     k += 1
                 }
