@@ -24,10 +24,21 @@ public final class Dashboard {
     /// Past runs found on disk (not trained by this process).
     private var past: [RunEntry] = []
 
+    /// Past runs already read, with the size and date of their metrics file then.
+    private var cache: [String: (size: Int, modified: Date, entry: RunEntry)] = [:]
+
+    /// Re-reads the runs directory; a run whose metrics.jsonl has not changed is not parsed again.
     public func scanRunsDirectory() {
         let liveDirs = Set(live.compactMap(\.directory))
         past = RunReader.runDirectories(in: state.runsDirectory).filter { !liveDirs.contains($0) }.compactMap { dir in
-            (try? RunReader.read(directory: dir)).map { RunEntry(id: dir, snapshot: $0, live: false) }
+            let attrs = try? FileManager.default.attributesOfItem(atPath: dir + "/metrics.jsonl")
+            let size = (attrs?[.size] as? NSNumber)?.intValue ?? -1
+            let modified = attrs?[.modificationDate] as? Date ?? .distantPast
+            if let hit = cache[dir], hit.size == size, hit.modified == modified { return hit.entry }
+            guard let snap = try? RunReader.read(directory: dir) else { return nil }
+            let entry = RunEntry(id: dir, snapshot: snap, live: false)
+            cache[dir] = (size, modified, entry)
+            return entry
         }
         lastScan = Date()
         refresh()
