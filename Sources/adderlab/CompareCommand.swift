@@ -21,14 +21,7 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
-        var dirs: [String] = []
-        for r in runs {
-            if FileManager.default.fileExists(atPath: r + "/config.yaml") { dirs.append(r) } else {
-                let inner = RunReader.runDirectories(in: r)
-                if inner.isEmpty { throw failure("error: \(r) is neither a run directory (no config.yaml) nor a directory of runs") }
-                dirs += inner
-            }
-        }
+        let dirs = try expandRunDirectories(runs)
         var snaps: [RunSnapshot] = []
         for d in dirs {
             do { snaps.append(try RunReader.read(directory: d)) } catch { throw failure("error: \(error)") }
@@ -38,4 +31,17 @@ struct CompareCommand: ParsableCommand {
             print(table(header: report.header, rows: report.rows, rightAlign: true))
         }
     }
+}
+
+/// Run directories named on the command line; a directory holding runs stands for all of them.
+func expandRunDirectories(_ args: [String]) throws -> [String] {
+    var dirs: [String] = []
+    for r in args {
+        if FileManager.default.fileExists(atPath: r + "/config.yaml") { dirs.append(r) } else {
+            let inner = RunReader.runDirectories(in: r)
+            if inner.isEmpty { throw failure("error: \(r) is neither a run directory (no config.yaml) nor a directory of runs") }
+            dirs += inner
+        }
+    }
+    return dirs
 }

@@ -14,15 +14,7 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "Keep every n-th per-step record (evaluations, layers and events are all kept).") var stepEvery = 1
 
     func run() throws {
-        var dirs: [String] = []
-        for r in runs {
-            if FileManager.default.fileExists(atPath: r + "/config.yaml") { dirs.append(r) } else {
-                let inner = RunReader.runDirectories(in: r)
-                if inner.isEmpty { throw failure("error: \(r) is neither a run directory (no config.yaml) nor a directory of runs") }
-                dirs += inner
-            }
-        }
-        for d in dirs {
+        for d in try expandRunDirectories(runs) {
             do { print(try RunExport.export(d, into: to, stepEvery: stepEvery)) } catch { throw failure("error: \(error)") }
         }
     }

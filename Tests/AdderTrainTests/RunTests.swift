@@ -5,7 +5,7 @@ import AdderCore
 import AdderNN
 @testable import AdderTrain
 
-@Suite("Training runs", .serialized)
+@Suite("Training runs", .serialized, .timeLimit(.minutes(5)))
 struct RunTests {
     /// The vertical slice: a synthetic-data AdderNet LeNet-5-BN run of a few hundred steps
     /// reaches ≥ 90% test accuracy and leaves a valid run directory.
