@@ -175,7 +175,7 @@ public enum DashboardView {
         // Table on the left, heat strip of gradient norms on the right when wide enough.
         let stripWidth = inner.width >= 120 ? min(60, inner.width / 3) : 0
         let tableWidth = inner.width - (stripWidth > 0 ? stripWidth + 2 : 0)
-        let spark = tableWidth >= 100 ? 16 : (tableWidth >= 80 ? 10 : 0)
+        let spark = tableWidth >= 110 ? 16 : (tableWidth >= 90 ? 10 : 0)
         var cols: [(String, Int)] = [("layer", 16), ("type", 7), ("mode", 9), ("grad ‖g‖", -9)]
         if spark > 0 { cols.append(("", spark)) }
         cols += [("‖w‖", -8), (g.alpha, -9)]

@@ -126,3 +126,14 @@ struct ViewTests {
         #expect(text.contains("1 run is still training.") && text.contains("y: stop and quit"))
     }
 }
+
+@Suite("Layer panel fits beside the heat strip")
+struct LayerPanelWidthTests {
+    /// At 160 columns the heat strip takes the right third; every table column, the last
+    /// ("out std") included, must still fit to its left.
+    @Test func outStdColumnIsNotClipped() {
+        let grid = DashboardView.render(state([fakeRun("fp")]), width: 160, height: 50)
+        let header = (0..<50).map { grid.row($0) }.first { $0.contains("grad-norm heat") } ?? ""
+        #expect(header.contains("out std"), "\(header)")
+    }
+}
