@@ -31,9 +31,13 @@ public final class Adder2d: UnfoldedLayer {
         AdderKernels.forward(w: w, x: x, y: y, t: t, k: k, p: p)
     }
 
-    override func backwardColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
-                                  dw: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
+    override func filterGradientColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                                        dw: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
         AdderKernels.filterGradient(rule: filterRule, w: w, x: x, g: g, dw: dw, t: t, k: k, p: p)
+    }
+
+    override func inputGradientColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                                       dx: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
         AdderKernels.inputGradient(rule: inputRule, w: w, x: x, g: g, dx: dx, t: t, k: k, p: p)
     }
 }

@@ -24,9 +24,13 @@ public final class Conv2d: UnfoldedLayer {
         BLAS.sgemm(m: t, n: p, k: k, a: w, lda: k, b: x, ldb: p, c: y, ldc: p)
     }
 
-    override func backwardColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
-                                  dw: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
+    override func filterGradientColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                                        dw: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
         BLAS.sgemm(transB: true, m: t, n: k, k: p, a: g, lda: p, b: x, ldb: p, c: dw, ldc: k)   // dW = G·Xᵀ
+    }
+
+    override func inputGradientColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                                       dx: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
         BLAS.sgemm(transA: true, m: k, n: p, k: t, a: w, lda: k, b: g, ldb: p, c: dx, ldc: p)   // dX = Wᵀ·G
     }
 }

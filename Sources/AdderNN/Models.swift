@@ -88,6 +88,8 @@ public final class Model {
         let layers = root.namedLayers()
         adderLayers = layers.compactMap { name, l in (l as? Adder2d).map { (name, $0) } }
         statisticLayers = layers.filter { $0.1 is OutputStatistics && !($0.1 is BatchNorm) }
+        // The first layer's input is the data: nobody needs ∂L/∂images.
+        (layers.first { $0.1 is UnfoldedLayer }?.1 as? UnfoldedLayer)?.computesInputGradient = false
         batchNorms = layers.compactMap { name, l in (l as? BatchNorm).map { (name, $0) } }
     }
 
@@ -96,7 +98,8 @@ public final class Model {
     /// Logits N × classes for an N × C × H × W batch.
     public func forward(_ x: Tensor, training: Bool) -> Tensor { root.forward(x, training: training) }
 
-    /// Back-propagates ∂L/∂logits, filling every parameter's gradient.
+    /// Back-propagates ∂L/∂logits, filling every parameter's gradient. The gradient with
+    /// respect to the images is not computed (the result is empty).
     @discardableResult
     public func backward(_ gradLogits: Tensor) -> Tensor { root.backward(gradLogits) }
 

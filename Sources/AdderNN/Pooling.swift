@@ -28,6 +28,10 @@ public final class MaxPool2d: Layer {
                 idx.withUnsafeMutableBufferPointer { ib in
                     let xp = xb.baseAddress!, yp = yb.baseAddress!, ip = ib.baseAddress!
                     Parallel.chunks(planes) { lo, hi in
+                        if g.kh == 2, g.kw == 2, g.stride == 2, g.padding == 0 {
+                            MaxPool2d.forward2x2(xp, yp, ip, g, lo, hi)
+                            return
+                        }
                         for pl in lo..<hi {
                             let src = xp + pl * g.h * g.w
                             for i in 0..<g.ho {
@@ -55,6 +59,28 @@ public final class MaxPool2d: Layer {
         }
         if training { argmax = idx; inputShape = x.shape }
         return y
+    }
+
+    /// The common 2×2, stride 2, unpadded case without per-element bounds checks; the
+    /// first maximum in row-major window order wins, as in the general loop.
+    static func forward2x2(_ xp: UnsafePointer<Float>, _ yp: UnsafeMutablePointer<Float>, _ ip: UnsafeMutablePointer<Int32>,
+                           _ g: ConvGeometry, _ lo: Int, _ hi: Int) {
+        for pl in lo..<hi {
+            let src = xp + pl * g.h * g.w
+            for i in 0..<g.ho {
+                let r0 = 2 * i * g.w, r1 = r0 + g.w
+                let o = (pl * g.ho + i) * g.wo
+                for j in 0..<g.wo {
+                    let c = 2 * j
+                    var best = src[r0 + c], at = r0 + c
+                    if src[r0 + c + 1] > best { best = src[r0 + c + 1]; at = r0 + c + 1 }
+                    if src[r1 + c] > best { best = src[r1 + c]; at = r1 + c }
+                    if src[r1 + c + 1] > best { best = src[r1 + c + 1]; at = r1 + c + 1 }
+                    yp[o + j] = best
+                    ip[o + j] = Int32(at)
+                }
+            }
+        }
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {

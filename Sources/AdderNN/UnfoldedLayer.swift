@@ -11,6 +11,9 @@ public class UnfoldedLayer: Layer, OutputStatistics {
     public private(set) var outputMean: Double = 0
     public private(set) var outputStd: Double = 0
     public var typeName: String { preconditionFailure("subclass responsibility") }
+    /// When false (the network's first layer: its input is the data), `backward` skips
+    /// ∂L/∂X — the input-gradient kernel and col2im — and returns an empty tensor.
+    public var computesInputGradient = true
 
     let workspace: Workspace
     private let window: Window
@@ -31,9 +34,15 @@ public class UnfoldedLayer: Layer, OutputStatistics {
         preconditionFailure("subclass responsibility")
     }
 
-    /// dw (T × K) and dx columns (K × P) from the output gradient g (T × P).
-    func backwardColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
-                         dw: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
+    /// dw (T × K) from the output gradient g (T × P).
+    func filterGradientColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                               dw: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
+        preconditionFailure("subclass responsibility")
+    }
+
+    /// dx columns (K × P) from the output gradient g (T × P).
+    func inputGradientColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                              dx: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
         preconditionFailure("subclass responsibility")
     }
 
@@ -84,11 +93,15 @@ public class UnfoldedLayer: Layer, OutputStatistics {
         // The columns are rebuilt rather than kept: the workspace is shared by all layers.
         let cols = workspace.buffer(.columns, count: K * P)
         x.withUnsafeBufferPointer { Unfold.im2col($0.baseAddress!, g, into: cols) }
-        let dcol = workspace.buffer(.output, count: K * P)
         weight.value.withUnsafeBufferPointer { wb in
             weight.grad.withUnsafeMutableBufferPointer { dw in
-                backwardColumns(w: wb.baseAddress!, x: cols, g: gcol, dw: dw.baseAddress!, dx: dcol, t: T, k: K, p: P)
+                filterGradientColumns(w: wb.baseAddress!, x: cols, g: gcol, dw: dw.baseAddress!, t: T, k: K, p: P)
             }
+        }
+        guard computesInputGradient else { savedInput = nil; return Tensor(shape: [0]) }
+        let dcol = workspace.buffer(.output, count: K * P)
+        weight.value.withUnsafeBufferPointer { wb in
+            inputGradientColumns(w: wb.baseAddress!, x: cols, g: gcol, dx: dcol, t: T, k: K, p: P)
         }
         var dx = Tensor(uninitializedShape: x.shape)
         dx.withUnsafeMutableBufferPointer { Unfold.col2im(dcol, g, into: $0.baseAddress!) }

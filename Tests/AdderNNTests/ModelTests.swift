@@ -154,3 +154,17 @@ struct EnergyTests {
         #expect(adder.energyMicrojoules() < cnn.energyMicrojoules())
     }
 }
+
+@Suite("First layer")
+struct FirstLayerTests {
+    /// ∂L/∂images is never needed: the first layer skips it, the others do not.
+    @Test func firstLayerSkipsTheInputGradient() {
+        let m = Model(.lenet5, placement: .allConvolutions)
+        let unfolded = m.root.namedLayers().compactMap { $0.1 as? UnfoldedLayer }
+        #expect(unfolded.map(\.computesInputGradient) == [false, true, true])
+        let logits = m.forward(normalTensor([4, 1, 28, 28], seed: 1), training: true)
+        let r = SoftmaxCrossEntropy.evaluate(logits: logits, labels: [0, 1, 2, 3])
+        #expect(m.backward(r.gradient).count == 0)
+        #expect(unfolded[0].weight.grad.l2Norm() > 0)   // its filter gradient is still there
+    }
+}
