@@ -22,8 +22,11 @@ public struct ExperimentConfig: Sendable, Equatable {
     public var momentum = 0.9
     public var weightDecay = 5e-4
     public var nesterov = false
+    /// cosine | step | constant.
     public var schedule = "cosine"
+    /// Steps of linear warm-up at the start.
     public var warmupSteps = 0
+    /// Epochs between the step schedule's drops by `gamma`.
     public var stepSize = 1
     public var gamma = 0.1
     public var strategy: LearningRateStrategy = .adaptive
