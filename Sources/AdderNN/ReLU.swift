@@ -10,7 +10,10 @@ public final class ReLU: Layer {
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         var y = x
-        y.withUnsafeMutableBufferPointer { b in for i in b.indices where !(b[i] > 0) { b[i] = 0 } }
+        y.withUnsafeMutableBufferPointer { b in
+            let p = b.baseAddress!
+            Parallel.chunks(b.count, minChunk: 1 << 16) { lo, hi in for i in lo..<hi where !(p[i] > 0) { p[i] = 0 } }
+        }
         if training { savedOutput = y }
         return y
     }
@@ -20,7 +23,10 @@ public final class ReLU: Layer {
         gradOutput.checkShape(y.shape, "ReLU output gradient")
         var dx = gradOutput
         y.withUnsafeBufferPointer { yb in
-            dx.withUnsafeMutableBufferPointer { d in for i in d.indices where !(yb[i] > 0) { d[i] = 0 } }
+            dx.withUnsafeMutableBufferPointer { d in
+                let yp = yb.baseAddress!, dp = d.baseAddress!
+                Parallel.chunks(d.count, minChunk: 1 << 16) { lo, hi in for i in lo..<hi where !(yp[i] > 0) { dp[i] = 0 } }
+            }
         }
         savedOutput = nil
         return dx
