@@ -8,7 +8,7 @@ import AdderCore
 /// After each training forward pass it keeps the batch mean and variance, so the
 /// gap between running and batch statistics (which adder outputs can open wide)
 /// can be read without another pass.
-public final class BatchNorm: Layer, OutputStatistics {
+public final class BatchNorm: Layer {
     public let channels: Int
     /// 1 for N×C inputs, 2 for N×C×H×W.
     public let dimensions: Int
@@ -17,8 +17,6 @@ public final class BatchNorm: Layer, OutputStatistics {
     public let runningMean: Parameter, runningVariance: Parameter
     public private(set) var batchMean: [Float]
     public private(set) var batchVariance: [Float]
-    public private(set) var outputMean: Double = 0
-    public private(set) var outputStd: Double = 0
     public var typeName: String { dimensions == 1 ? "BatchNorm1d" : "BatchNorm2d" }
 
     /// In evaluation, normalise with the batch's own statistics instead of the running
@@ -124,7 +122,6 @@ public final class BatchNorm: Layer, OutputStatistics {
             }
             batchMean = mean; batchVariance = variance
             normalized = xhat; inverseStd = inv; trainedForward = true
-            (outputMean, outputStd) = y.meanAndStd()
         } else {
             let rm = runningMean.value.values, rv = runningVariance.value.values
             let gamma = scale.value.values, beta = shift.value.values

@@ -87,7 +87,7 @@ public final class Model {
         namedParameters = root.namedParameters()
         let layers = root.namedLayers()
         adderLayers = layers.compactMap { name, l in (l as? Adder2d).map { (name, $0) } }
-        statisticLayers = layers.filter { $0.1 is OutputStatistics && !($0.1 is BatchNorm) }
+        statisticLayers = layers.filter { $0.1 is OutputStatistics }
         // The first layer's input is the data: nobody needs ∂L/∂images.
         (layers.first { $0.1 is UnfoldedLayer }?.1 as? UnfoldedLayer)?.computesInputGradient = false
         batchNorms = layers.compactMap { name, l in (l as? BatchNorm).map { (name, $0) } }
