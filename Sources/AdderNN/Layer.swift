@@ -80,6 +80,9 @@ extension Layer {
 public protocol OutputStatistics: AnyObject {
     var outputMean: Double { get }
     var outputStd: Double { get }
+    /// Whether training forward passes compute `outputMean`/`outputStd` (a pass over the
+    /// output); off on steps whose statistics nobody will read.
+    var recordsOutputStatistics: Bool { get set }
 }
 
 extension OperationCount {

@@ -8,6 +8,7 @@ public final class Linear: Layer, OutputStatistics {
     public let bias: Parameter?
     public private(set) var outputMean: Double = 0
     public private(set) var outputStd: Double = 0
+    public var recordsOutputStatistics = true
     public var typeName: String { "Linear" }
     private var savedInput: Tensor?
 
@@ -54,7 +55,7 @@ public final class Linear: Layer, OutputStatistics {
         }
         if training {
             savedInput = x
-            (outputMean, outputStd) = y.meanAndStd()
+            if recordsOutputStatistics { (outputMean, outputStd) = y.meanAndStd() }
         }
         return y
     }

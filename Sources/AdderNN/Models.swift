@@ -111,6 +111,12 @@ public final class Model {
         }
     }
 
+    /// Whether the next training forward passes compute each layer's output mean and
+    /// spread (for `layerStatistics()`); on by default.
+    public var recordsOutputStatistics = true {
+        didSet { for (_, l) in statisticLayers { (l as? any OutputStatistics)?.recordsOutputStatistics = recordsOutputStatistics } }
+    }
+
     /// Makes evaluation-mode forward passes normalise with batch statistics (true) or
     /// with the running statistics (false, the default).
     public func evaluateWithBatchStatistics(_ on: Bool) {

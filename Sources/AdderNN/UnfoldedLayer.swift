@@ -10,6 +10,7 @@ public class UnfoldedLayer: Layer, OutputStatistics {
     public let bias: Parameter?
     public private(set) var outputMean: Double = 0
     public private(set) var outputStd: Double = 0
+    public var recordsOutputStatistics = true
     public var typeName: String { preconditionFailure("subclass responsibility") }
     /// When false (the network's first layer: its input is the data), `backward` skips
     /// ∂L/∂X — the input-gradient kernel and col2im — and returns an empty tensor.
@@ -77,7 +78,7 @@ public class UnfoldedLayer: Layer, OutputStatistics {
         if let bias { addChannelBias(&y, bias.value) }
         if training {
             savedInput = x
-            (outputMean, outputStd) = y.meanAndStd()
+            if recordsOutputStatistics { (outputMean, outputStd) = y.meanAndStd() }
         }
         return y
     }

@@ -250,6 +250,8 @@ final class Trainer {
             guard let batch = prefetcher.next() else { break }
             let t0 = Date()
             let lr = schedule.rate(at: step)
+            // Output statistics cost a pass per layer: only on steps that publish them.
+            model.recordsOutputStatistics = (step + 1) % config.layerStatsEvery == 0 || step + 1 == totalSteps
             let result = model.trainStep(images: batch.images, labels: batch.labels, optimizer: optimizer, learningRate: lr)
             step += 1
             let dt = Date().timeIntervalSince(t0)
