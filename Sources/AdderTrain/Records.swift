@@ -104,6 +104,12 @@ public struct RunSnapshot: Sendable {
     }
 }
 
+/// "m:ss", or "h:mm:ss" from an hour on, for ETAs.
+public func formatDuration(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+}
+
 /// A minimal JSON writer for metrics lines and `--json` outputs: keys in the given
 /// order, non-finite numbers as null (JSON has no NaN).
 public enum JSON {

@@ -133,7 +133,7 @@ final class Progress {
         let epoch = String(format: "epoch %.2f/%d", s.epoch, s.config.epochs)
         let loss = s.finalLoss.map { String(format: "loss %.4f", $0) } ?? "loss -"
         let acc = s.finalAccuracy.map { String(format: "acc %.2f%%", $0 * 100) } ?? "acc -"
-        let eta = s.remainingSeconds.map { "ETA " + duration($0) } ?? ""
+        let eta = s.remainingSeconds.map { "ETA " + formatDuration($0) } ?? ""
         return "\(s.config.name)  \(epoch)  step \(s.step)/\(s.totalSteps)  \(loss)  \(acc)  \(Int(s.imagesPerSecond)) img/s  \(eta)  [\(s.state.rawValue)]"
     }
 
@@ -168,11 +168,6 @@ final class Progress {
             emit("\(s.config.name): \(s.state.rawValue): \(s.message)")
         }
     }
-}
-
-func duration(_ seconds: Double) -> String {
-    let s = Int(seconds.rounded())
-    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
 }
 
 /// Writes a line to standard output unbuffered, so log lines reach a pipe or file as they happen.
