@@ -3,6 +3,7 @@ import AdderTrain
 import ArgumentParser
 import Dispatch
 import Foundation
+import Synchronization
 
 /// `adderlab run`: train an experiment (one run or a group) headless.
 struct RunCommand: ParsableCommand {
@@ -84,25 +85,25 @@ enum ExperimentPaths {
 }
 
 /// Stops runs on SIGINT/SIGTERM (once); a second signal exits at once.
-final class SignalStopper: @unchecked Sendable {
-    // @unchecked: `sources` is written only in init and read in cancel on the same thread;
-    // `firedFlag` is only touched on the main queue's signal handlers and read after.
-    private var sources: [DispatchSourceSignal] = []
-    private var firedFlag = false
-    var fired: Bool { firedFlag }
+/// Lives on the main thread; the signal handlers share only `flag`.
+final class SignalStopper {
+    private final class Flag: Sendable { let value = Atomic<Bool>(false) }
+    private let flag = Flag()
+    private var sources: [any DispatchSourceSignal] = []
+    var fired: Bool { flag.value.load(ordering: .relaxed) }
 
     init(onSignal: @escaping @Sendable () -> Void) {
-        for sig in [SIGINT, SIGTERM] {
+        let flag = self.flag
+        sources = [SIGINT, SIGTERM].map { sig in
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { [unowned self] in
-                if self.firedFlag { exit(130) }
-                self.firedFlag = true
+            s.setEventHandler {
+                if flag.value.exchange(true, ordering: .relaxed) { exit(130) }
                 FileHandle.standardError.write(Data("\nstopping: finishing the current step and writing checkpoints (again to quit at once)\n".utf8))
                 onSignal()
             }
             s.resume()
-            sources.append(s)
+            return s
         }
     }
 
