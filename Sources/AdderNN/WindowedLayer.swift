@@ -15,7 +15,7 @@ struct Window: Sendable, Equatable {
 
     func geometryOrThrow(for shape: [Int], layer: String) throws(TensorError) -> ConvGeometry {
         guard shape.count == 4, channels == nil || shape[1] == channels! else {
-            throw .shapeMismatch(expected: [shape.first ?? -1, channels ?? -1, -1, -1].map { $0 }, got: shape,
+            throw .shapeMismatch(expected: [shape.first ?? -1, channels ?? -1, -1, -1], got: shape,
                                  context: "\(layer) expects an N×\(channels.map(String.init) ?? "C")×H×W input")
         }
         return try ConvGeometry(n: shape[0], c: shape[1], h: shape[2], w: shape[3],

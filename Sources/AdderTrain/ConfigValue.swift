@@ -112,7 +112,8 @@ public indirect enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// YAML text for this tree (block style; maps in order).
+    /// YAML text for this tree: block-style maps in order, scalars and flow-style lists
+    /// (enough for a resolved configuration, which has no lists of maps).
     public func yaml(indent: Int = 0) -> String {
         let pad = String(repeating: " ", count: indent)
         switch self {
@@ -120,11 +121,6 @@ public indirect enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
             return entries.map { e in
                 switch e.value {
                 case .map(let inner) where !inner.isEmpty: return "\(pad)\(e.key):\n" + e.value.yaml(indent: indent + 2)
-                case .list(let items) where items.contains(where: { if case .map = $0 { return true }; return false }):
-                    return "\(pad)\(e.key):\n" + items.map { item in
-                        let body = item.yaml(indent: indent + 4)
-                        return pad + "  - " + body.dropFirst(indent + 4)
-                    }.joined()
                 default: return "\(pad)\(e.key): \(e.value.yamlScalar)\n"
                 }
             }.joined()
