@@ -244,7 +244,7 @@ final class Trainer {
         let perEpoch = plan.batchesPerEpoch
         let prefetcher = BatchPrefetcher(plan: plan, startEpoch: step / perEpoch, startIndex: step % perEpoch, endEpoch: config.epochs)
         defer { prefetcher.cancel() }
-        var lastEval = -1, lastCheckpoint = step
+        var lastEval = -1, lastCheckpoint = -1
         while step < totalSteps {
             if applyCommands() { finishStopped(); return }
             guard let batch = prefetcher.next() else { break }
@@ -274,9 +274,7 @@ final class Trainer {
             }
         }
         if lastEval != step { evaluate() }
-        if lastCheckpoint != step || run.directory != nil && !FileManager.default.fileExists(atPath: run.directory! + "/checkpoints/latest.safetensors") {
-            try checkpoint(epoch: nil)
-        }
+        if lastCheckpoint != step { try checkpoint(epoch: nil) }
         setState(.finished)
     }
 
