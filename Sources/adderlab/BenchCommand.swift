@@ -59,6 +59,7 @@ struct BenchCommand: ParsableCommand {
             abstract: "Milliseconds per training step (forward, backward, SGD) and images/s for the CNN, the AdderNet with the full-precision rules and with the sign rules; peak resident memory.")
         @Option(name: .long, help: "lenet5 or resnet20 (any model name works).") var model = "lenet5"
         @Option(name: .long, help: "Batch size (default: 64 for LeNet-5-BN, 128 otherwise).") var batch: Int?
+        @Option(name: .long, help: "Only this variant: cnn, fp or sign (default: all three; one is handy under a profiler).") var variant: String?
         @OptionGroup var options: Options
 
         func validate() throws {
@@ -67,6 +68,9 @@ struct BenchCommand: ParsableCommand {
             }
             if k == .resnet18 || k == .resnet50 { throw ValidationError("\(model) is an ImageNet definition; bench a CIFAR model or lenet5") }
             if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (batch norm)") }
+            if let variant, !["cnn", "fp", "sign"].contains(variant) {
+                throw ValidationError("unknown variant '\(variant)'; expected cnn, fp or sign")
+            }
         }
 
         func run() throws {
@@ -74,9 +78,11 @@ struct BenchCommand: ParsableCommand {
             let kind = ModelKind(rawValue: model)!
             let n = batch ?? (kind == .lenet5 ? 64 : 128)
             var rows: [[String]] = [], items: [JSON.Value] = []
-            for (name, placement, rules) in [("cnn", AdderPlacement.cnn, nil),
-                                             ("adder fp/hardTanh", .paper, (AdderKernels.FilterRule.fullPrecision, AdderKernels.InputRule.hardTanh)),
-                                             ("adder sign/sign", .paper, (.sign, .sign))] as [(String, AdderPlacement, (AdderKernels.FilterRule, AdderKernels.InputRule)?)] {
+            let variants: [(String, String, AdderPlacement, (AdderKernels.FilterRule, AdderKernels.InputRule)?)] = [
+                ("cnn", "cnn", .cnn, nil),
+                ("fp", "adder fp/hardTanh", .paper, (.fullPrecision, .hardTanh)),
+                ("sign", "adder sign/sign", .paper, (.sign, .sign))]
+            for (key, name, placement, rules) in variants where variant == nil || variant == key {
                 resetPeakMemory()
                 let m = Model(kind, placement: placement, seed: 1)
                 if let rules { m.setGradientRules(filter: rules.0, input: rules.1) }
