@@ -1,10 +1,14 @@
 /// The adder layer's kernels on the column layout (see `ConvGeometry`):
 /// filters W are T × K, unfolded inputs X are K × P, outputs and output gradients
 /// are T × P. Each is register-blocked like a GEMM micro-kernel: a small block of
-/// rows stays in registers while 16-wide vectors stream along P.
+/// rows stays in registers while vectors stream along P — 16 wide in the forward
+/// kernel (4 accumulator pairs), 8 wide in the gradient kernels, whose blocks would
+/// otherwise need more than AVX2's 16 vector registers.
 public enum AdderKernels {
     public typealias V = SIMD16<Float>
     public static let width = 16
+    public typealias V8 = SIMD8<Float>
+    public static let width8 = 8
 
     /// Rule for ∂Y/∂X applied to d = W − X.
     public enum InputRule: String, Sendable, CaseIterable, Codable {
@@ -60,6 +64,33 @@ public enum AdderKernels {
         return unsafeBitCast(unit & nonzero, to: V.self)
     }
 
+    @inline(__always) @usableFromInline static func load8(_ p: UnsafePointer<Float>) -> V8 {
+        UnsafeRawPointer(p).loadUnaligned(as: V8.self)
+    }
+
+    @inline(__always) @usableFromInline static func store(_ v: V8, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self)
+    }
+
+    /// 8-lane `vhardTanh`.
+    @inline(__always) @usableFromInline static func vhardTanh(_ d: V8) -> V8 {
+        let bits = unsafeBitCast(d, to: SIMD8<Int32>.self)
+        let mag = bits & 0x7FFF_FFFF
+        let one = SIMD8<Int32>(repeating: 0x3F80_0000)
+        let over = (one &- mag) &>> 31
+        let clipped = (mag & ~over) | (one & over)
+        return unsafeBitCast(clipped | (bits & Int32(bitPattern: 0x8000_0000)), to: V8.self)
+    }
+
+    /// 8-lane `vsign`.
+    @inline(__always) @usableFromInline static func vsign(_ d: V8) -> V8 {
+        let bits = unsafeBitCast(d, to: SIMD8<Int32>.self)
+        let mag = bits & 0x7FFF_FFFF
+        let nonzero = (mag | (0 &- mag)) &>> 31
+        let unit = (bits & Int32(bitPattern: 0x8000_0000)) | 0x3F80_0000
+        return unsafeBitCast(unit & nonzero, to: V8.self)
+    }
+
     @inline(__always) static func sHardTanh(_ d: Float) -> Float { Swift.min(Swift.max(d, -1), 1) }
     @inline(__always) static func sSign(_ d: Float) -> Float { d > 0 ? 1 : (d < 0 ? -1 : 0) }
 
@@ -75,23 +106,37 @@ public enum AdderKernels {
         if tail < P { forwardTail(w: w, x: x, y: y, T: T, K: K, P: P, p0: tail) }
     }
 
+    /// Strips of X packed together by the forward kernel (8 × 16 columns).
+    static let forwardPackGroup = 8
+
     /// Columns [p0, p1) of the output, one 16-wide strip at a time. Each strip of X
     /// (K rows, 4·P bytes apart — a power of two for typical shapes, so the rows collide
-    /// in the same cache sets) is first packed into a contiguous K×16 buffer, which then
+    /// in the same cache sets) is packed into a contiguous K×16 block, which then
     /// stays in L1 while every block of 4 filters streams over it.
     static func forwardBlock(w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                              T: Int, K: Int, P: Int, p0: Int, p1: Int) {
-        let packed = UnsafeMutablePointer<Float>.allocate(capacity: K * width)
+        // Strips are packed a group at a time, so each row of X is read as a run of
+        // `group` × 64 bytes rather than one cache line per row per strip.
+        let group = forwardPackGroup
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: K * width * group)
         defer { packed.deallocate() }
-        var p = p0
+        var p = p0, filled = 0, next = 0
         while p < p1 {
-            var src = x + p
-            for k in 0..<K { store(load(src), packed + k * width); src += P }
+            if next == filled {
+                filled = Swift.min(group, (p1 - p) / width)
+                for k in 0..<K {
+                    let src = x + k * P + p
+                    for s in 0..<filled { store(load(src + s * width), packed + (s * K + k) * width) }
+                }
+                next = 0
+            }
+            let strip = UnsafePointer(packed + next * K * width)
+            next += 1
             var t = 0
             while t + 4 <= T {
                 var a0 = V(), a1 = V(), a2 = V(), a3 = V()
                 let w0 = w + t * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K
-                var xp = UnsafePointer(packed)
+                var xp = strip
                 for k in 0..<K {
                     let xv = load(xp)
                     a0 += vabs(xv - w0[k]); a1 += vabs(xv - w1[k])
@@ -105,7 +150,7 @@ public enum AdderKernels {
             while t < T {
                 var a0 = V()
                 let w0 = w + t * K
-                var xp = UnsafePointer(packed)
+                var xp = strip
                 for k in 0..<K { a0 += vabs(load(xp) - w0[k]); xp += width }
                 store(-a0, y + t * P + p)
                 t += 1
@@ -148,32 +193,33 @@ public enum AdderKernels {
     }
 
     @usableFromInline protocol Rule {
-        static func v(_ d: V) -> V
+        static func v(_ d: V8) -> V8
         static func s(_ d: Float) -> Float
     }
     @usableFromInline enum HardTanhRule: Rule {
-        @inline(__always) @usableFromInline static func v(_ d: V) -> V { vhardTanh(d) }
+        @inline(__always) @usableFromInline static func v(_ d: V8) -> V8 { vhardTanh(d) }
         @inline(__always) @usableFromInline static func s(_ d: Float) -> Float { sHardTanh(d) }
     }
     @usableFromInline enum SignRule: Rule {
-        @inline(__always) @usableFromInline static func v(_ d: V) -> V { vsign(d) }
+        @inline(__always) @usableFromInline static func v(_ d: V8) -> V8 { vsign(d) }
         @inline(__always) @usableFromInline static func s(_ d: Float) -> Float { sSign(d) }
     }
 
-    /// Columns handled per pass of the input-gradient kernel: 16 strips of 16. Small
+    /// Columns handled per pass of the input-gradient kernel: 32 strips of 8. Small
     /// enough that the packed strips of G (T × 256 floats) stay in L1/L2, large enough
     /// that each row of X is read as a 1 KiB sequential run the prefetcher follows.
     static let inputGradientChunk = 256
 
     static func inputGradient<R: Rule>(_: R.Type, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                        g: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, T: Int, K: Int, P: Int) {
-        let chunkStrips = inputGradientChunk / width
-        Parallel.chunks(P / width, minChunk: Swift.max(1, 4096 / Swift.max(T * K, 1))) { lo, hi in
+        let width = width8, chunkStrips = inputGradientChunk / width
+        Parallel.chunks(P / width, minChunk: Swift.max(1, 2048 / Swift.max(T * K, 1))) { lo, hi in
             // Per chunk of columns, the strips of G (T rows, 4·P bytes apart) are packed
             // contiguously, strip after strip, then every block of 4 rows of X walks the
             // chunk left to right. Walking one strip down all K rows instead touches K
-            // distant cache lines per 16 columns, which no prefetcher follows (2.5× slower
-            // at T = 16).
+            // distant cache lines per strip, which no prefetcher follows (2.5× slower at
+            // T = 16). 4 rows × 8 lanes with fused multiply-adds fit the 16 registers;
+            // 4 rows × 16 lanes spilled (1.3× slower).
             let packed = UnsafeMutablePointer<Float>.allocate(capacity: T * inputGradientChunk)
             defer { packed.deallocate() }
             var s0 = lo
@@ -183,20 +229,20 @@ public enum AdderKernels {
                 for s in 0..<strips {
                     var src = g + p0 + s * width
                     let dst = packed + s * T * width
-                    for t in 0..<T { store(load(src), dst + t * width); src += P }
+                    for t in 0..<T { store(load8(src), dst + t * width); src += P }
                 }
                 var k = 0
                 while k + 4 <= K {
                     var xr = x + k * P + p0, dr = dx + k * P + p0
                     var gp = UnsafePointer(packed)
                     for _ in 0..<strips {
-                        let x0 = load(xr), x1 = load(xr + P), x2 = load(xr + 2 * P), x3 = load(xr + 3 * P)
-                        var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+                        let x0 = load8(xr), x1 = load8(xr + P), x2 = load8(xr + 2 * P), x3 = load8(xr + 3 * P)
+                        var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8()
                         var wp = w + k
                         for _ in 0..<T {
-                            let gv = load(gp)
-                            a0 += gv * R.v(wp[0] - x0); a1 += gv * R.v(wp[1] - x1)
-                            a2 += gv * R.v(wp[2] - x2); a3 += gv * R.v(wp[3] - x3)
+                            let gv = load8(gp)
+                            a0 = a0.addingProduct(gv, R.v(wp[0] - x0)); a1 = a1.addingProduct(gv, R.v(wp[1] - x1))
+                            a2 = a2.addingProduct(gv, R.v(wp[2] - x2)); a3 = a3.addingProduct(gv, R.v(wp[3] - x3))
                             gp += width; wp += K
                         }
                         store(a0, dr); store(a1, dr + P); store(a2, dr + 2 * P); store(a3, dr + 3 * P)
@@ -208,10 +254,10 @@ public enum AdderKernels {
                     var xr = x + k * P + p0, dr = dx + k * P + p0
                     var gp = UnsafePointer(packed)
                     for _ in 0..<strips {
-                        let x0 = load(xr)
-                        var a0 = V()
+                        let x0 = load8(xr)
+                        var a0 = V8()
                         var wp = w + k
-                        for _ in 0..<T { a0 += load(gp) * R.v(wp[0] - x0); gp += width; wp += K }
+                        for _ in 0..<T { a0 = a0.addingProduct(load8(gp), R.v(wp[0] - x0)); gp += width; wp += K }
                         store(a0, dr)
                         xr += width; dr += width
                     }

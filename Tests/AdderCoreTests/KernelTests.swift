@@ -129,6 +129,14 @@ struct AdderKernelTests {
             #expect(s[i] == (d[i] > 0 ? 1 : (d[i] < 0 ? -1 : 0)), "sign(\(d[i]))")
             #expect(a[i] == abs(d[i]), "abs(\(d[i]))")
         }
+        for lo in stride(from: 0, to: 16, by: 8) {
+            let v8 = SIMD8<Float>(d[lo..<lo + 8])
+            let h8 = AdderKernels.vhardTanh(v8), s8 = AdderKernels.vsign(v8)
+            for i in 0..<8 {
+                #expect(h8[i] == min(max(d[lo + i], -1), 1), "8-lane hardTanh(\(d[lo + i]))")
+                #expect(s8[i] == (d[lo + i] > 0 ? 1 : (d[lo + i] < 0 ? -1 : 0)), "8-lane sign(\(d[lo + i]))")
+            }
+        }
     }
 }
 
