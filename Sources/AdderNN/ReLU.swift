@@ -12,7 +12,9 @@ public final class ReLU: Layer {
         var y = x
         y.withUnsafeMutableBufferPointer { b in
             let p = b.baseAddress!
-            Parallel.chunks(b.count, minChunk: 1 << 16) { lo, hi in for i in lo..<hi where !(p[i] > 0) { p[i] = 0 } }
+            // A select, not a conditional store: it vectorizes, and a branch on the
+            // sign of activations mispredicts about half the time.
+            Parallel.chunks(b.count, minChunk: 1 << 16) { lo, hi in for i in lo..<hi { let v = p[i]; p[i] = v > 0 ? v : 0 } }
         }
         if training { savedOutput = y }
         return y
@@ -25,7 +27,7 @@ public final class ReLU: Layer {
         y.withUnsafeBufferPointer { yb in
             dx.withUnsafeMutableBufferPointer { d in
                 let yp = yb.baseAddress!, dp = d.baseAddress!
-                Parallel.chunks(d.count, minChunk: 1 << 16) { lo, hi in for i in lo..<hi where !(yp[i] > 0) { dp[i] = 0 } }
+                Parallel.chunks(d.count, minChunk: 1 << 16) { lo, hi in for i in lo..<hi { dp[i] = yp[i] > 0 ? dp[i] : 0 } }
             }
         }
         savedOutput = nil
