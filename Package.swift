@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-/// Vector code generation for the kernels. On x86-64 the kernels are compiled for AVX2
+/// Vector code generation for the kernels and layers. On x86-64 they are compiled for AVX2
 /// and FMA (x86-64-v3: every x86-64 CPU since 2013–2015), never AVX-512, so the binary
 /// runs on machines without AVX-512; other architectures use their defaults.
 #if arch(x86_64)
@@ -36,7 +36,7 @@ let package = Package(
         ),
         .target(name: "AdderCore", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags),
         .target(name: "AdderData", dependencies: ["AdderCore", "CZlib"]),
-        .target(name: "AdderNN", dependencies: ["AdderCore"]),
+        .target(name: "AdderNN", dependencies: ["AdderCore"], swiftSettings: kernelFlags),
         .target(name: "AdderTUI", dependencies: ["AdderTrain", "AdderNN", "CNCurses"]),
         .target(name: "AdderTrain", dependencies: ["AdderNN", "AdderData", "CZlib", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
