@@ -180,8 +180,8 @@ public enum AdderKernels {
         case .hardTanh: inputGradient(HardTanhRule.self, w: w, x: x, g: g, dx: dx, T: T, K: K, P: P)
         case .sign: inputGradient(SignRule.self, w: w, x: x, g: g, dx: dx, T: T, K: K, P: P)
         case .identity:
-            // Σ_t G[t,p]·(W[t,k] − X[k,p]) = (Wᵀ·G)[k,p] − X[k,p]·Σ_t G[t,p]: one GEMM.
-            BLAS.sgemm(transA: true, m: K, n: P, k: T, a: w, lda: K, b: g, ldb: P, c: dx, ldc: P)
+            // Σ_t G[t,p]·(W[t,k] − X[k,p]) = (Wᵀ·G)[k,p] − X[k,p]·Σ_t G[t,p]: one matrix product.
+            MACKernels.inputGradient(w: w, g: g, dx: dx, t: T, k: K, p: P)
             Parallel.chunks(P, minChunk: 1024) { lo, hi in
                 for p in lo..<hi {
                     var s: Float = 0

@@ -1,7 +1,7 @@
 import AdderCore
 
-/// A multiplicative convolution (cross-correlation, as in PyTorch) via im2col and
-/// OpenBLAS GEMM. Weights start Kaiming-normal (fan-out, ReLU gain), as in
+/// A multiplicative convolution (cross-correlation, as in PyTorch) via im2col,
+/// OpenBLAS GEMM for Y = W·X and dW = G·Xᵀ, and `MACKernels` for dX = Wᵀ·G. Weights start Kaiming-normal (fan-out, ReLU gain), as in
 /// torchvision's and the AdderNet code's ResNets.
 public final class Conv2d: UnfoldedLayer {
     override public var typeName: String { "Conv2d" }
@@ -31,6 +31,6 @@ public final class Conv2d: UnfoldedLayer {
 
     override func inputGradientColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
                                        dx: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
-        BLAS.sgemm(transA: true, m: k, n: p, k: t, a: w, lda: k, b: g, ldb: p, c: dx, ldc: p)   // dX = Wᵀ·G
+        MACKernels.inputGradient(w: w, g: g, dx: dx, t: t, k: k, p: p)   // dX = Wᵀ·G, faster than sgemm here
     }
 }

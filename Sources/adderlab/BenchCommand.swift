@@ -32,10 +32,12 @@ struct BenchCommand: ParsableCommand {
 
         func run() throws {
             options.apply()
-            var rows: [[String]] = [], items: [JSON.Value] = []
+            var rows: [[String]] = [], macRows: [[String]] = [], items: [JSON.Value] = []
             for (kind, batch) in [(ModelKind.lenet5, 64), (.resnet20, 128)] {
                 for shape in adderShapes(kind, batch: batch) {
                     let r = benchKernels(shape, repeats: options.repeats)
+                    macRows.append([kind.rawValue, shape.label, String(format: "%.1f", r.macInput.median), String(format: "%.1f", r.blasInput.median),
+                                    String(format: "%.2f", r.macInput.median / r.blasInput.median)])
                     rows.append([kind.rawValue, shape.label, String(format: "%.1f", r.forward.median), String(format: "%.1f", r.input.median),
                                  String(format: "%.1f", r.filterSign.median), String(format: "%.1f", r.filterFP.median),
                                  String(format: "%.1f", r.sgemm.median), String(format: "%.2f", r.forward.median / r.sgemm.median)])
@@ -44,12 +46,16 @@ struct BenchCommand: ParsableCommand {
                                           ("forwardGPairsPerSecond", r.forward.json), ("inputGradientHardTanhGPairsPerSecond", r.input.json),
                                           ("filterGradientSignGPairsPerSecond", r.filterSign.json),
                                           ("filterGradientFullPrecisionGPairsPerSecond", r.filterFP.json),
-                                          ("sgemmGMACPerSecond", r.sgemm.json), ("forwardOverSgemm", .number(r.forward.median / r.sgemm.median))]))
+                                          ("sgemmGMACPerSecond", r.sgemm.json), ("forwardOverSgemm", .number(r.forward.median / r.sgemm.median)),
+                                          ("macInputGradientGMACPerSecond", r.macInput.json),
+                                          ("sgemmInputGradientGMACPerSecond", r.blasInput.json)]))
                 }
             }
             if options.json { print(JSON.encode(.array(items))) } else {
                 print("threads \(Parallel.threads); median of \(options.repeats) after a warm-up; G pairs/s (adder), G MAC/s (sgemm)\n")
                 print(table(header: ["model", "layer shape T×K×P", "fwd", "dX ht", "dW sign", "dW fp", "sgemm", "fwd/sgemm"], rows: rows))
+                print("\nconvolution input gradient dX = Wᵀ·G: MACKernels against OpenBLAS, G MAC/s\n")
+                print(table(header: ["model", "layer shape T×K×P", "MACKernels", "sgemm", "ratio"], rows: macRows))
             }
         }
     }
@@ -154,7 +160,11 @@ func adderShapes(_ kind: ModelKind, batch: Int) -> [KernelShape] {
     return shapes
 }
 
-struct KernelResult { var forward, input, filterSign, filterFP, sgemm: Timing }
+struct KernelResult {
+    var forward, input, filterSign, filterFP, sgemm: Timing
+    /// The multiply-accumulate input gradient dX = Wᵀ·G against OpenBLAS (G MAC/s).
+    var macInput, blasInput: Timing
+}
 
 func benchKernels(_ s: KernelShape, repeats: Int) -> KernelResult {
     var g = SeededGenerator(seed: 3)
@@ -183,8 +193,13 @@ func benchKernels(_ s: KernelShape, repeats: Int) -> KernelResult {
                             let mm = measure(repeats: repeats) {
                                 BLAS.sgemm(m: s.t, n: s.p, k: s.k, a: W, lda: s.k, b: X, ldb: s.p, c: Y, ldc: s.p)
                             }
+                            let mi = measure(repeats: repeats) { MACKernels.inputGradient(w: W, g: G, dx: DX, t: s.t, k: s.k, p: s.p) }
+                            let bi = measure(repeats: repeats) {
+                                BLAS.sgemm(transA: true, m: s.k, n: s.p, k: s.t, a: W, lda: s.k, b: G, ldb: s.p, c: DX, ldc: s.p)
+                            }
                             return KernelResult(forward: rate(f, work: pairs), input: rate(i, work: pairs), filterSign: rate(fs, work: pairs),
-                                                filterFP: rate(ff, work: pairs), sgemm: rate(mm, work: pairs))
+                                                filterFP: rate(ff, work: pairs), sgemm: rate(mm, work: pairs),
+                                                macInput: rate(mi, work: pairs), blasInput: rate(bi, work: pairs))
                         }
                     }
                 }

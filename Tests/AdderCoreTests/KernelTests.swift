@@ -208,3 +208,26 @@ struct BLASTests {
         }
     }
 }
+
+@Suite("Multiply-accumulate kernels against the scalar reference")
+struct MACKernelTests {
+    @Test(arguments: [1, 2])
+    func inputGradientIsWTransposedTimesG(threads: Int) {
+        Parallel.threads = threads
+        // The odd shapes plus ones that leave 1–5 rows after the 6-row blocks.
+        for (T, K, P) in oddShapes + [(3, 13, 600), (2, 11, 17)] {
+            let w = random(T * K, seed: 30), g = random(T * P, seed: 31)
+            var dx = [Float](repeating: .nan, count: K * P)
+            MACKernels.inputGradient(w: w, g: g, dx: &dx, t: T, k: K, p: P)
+            var ref = [Float](repeating: 0, count: K * P)
+            for k in 0..<K {
+                for p in 0..<P {
+                    var s: Double = 0
+                    for t in 0..<T { s += Double(w[t * K + k]) * Double(g[t * P + p]) }
+                    ref[k * P + p] = Float(s)
+                }
+            }
+            #expect(relativeError(dx, ref) < 1e-5, "T=\(T) K=\(K) P=\(P) threads=\(threads)")
+        }
+    }
+}
