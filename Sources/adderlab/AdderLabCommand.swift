@@ -1,3 +1,4 @@
+import AdderCore
 import AdderNN
 import ArgumentParser
 
@@ -9,4 +10,9 @@ struct AdderLab: ParsableCommand {
         subcommands: [DashboardCommand.self, RunCommand.self, CompareCommand.self, ListCommand.self, ModelsCommand.self, BenchCommand.self, ExportCommand.self],
         defaultSubcommand: DashboardCommand.self
     )
+
+    static func main() {
+        Memory.retainFreedBlocks()
+        main(nil)
+    }
 }

@@ -1,0 +1,25 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Process-wide allocator settings for training.
+public enum Memory {
+    /// Keeps freed tensor buffers in the heap for reuse instead of returning them to
+    /// the kernel. glibc serves blocks over its mmap threshold with fresh mappings and
+    /// trims freed memory back to the kernel, so every step's activations (8 MiB each
+    /// for ResNet-20 at batch 128) cost page faults and page zeroing: 6% of a ResNet-20
+    /// AdderNet step under `perf`. Peak resident memory is unchanged; freed memory is
+    /// simply not given back between steps. Call once, before training.
+    public static func retainFreedBlocks() {
+        #if canImport(Glibc)
+        // mallopt is declared in <malloc.h>, which Swift's Glibc module does not
+        // import; look it up instead (absent on a non-glibc libc: then nothing changes).
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+        let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3   // M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
+        _ = mallopt(mmapThreshold, 32 << 20)   // glibc's maximum on 64-bit
+        _ = mallopt(trimThreshold, 1 << 30)
+        #endif
+    }
+}
