@@ -8,6 +8,9 @@ import Synchronization
 /// core-sized pool, so several runs on their own queues share the cores instead of
 /// oversubscribing them. OpenBLAS is pinned to one thread (see `BLAS`): all
 /// parallelism is ours, and a result depends only on the thread count.
+///
+/// Calls nest: inside a chunk, `chunks` runs its body inline on the calling thread,
+/// so a layer can split a batch over the cores and call the same kernels per part.
 public enum Parallel {
     private static let configured = Atomic<Int>(0)
 
@@ -26,14 +29,27 @@ public enum Parallel {
     public static func chunks(_ count: Int, minChunk: Int = 1, _ body: (Int, Int) -> Void) {
         guard count > 0 else { return }
         let n = Swift.min(threads, Swift.max(1, count / Swift.max(1, minChunk)))
-        if n <= 1 { body(0, count); return }
+        if n <= 1 || isInsideChunk { body(0, count); return }
         // Safe to share: concurrentPerform returns only after every chunk has run, so
         // `body` outlives its uses, and callers write disjoint ranges per chunk.
         nonisolated(unsafe) let work = body
         DispatchQueue.concurrentPerform(iterations: n) { i in
+            let outer = pthread_getspecific(insideKey)
+            pthread_setspecific(insideKey, UnsafeRawPointer(bitPattern: 1))   // any non-nil marker
             work(count * i / n, count * (i + 1) / n)
+            pthread_setspecific(insideKey, outer)
         }
     }
+
+    /// True on a thread that is running a chunk's body.
+    public static var isInsideChunk: Bool { pthread_getspecific(insideKey) != nil }
+
+    /// Per-thread flag: non-nil while the thread runs a chunk.
+    private static let insideKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
 }
 
 /// Number of online processors, read once.

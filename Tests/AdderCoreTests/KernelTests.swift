@@ -1,5 +1,6 @@
 import Testing
 @testable import AdderCore
+import Synchronization
 
 /// Plain scalar references, kept here so every optimized kernel is compared with
 /// the definition, not with itself.
@@ -229,5 +230,25 @@ struct MACKernelTests {
             }
             #expect(relativeError(dx, ref) < 1e-5, "T=\(T) K=\(K) P=\(P) threads=\(threads)")
         }
+    }
+}
+
+@Suite("Parallel")
+struct ParallelTests {
+    @Test func nestedChunksRunInlineOnTheChunksThread() {
+        Parallel.threads = 2
+        #expect(!Parallel.isInsideChunk)
+        let calls = Mutex<[[Int]]>([])
+        Parallel.chunks(4) { lo, hi in
+            #expect(Parallel.isInsideChunk)
+            var inner: [(Int, Int)] = []
+            Parallel.chunks(1000) { a, b in inner.append((a, b)) }   // inline: no other thread touches `inner`
+            #expect(inner.count == 1 && inner[0] == (0, 1000))
+            calls.withLock { $0.append([lo, hi]) }
+        }
+        #expect(!Parallel.isInsideChunk)
+        // The outer chunks cover 0..<4 once, in two parts.
+        let parts = calls.withLock { $0 }.sorted { $0[0] < $1[0] }
+        #expect(parts == [[0, 2], [2, 4]])
     }
 }
