@@ -19,6 +19,15 @@ public struct ConvGeometry: Sendable, Equatable, CustomStringConvertible {
         ho = hoRaw; wo = woRaw
     }
 
+    private init(validated g: ConvGeometry, n: Int) {
+        self.n = n; c = g.c; h = g.h; w = g.w
+        kh = g.kh; kw = g.kw; stride = g.stride; padding = g.padding
+        ho = g.ho; wo = g.wo
+    }
+
+    /// The same window over `n` images (a part of the batch).
+    public func batch(_ n: Int) -> ConvGeometry { ConvGeometry(validated: self, n: n) }
+
     /// Rows of the unfolded input: C·kh·kw.
     @inlinable public var k: Int { c * kh * kw }
     /// Columns of the unfolded input: N·Ho·Wo.
