@@ -14,12 +14,12 @@ public final class Adder2d: UnfoldedLayer {
     /// Filters start as N(0, 1), as in the paper's code.
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = false,
                 filterRule: AdderKernels.FilterRule = .fullPrecision, inputRule: AdderKernels.InputRule = .hardTanh,
-                generator: inout SeededGenerator, workspace: Workspace = Workspace()) {
+                generator: inout SeededGenerator) {
         self.filterRule = filterRule
         self.inputRule = inputRule
         super.init(inChannels, outChannels, kernel: kernel, stride: stride, padding: padding, bias: bias,
                    weight: .normal(shape: [outChannels, inChannels, kernel, kernel], generator: &generator),
-                   role: .adderFilter, workspace: workspace)
+                   role: .adderFilter)
     }
 
     /// Each output is kh·kw·C pairs; a pair is a subtraction and an accumulation.

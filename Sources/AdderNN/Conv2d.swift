@@ -7,11 +7,11 @@ public final class Conv2d: UnfoldedLayer {
     override public var typeName: String { "Conv2d" }
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = false,
-                generator: inout SeededGenerator, workspace: Workspace = Workspace()) {
+                generator: inout SeededGenerator) {
         let std = (2.0 / Float(outChannels * kernel * kernel)).squareRoot()
         super.init(inChannels, outChannels, kernel: kernel, stride: stride, padding: padding, bias: bias,
                    weight: .normal(shape: [outChannels, inChannels, kernel, kernel], std: std, generator: &generator),
-                   role: .weight, workspace: workspace)
+                   role: .weight)
     }
 
     /// One multiplication and one addition per multiply-accumulate.

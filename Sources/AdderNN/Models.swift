@@ -60,13 +60,12 @@ public enum ModelKind: String, Sendable, CaseIterable, Codable {
     }
 }
 
-/// A classifier network: a root layer, its input shape, and the workspace its layers share.
+/// A classifier network: a root layer and its named parts.
 public final class Model {
     public let kind: ModelKind
     public let placement: AdderPlacement
     public let classes: Int
     public let root: Sequential
-    public let workspace: Workspace
     /// Every parameter and running statistic, with PyTorch-style dotted names, in a fixed order.
     public let namedParameters: [(String, Parameter)]
     /// Every adder layer with its dotted name, in forward order.
@@ -83,7 +82,6 @@ public final class Model {
         self.classes = classes ?? kind.defaultClasses
         let builder = ModelBuilder(placement: placement, seed: seed)
         root = builder.build(kind, classes: self.classes)
-        workspace = builder.workspace
         namedParameters = root.namedParameters()
         let layers = root.namedLayers()
         adderLayers = layers.compactMap { name, l in (l as? Adder2d).map { (name, $0) } }
@@ -141,7 +139,6 @@ public final class Model {
 /// drawing initial weights from one seeded generator in a fixed order.
 final class ModelBuilder {
     let placement: AdderPlacement
-    let workspace = Workspace()
     var generator: SeededGenerator
 
     init(placement: AdderPlacement, seed: UInt64) {
@@ -151,8 +148,8 @@ final class ModelBuilder {
 
     func conv(_ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1, padding: Int = 0, adder: Bool) -> any Layer {
         adder
-            ? Adder2d(cin, cout, kernel: k, stride: stride, padding: padding, generator: &generator, workspace: workspace)
-            : Conv2d(cin, cout, kernel: k, stride: stride, padding: padding, generator: &generator, workspace: workspace)
+            ? Adder2d(cin, cout, kernel: k, stride: stride, padding: padding, generator: &generator)
+            : Conv2d(cin, cout, kernel: k, stride: stride, padding: padding, generator: &generator)
     }
 
     func hidden(_ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1, padding: Int = 0) -> any Layer {
@@ -167,7 +164,7 @@ final class ModelBuilder {
     /// batch norm after it (adder outputs are ≤ 0 and large).
     func fullyConnected(_ fin: Int, _ fout: Int) -> [any Layer] {
         guard placement.classifier else { return [Linear(fin, fout, generator: &generator)] }
-        return [Unflatten(), Adder2d(fin, fout, kernel: 1, generator: &generator, workspace: workspace),
+        return [Unflatten(), Adder2d(fin, fout, kernel: 1, generator: &generator),
                 BatchNorm(fout), Flatten()]
     }
 

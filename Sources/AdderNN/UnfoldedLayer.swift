@@ -3,7 +3,7 @@ import AdderCore
 /// The shared body of `Adder2d` and `Conv2d`: both unfold the input into columns
 /// (K × P), combine the filters (T × K) with them, and fold gradients back. The
 /// subclasses supply the three column kernels; this class owns the shapes, the
-/// workspace traffic, the bias, the saved input and the output statistics.
+/// blocking, the bias, the saved input and the output statistics.
 public class UnfoldedLayer: Layer, OutputStatistics {
     public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
     public let weight: Parameter
@@ -16,15 +16,13 @@ public class UnfoldedLayer: Layer, OutputStatistics {
     /// ∂L/∂X — the input-gradient kernel and col2im — and returns an empty tensor.
     public var computesInputGradient = true
 
-    let workspace: Workspace
     private let window: Window
     private var savedInput: Tensor?
 
     init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int, bias: Bool,
-         weight: Tensor, role: ParameterRole, workspace: Workspace) {
+         weight: Tensor, role: ParameterRole) {
         self.inChannels = inChannels; self.outChannels = outChannels
         self.kernel = kernel; self.stride = stride; self.padding = padding
-        self.workspace = workspace
         window = Window(channels: inChannels, kernel: kernel, stride: stride, padding: padding)
         self.weight = Parameter(weight, role: role)
         self.bias = bias ? Parameter(Tensor(shape: [outChannels]), role: .bias) : nil
