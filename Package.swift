@@ -29,12 +29,13 @@ let package = Package(
             name: "CNCurses",
             providers: [.apt(["libncursesw5-dev"])]
         ),
+        .systemLibrary(name: "CVector"),
         .systemLibrary(
             name: "CZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        .target(name: "AdderCore", dependencies: ["COpenBLAS"], swiftSettings: kernelFlags),
+        .target(name: "AdderCore", dependencies: ["COpenBLAS", "CVector"], swiftSettings: kernelFlags),
         .target(name: "AdderData", dependencies: ["AdderCore", "CZlib"]),
         .target(name: "AdderNN", dependencies: ["AdderCore"], swiftSettings: kernelFlags),
         .target(name: "AdderTUI", dependencies: ["AdderTrain", "AdderNN", "CNCurses"]),

@@ -1,3 +1,5 @@
+import CVector
+
 /// The adder layer's kernels on the column layout (see `ConvGeometry`):
 /// filters W are T × K, unfolded inputs X are K × P, outputs and output gradients
 /// are T × P. Each is register-blocked like a GEMM micro-kernel: a small block of
@@ -43,18 +45,6 @@ public enum AdderKernels {
         unsafeBitCast(unsafeBitCast(d, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: V.self)
     }
 
-    /// clamp(d, −1, 1) as copysign(min(|d|, 1), d). The min is taken on the bit
-    /// patterns (for non-negative floats integer order is float order) with an
-    /// arithmetic-shift mask rather than SIMD comparisons, which do not vectorize.
-    @inline(__always) @usableFromInline static func vhardTanh(_ d: V) -> V {
-        let bits = unsafeBitCast(d, to: SIMD16<Int32>.self)
-        let mag = bits & 0x7FFF_FFFF
-        let one = SIMD16<Int32>(repeating: 0x3F80_0000)
-        let over = (one &- mag) &>> 31                      // all ones where |d| > 1
-        let clipped = (mag & ~over) | (one & over)
-        return unsafeBitCast(clipped | (bits & Int32(bitPattern: 0x8000_0000)), to: V.self)
-    }
-
     /// sgn(d) ∈ {−1, 0, 1}: ±1 from the sign bit, masked to 0 where |d| = 0.
     @inline(__always) @usableFromInline static func vsign(_ d: V) -> V {
         let bits = unsafeBitCast(d, to: SIMD16<Int32>.self)
@@ -72,15 +62,8 @@ public enum AdderKernels {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self)
     }
 
-    /// 8-lane `vhardTanh`.
-    @inline(__always) @usableFromInline static func vhardTanh(_ d: V8) -> V8 {
-        let bits = unsafeBitCast(d, to: SIMD8<Int32>.self)
-        let mag = bits & 0x7FFF_FFFF
-        let one = SIMD8<Int32>(repeating: 0x3F80_0000)
-        let over = (one &- mag) &>> 31
-        let clipped = (mag & ~over) | (one & over)
-        return unsafeBitCast(clipped | (bits & Int32(bitPattern: 0x8000_0000)), to: V8.self)
-    }
+    /// clamp(d, −1, 1), 8 lanes: a max and a min instruction (see CVector).
+    @inline(__always) @usableFromInline static func vhardTanh(_ d: V8) -> V8 { adder_hardtanh8(d) }
 
     /// 8-lane `vsign`.
     @inline(__always) @usableFromInline static func vsign(_ d: V8) -> V8 {
