@@ -267,7 +267,7 @@ public enum AdderKernels {
         switch rule {
         case .fullPrecision:
             // Σ_p G[t,p]·(X[k,p] − W[t,k]) = (G·Xᵀ)[t,k] − W[t,k]·Σ_p G[t,p]: one GEMM and a row scaling.
-            BLAS.sgemm(transB: true, m: T, n: K, k: P, a: g, lda: P, b: x, ldb: P, c: dw, ldc: K)
+            BLAS.productWithTranspose(g, m: T, x, n: K, length: P, into: dw)
             Parallel.chunks(T) { lo, hi in
                 for t in lo..<hi {
                     var s: Float = 0

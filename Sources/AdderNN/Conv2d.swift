@@ -1,7 +1,7 @@
 import AdderCore
 
 /// A multiplicative convolution (cross-correlation, as in PyTorch) via im2col,
-/// OpenBLAS GEMM for Y = W·X and dW = G·Xᵀ, and `MACKernels` for dX = Wᵀ·G. Weights start Kaiming-normal (fan-out, ReLU gain), as in
+/// OpenBLAS for Y = W·X and dW = G·Xᵀ, and `MACKernels` for dX = Wᵀ·G. Weights start Kaiming-normal (fan-out, ReLU gain), as in
 /// torchvision's and the AdderNet code's ResNets.
 public final class Conv2d: UnfoldedLayer {
     override public var typeName: String { "Conv2d" }
@@ -26,7 +26,7 @@ public final class Conv2d: UnfoldedLayer {
 
     override func filterGradientColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
                                         dw: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
-        BLAS.sgemm(transB: true, m: t, n: k, k: p, a: g, lda: p, b: x, ldb: p, c: dw, ldc: k)   // dW = G·Xᵀ
+        BLAS.productWithTranspose(g, m: t, x, n: k, length: p, into: dw)   // dW = G·Xᵀ
     }
 
     override func inputGradientColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,

@@ -189,6 +189,17 @@ struct UnfoldTests {
 
 @Suite("BLAS")
 struct BLASTests {
+    @Test func productWithTransposeIsABTransposed() {
+        for (m, n, len) in [(1, 1, 1), (3, 7, 5), (16, 144, 1030), (5, 2, 300)] {
+            let a = random(m * len, seed: 22), b = random(n * len, seed: 23)
+            var c = [Float](repeating: .nan, count: m * n)
+            BLAS.productWithTranspose(a, m: m, b, n: n, length: len, into: &c)
+            var ref = [Float](repeating: 0, count: m * n)
+            for i in 0..<m { for j in 0..<n { var s: Double = 0; for q in 0..<len { s += Double(a[i * len + q] * b[j * len + q]) }; ref[i * n + j] = Float(s) } }
+            #expect(relativeError(c, ref) < 1e-5, "m=\(m) n=\(n) len=\(len)")
+        }
+    }
+
     @Test func splitGEMMMatchesSingleCall() {
         let m = 40, n = 300, k = 200
         let a = random(m * k, seed: 20), b = random(k * n, seed: 21)
