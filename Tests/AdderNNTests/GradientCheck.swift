@@ -88,6 +88,29 @@ struct GradientCheckTests {
         GradientChecker().check(Linear(7, 5, generator: &g), input: normalTensor([4, 7], seed: 4))
     }
 
+    /// Adder outputs are large negative numbers with a comparatively small spread; the
+    /// batch statistics must stay accurate there (E[x²] − E[x]² about 0 would not be).
+    @Test func batchNormStatisticsFarFromZero() {
+        let bn = BatchNorm(2)
+        var x = normalTensor([6, 2, 5, 7], seed: 41, std: 0.3)
+        x.withUnsafeMutableBufferPointer { b in for i in b.indices { b[i] -= 500 } }
+        let y = bn.forward(x, training: true)
+        let v = x.values, plane = 35
+        for c in 0..<2 {
+            var values: [Double] = []
+            for i in 0..<6 { for j in 0..<plane { values.append(Double(v[(i * 2 + c) * plane + j])) } }
+            let mean = values.reduce(0, +) / Double(values.count)
+            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)
+            #expect(abs(Double(bn.batchMean[c]) - mean) < 1e-3, "channel \(c) mean")
+            #expect(abs(Double(bn.batchVariance[c]) / variance - 1) < 1e-3, "channel \(c) variance \(bn.batchVariance[c]) vs \(variance)")
+            var ys: [Double] = []
+            for i in 0..<6 { for j in 0..<plane { ys.append(Double(y.values[(i * 2 + c) * plane + j])) } }
+            let ym = ys.reduce(0, +) / Double(ys.count)
+            let yv = ys.map { ($0 - ym) * ($0 - ym) }.reduce(0, +) / Double(ys.count)
+            #expect(abs(ym) < 2e-3 && abs(yv - 1) < 2e-3, "channel \(c) normalised: mean \(ym), variance \(yv)")
+        }
+    }
+
     @Test func batchNormTrainingMode() {
         // The loss couples every element of a channel through the batch statistics.
         let bn2 = BatchNorm(3)
