@@ -146,6 +146,8 @@ struct UnfoldTests {
         // n, c, h, w, k, stride, padding
         (2, 3, 5, 5, 3, 1, 1), (1, 2, 7, 6, 3, 2, 1), (3, 4, 4, 4, 1, 1, 0), (2, 3, 8, 8, 1, 2, 0),
         (1, 1, 5, 5, 5, 1, 0), (2, 2, 6, 7, 2, 2, 0), (1, 3, 9, 9, 7, 2, 3),
+        // Stride-1 "same" unfoldings (the shifted-plane path), including a plane narrower than the window.
+        (2, 2, 6, 7, 5, 1, 2), (3, 2, 4, 4, 1, 1, 0), (1, 1, 1, 4, 3, 1, 1), (2, 1, 3, 2, 3, 1, 1),
     ]
 
     @Test func im2colMatchesReference() throws {
