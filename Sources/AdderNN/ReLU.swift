@@ -9,12 +9,16 @@ public final class ReLU: Layer {
     public func outputShape(for input: [Int]) throws(TensorError) -> [Int] { input }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        var y = x
-        y.withUnsafeMutableBufferPointer { b in
-            let p = b.baseAddress!
-            // A select, not a conditional store: it vectorizes, and a branch on the
-            // sign of activations mispredicts about half the time.
-            Parallel.chunks(b.count, minChunk: 1 << 16) { lo, hi in for i in lo..<hi { let v = p[i]; p[i] = v > 0 ? v : 0 } }
+        // Out of place, one pass: the input is usually still referenced (by the layer
+        // before, for its backward), so an in-place update would first copy it.
+        var y = Tensor(uninitializedShape: x.shape)
+        x.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
+                // A select, not a conditional store: it vectorizes, and a branch on the
+                // sign of activations mispredicts about half the time.
+                Parallel.chunks(yb.count, minChunk: 1 << 16) { lo, hi in for i in lo..<hi { let v = xp[i]; yp[i] = v > 0 ? v : 0 } }
+            }
         }
         if training { savedOutput = y }
         return y
@@ -23,11 +27,13 @@ public final class ReLU: Layer {
     public func backward(_ gradOutput: Tensor) -> Tensor {
         guard let y = savedOutput else { preconditionFailure("ReLU.backward called without a training forward pass") }
         gradOutput.checkShape(y.shape, "ReLU output gradient")
-        var dx = gradOutput
+        var dx = Tensor(uninitializedShape: y.shape)
         y.withUnsafeBufferPointer { yb in
-            dx.withUnsafeMutableBufferPointer { d in
-                let yp = yb.baseAddress!, dp = d.baseAddress!
-                Parallel.chunks(d.count, minChunk: 1 << 16) { lo, hi in for i in lo..<hi { dp[i] = yp[i] > 0 ? dp[i] : 0 } }
+            gradOutput.withUnsafeBufferPointer { gb in
+                dx.withUnsafeMutableBufferPointer { d in
+                    guard let yp = yb.baseAddress, let gp = gb.baseAddress, let dp = d.baseAddress else { return }
+                    Parallel.chunks(d.count, minChunk: 1 << 16) { lo, hi in for i in lo..<hi { dp[i] = yp[i] > 0 ? gp[i] : 0 } }
+                }
             }
         }
         savedOutput = nil
