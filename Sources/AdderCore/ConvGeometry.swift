@@ -112,6 +112,42 @@ public enum Unfold {
         }
     }
 
+    /// `col2im` for scratch columns it may overwrite: on stride-1 "same" geometries it
+    /// zeroes each row's off-image cells in `col` and then adds the row to its shifted
+    /// plane as one contiguous run (the inverse of `sameRow`); otherwise it is `col2im`.
+    public static func col2im(scratch col: UnsafeMutablePointer<Float>, _ g: ConvGeometry, into dx: UnsafeMutablePointer<Float>) {
+        guard g.isSameStrideOne else { col2im(col, g, into: dx); return }
+        let P = g.p, h = g.h, w = g.w, hw = h * w
+        Parallel.chunks(g.c) { lo, hi in
+            for c in lo..<hi {
+                for n in 0..<g.n { (dx + (n * g.c + c) * hw).initialize(repeating: 0, count: hw) }
+                for u in 0..<g.kh {
+                    for v in 0..<g.kw {
+                        let r = (c * g.kh + u) * g.kw + v
+                        let dy = u - g.padding, dxs = v - g.padding, offset = dy * w + dxs
+                        let q0 = Swift.max(0, -dy) * w, q1 = Swift.min(h, h - dy) * w
+                        let a = Swift.max(q0, -offset), b = Swift.max(a, Swift.min(q1, hw - offset))
+                        for n in 0..<g.n {
+                            let src = col + r * P + n * hw, out = dx + (n * g.c + c) * hw + offset
+                            if dxs != 0 {
+                                let j0 = dxs > 0 ? w - dxs : 0, j1 = dxs > 0 ? w : Swift.min(w, -dxs)
+                                for i in q0 / w..<q1 / w { for j in j0..<j1 { src[i * w + j] = 0 } }
+                            }
+                            var q = a
+                            while q + 8 <= b {
+                                let s = UnsafeRawPointer(src + q).loadUnaligned(as: SIMD8<Float>.self)
+                                let d = UnsafeRawPointer(out + q).loadUnaligned(as: SIMD8<Float>.self)
+                                UnsafeMutableRawPointer(out + q).storeBytes(of: d + s, as: SIMD8<Float>.self)
+                                q += 8
+                            }
+                            while q < b { out[q] += src[q]; q += 1 }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Sums the columns `col` (K × P) back into `dx` (NCHW), which it overwrites.
     public static func col2im(_ col: UnsafePointer<Float>, _ g: ConvGeometry, into dx: UnsafeMutablePointer<Float>) {
         let P = g.p, hw = g.h * g.w, plane = g.ho * g.wo

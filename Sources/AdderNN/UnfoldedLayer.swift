@@ -140,7 +140,7 @@ public class UnfoldedLayer: Layer, OutputStatistics {
                             filterGradientColumns(w: w, x: cols, g: gcol, dw: partials + block * T * K, t: T, k: K, p: part.p)
                             guard inputGradient, let dxp else { return }
                             inputGradientColumns(w: w, x: cols, g: gcol, dx: dcol, t: T, k: K, p: part.p)
-                            Unfold.col2im(dcol, part, into: dxp + n0 * image)
+                            Unfold.col2im(scratch: dcol, part, into: dxp + n0 * image)
                         }
                     }
                 }

@@ -171,6 +171,10 @@ struct UnfoldTests {
             let lhs = zip(ax, cols).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             let rhs = zip(x, back).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             #expect(abs(lhs - rhs) < 1e-3 * (1 + abs(lhs)), "\(g)")
+            // The scratch variant (a shifted-plane path on stride-1 "same" geometries) sums the same terms.
+            var scratch = cols, back2 = [Float](repeating: .nan, count: x.count)
+            Unfold.col2im(scratch: &scratch, g, into: &back2)
+            #expect(zip(back, back2).allSatisfy { abs($0 - $1) <= 1e-5 * (1 + abs($0)) }, "scratch col2im \(g)")
         }
     }
 
