@@ -100,10 +100,12 @@ public class UnfoldedLayer: Layer, OutputStatistics {
                 y.withUnsafeMutableBufferPointer { yb in
                     let w = wb.baseAddress!, xp = xb.baseAddress!, yp = yb.baseAddress!
                     forEachBlock(g, scratch: K + T) { _, n0, part, scratch in
-                        let cols = scratch, ycol = scratch + K * columns
+                        let cols = scratch, out = yp + n0 * T * plane
                         Unfold.im2col(xp + n0 * image, part, into: cols)
+                        // One image's T × plane columns are already its NCHW slice.
+                        let ycol = part.n == 1 ? out : scratch + K * columns
                         forwardColumns(w: w, x: cols, y: ycol, t: T, k: K, p: part.p)
-                        Unfold.columnsToNCHW(ycol, into: yp + n0 * T * plane, n: part.n, t: T, plane: plane)
+                        if part.n > 1 { Unfold.columnsToNCHW(ycol, into: out, n: part.n, t: T, plane: plane) }
                     }
                 }
             }
@@ -134,8 +136,11 @@ public class UnfoldedLayer: Layer, OutputStatistics {
                     dx.withUnsafeMutableBufferPointer { db in
                         let w = wb.baseAddress!, xp = xb.baseAddress!, gp = gb.baseAddress!, dxp = db.baseAddress
                         forEachBlock(g, scratch: T + K + (inputGradient ? K : 0)) { block, n0, part, scratch in
-                            let gcol = scratch, cols = scratch + T * columns, dcol = cols + K * columns
-                            Unfold.nchwToColumns(gp + n0 * T * plane, into: gcol, n: part.n, t: T, plane: plane)
+                            let cols = scratch + T * columns, dcol = cols + K * columns
+                            var gcol = UnsafePointer(scratch)
+                            if part.n == 1 { gcol = gp + n0 * T * plane } else {
+                                Unfold.nchwToColumns(gp + n0 * T * plane, into: scratch, n: part.n, t: T, plane: plane)
+                            }
                             Unfold.im2col(xp + n0 * image, part, into: cols)
                             filterGradientColumns(w: w, x: cols, g: gcol, dw: partials + block * T * K, t: T, k: K, p: part.p)
                             guard inputGradient, let dxp else { return }
