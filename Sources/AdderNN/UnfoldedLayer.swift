@@ -81,8 +81,7 @@ public class UnfoldedLayer: Layer, OutputStatistics {
         let per = imagesPerBlock(g), blocks = (g.n + per - 1) / per
         let columns = per * g.ho * g.wo
         Parallel.chunks(blocks) { lo, hi in
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: scratch * columns)
-            defer { buffer.deallocate() }
+            let buffer = Scratch.floats(scratch * columns)
             for block in lo..<hi {
                 let n0 = block * per
                 body(block, n0, g.batch(Swift.min(per, g.n - n0)), buffer)

@@ -1,6 +1,9 @@
 import Testing
 @testable import AdderCore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Plain scalar references, kept here so every optimized kernel is compared with
 /// the definition, not with itself.
@@ -266,5 +269,33 @@ struct ParallelTests {
         // The outer chunks cover 0..<4 once, in two parts.
         let parts = calls.withLock { $0 }.sorted { $0[0] < $1[0] }
         #expect(parts == [[0, 2], [2, 4]])
+    }
+}
+
+@Suite("Scratch")
+struct ScratchTests {
+    @Test func reusedOnAThreadDistinctAcrossThreadsAndAligned() {
+        let a = Scratch.floats(100)
+        #expect(Int(bitPattern: a) % 64 == 0)
+        a[99] = 7
+        #expect(Scratch.floats(50) == a, "a smaller request reuses the buffer")
+        let b = Scratch.floats(1 << 20)
+        b[(1 << 20) - 1] = 1   // grown: the whole range is writable
+        #expect(Int(bitPattern: b) % 64 == 0)
+        // Each thread has its own buffer (GCD may run both chunks on one thread).
+        let seen = Mutex<[(thread: pthread_t, address: Int)]>([])
+        Parallel.threads = 2
+        for _ in 0..<20 {
+            Parallel.chunks(2) { _, _ in
+                let p = Scratch.floats(1000)
+                p[999] = 1
+                seen.withLock { $0.append((pthread_self(), Int(bitPattern: p))) }
+            }
+        }
+        for x in seen.withLock({ $0 }) {
+            for y in seen.withLock({ $0 }) {
+                #expect((pthread_equal(x.thread, y.thread) != 0) == (x.address == y.address))
+            }
+        }
     }
 }
