@@ -97,12 +97,13 @@ public final class BatchNorm: Layer {
                                                     let istd = Float(1 / (v + Double(epsilon)).squareRoot())
                                                     let muF = Float(mu)
                                                     mp[c] = muF; vp[c] = Float(v); ip[c] = istd
+                                                    let gc = g[c], bc = b[c]   // locals: the stores below could alias g and b
                                                     for i in 0..<n {
                                                         let o = (i * C + c) * plane
                                                         for j in 0..<plane {
                                                             let h = (xp[o + j] - muF) * istd
                                                             hp[o + j] = h
-                                                            yp[o + j] = g[c] * h + b[c]
+                                                            yp[o + j] = gc * h + bc
                                                         }
                                                     }
                                                 }
