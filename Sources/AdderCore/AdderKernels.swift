@@ -270,9 +270,12 @@ public enum AdderKernels {
             BLAS.productWithTranspose(g, m: T, x, n: K, length: P, into: dw)
             Parallel.chunks(T) { lo, hi in
                 for t in lo..<hi {
-                    var s: Float = 0
+                    // Σ_p G[t,p] in 8-lane partial sums (a scalar running sum is latency-bound).
                     let gt = g + t * P
-                    for p in 0..<P { s += gt[p] }
+                    var acc = V8(), p = 0
+                    while p + 8 <= P { acc += load8(gt + p); p += 8 }
+                    var s = acc.sum()
+                    while p < P { s += gt[p]; p += 1 }
                     for k in 0..<K { dw[t * K + k] -= w[t * K + k] * s }
                 }
             }
