@@ -153,10 +153,11 @@ public class UnfoldedLayer: Layer, OutputStatistics {
         weight.grad.withUnsafeMutableBufferPointer { dw in
             let TK = T * K
             Parallel.chunks(TK, minChunk: 4096) { lo, hi in
-                for i in lo..<hi {
-                    var s: Float = 0
-                    for block in 0..<blocks { s += partials[block * TK + i] }
-                    dw[i] = s
+                // Block by block over contiguous rows (vectorizes), in block order.
+                for i in lo..<hi { dw[i] = partials[i] }
+                for block in 1..<Swift.max(blocks, 1) {
+                    let part = partials + block * TK
+                    for i in lo..<hi { dw[i] += part[i] }
                 }
             }
         }
