@@ -3,16 +3,18 @@
 
 // Vector helpers Swift's SIMD types lack. Swift imports these 8-lane ext_vector
 // types as SIMD8<Float>, and the static inline bodies are compiled into the calling
-// Swift module, where they inline to single instructions (vminps/vmaxps with AVX).
+// Swift module, where they inline to single instructions (vmaxps/vminps with AVX).
 // Swift's own pointwiseMin/pointwiseMax/clamped go lane by lane and measured
 // 100× slower; an integer bit-mask clamp needed 3 more instructions per vector.
 
 typedef float adder_float8 __attribute__((ext_vector_type(8)));
 
-/// clamp(d, -1, 1) per lane; a NaN lane becomes -1.
-static inline __attribute__((always_inline)) adder_float8 adder_hardtanh8(adder_float8 d) {
-    adder_float8 lo = d > -1.0f ? d : (adder_float8)(-1.0f);
-    return lo < 1.0f ? lo : (adder_float8)(1.0f);
+/// min(max(w, lo), hi) per lane, w broadcast: with lo = x - 1 and hi = x + 1 this is
+/// x + clamp(w - x, -1, 1), the HardTanh rule in two instructions (no subtraction).
+static inline __attribute__((always_inline)) adder_float8 adder_clamp_between8(float w, adder_float8 lo, adder_float8 hi) {
+    adder_float8 v = (adder_float8)(w);
+    v = v > lo ? v : lo;
+    return v < hi ? v : hi;
 }
 
 #endif
