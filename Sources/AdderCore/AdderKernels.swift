@@ -98,6 +98,8 @@ public enum AdderKernels {
         // Strips are packed a group at a time, so each row of X is read as a run of
         // `group` × 64 bytes rather than one cache line per row per strip.
         let group = forwardPackGroup
+        // a + |d| as fma(|d|, 1, a): the same value, on the FMA pipes (see CVector).
+        let one = V(repeating: adder_opaque_one())
         let packed = UnsafeMutablePointer<Float>.allocate(capacity: K * width * group)
         defer { packed.deallocate() }
         var p = p0, filled = 0, next = 0
@@ -119,8 +121,8 @@ public enum AdderKernels {
                 var xp = strip
                 for k in 0..<K {
                     let xv = load(xp)
-                    a0 += vabs(xv - w0[k]); a1 += vabs(xv - w1[k])
-                    a2 += vabs(xv - w2[k]); a3 += vabs(xv - w3[k])
+                    a0 = a0.addingProduct(vabs(xv - w0[k]), one); a1 = a1.addingProduct(vabs(xv - w1[k]), one)
+                    a2 = a2.addingProduct(vabs(xv - w2[k]), one); a3 = a3.addingProduct(vabs(xv - w3[k]), one)
                     xp += width
                 }
                 store(-a0, y + t * P + p); store(-a1, y + (t + 1) * P + p)
@@ -131,7 +133,7 @@ public enum AdderKernels {
                 var a0 = V()
                 let w0 = w + t * K
                 var xp = strip
-                for k in 0..<K { a0 += vabs(load(xp) - w0[k]); xp += width }
+                for k in 0..<K { a0 = a0.addingProduct(vabs(load(xp) - w0[k]), one); xp += width }
                 store(-a0, y + t * P + p)
                 t += 1
             }

@@ -17,4 +17,18 @@ static inline __attribute__((always_inline)) adder_float8 adder_clamp_between8(f
     return v < hi ? v : hi;
 }
 
+/// 1.0f that the optimizer cannot see through. fma(a, one, c) = a + c exactly, but
+/// with a literal 1 LLVM folds it back into an add. The adder forward kernel wants
+/// the fused form: on AMD Zen the adds and the subtractions then run on different
+/// execution pipes (FMA on 0/1, add on 2/3) instead of sharing pipes 2/3, 1.25×.
+static inline __attribute__((always_inline)) float adder_opaque_one(void) {
+    float one = 1.0f;
+#if defined(__x86_64__)
+    __asm__ volatile("" : "+x"(one));
+#elif defined(__aarch64__)
+    __asm__ volatile("" : "+w"(one));
+#endif
+    return one;
+}
+
 #endif
