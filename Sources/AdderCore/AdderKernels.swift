@@ -45,15 +45,6 @@ public enum AdderKernels {
         unsafeBitCast(unsafeBitCast(d, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: V.self)
     }
 
-    /// sgn(d) ∈ {−1, 0, 1}: ±1 from the sign bit, masked to 0 where |d| = 0.
-    @inline(__always) @usableFromInline static func vsign(_ d: V) -> V {
-        let bits = unsafeBitCast(d, to: SIMD16<Int32>.self)
-        let mag = bits & 0x7FFF_FFFF
-        let nonzero = (mag | (0 &- mag)) &>> 31             // all ones where |d| > 0
-        let unit = (bits & Int32(bitPattern: 0x8000_0000)) | 0x3F80_0000
-        return unsafeBitCast(unit & nonzero, to: V.self)
-    }
-
     @inline(__always) @usableFromInline static func load8(_ p: UnsafePointer<Float>) -> V8 {
         UnsafeRawPointer(p).loadUnaligned(as: V8.self)
     }
@@ -62,11 +53,11 @@ public enum AdderKernels {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self)
     }
 
-    /// 8-lane `vsign`.
+    /// sgn(d) ∈ {−1, 0, 1}: ±1 from the sign bit, masked to 0 where |d| = 0.
     @inline(__always) @usableFromInline static func vsign(_ d: V8) -> V8 {
         let bits = unsafeBitCast(d, to: SIMD8<Int32>.self)
         let mag = bits & 0x7FFF_FFFF
-        let nonzero = (mag | (0 &- mag)) &>> 31
+        let nonzero = (mag | (0 &- mag)) &>> 31             // all ones where |d| > 0
         let unit = (bits & Int32(bitPattern: 0x8000_0000)) | 0x3F80_0000
         return unsafeBitCast(unit & nonzero, to: V8.self)
     }
@@ -356,9 +347,17 @@ public enum AdderKernels {
         }
     }
 
+    /// Blocks of 2 filters × 4 rows of X, 8 lanes wide (eight accumulators, six
+    /// streams along P), fused multiply-adds.
     static func filterGradientSign(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
                                    dw: UnsafeMutablePointer<Float>, T: Int, K: Int, P: Int) {
-        let pv = P - P % width
+        let width = width8, pv = P - P % width
+        @inline(__always) func finish(_ acc: V8, _ t: Int, _ k: Int) {
+            var s = acc.sum()
+            let gr = g + t * P, xr = x + k * P, wv = w[t * K + k]
+            for q in pv..<P { s += gr[q] * sSign(xr[q] - wv) }
+            dw[t * K + k] = s
+        }
         Parallel.chunks(T) { lo, hi in
             var t = lo
             while t < hi {
@@ -368,38 +367,29 @@ public enum AdderKernels {
                     let cols = Swift.min(4, K - k)
                     if rows == 2 && cols == 4 {
                         let wa = w + t * K + k, wb = wa + K
-                        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), b0 = V(), b1 = V(), b2 = V(), b3 = V()
+                        var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8(), b0 = V8(), b1 = V8(), b2 = V8(), b3 = V8()
                         let ga = g + t * P, gb = ga + P
                         let x0 = x + k * P, x1 = x0 + P, x2 = x1 + P, x3 = x2 + P
                         var p = 0
                         while p < pv {
-                            let gva = load(ga + p), gvb = load(gb + p)
-                            let xv0 = load(x0 + p), xv1 = load(x1 + p), xv2 = load(x2 + p), xv3 = load(x3 + p)
-                            a0 += gva * vsign(xv0 - wa[0]); a1 += gva * vsign(xv1 - wa[1])
-                            a2 += gva * vsign(xv2 - wa[2]); a3 += gva * vsign(xv3 - wa[3])
-                            b0 += gvb * vsign(xv0 - wb[0]); b1 += gvb * vsign(xv1 - wb[1])
-                            b2 += gvb * vsign(xv2 - wb[2]); b3 += gvb * vsign(xv3 - wb[3])
+                            let gva = load8(ga + p), gvb = load8(gb + p)
+                            let xv0 = load8(x0 + p), xv1 = load8(x1 + p), xv2 = load8(x2 + p), xv3 = load8(x3 + p)
+                            a0 = a0.addingProduct(gva, vsign(xv0 - wa[0])); a1 = a1.addingProduct(gva, vsign(xv1 - wa[1]))
+                            a2 = a2.addingProduct(gva, vsign(xv2 - wa[2])); a3 = a3.addingProduct(gva, vsign(xv3 - wa[3]))
+                            b0 = b0.addingProduct(gvb, vsign(xv0 - wb[0])); b1 = b1.addingProduct(gvb, vsign(xv1 - wb[1]))
+                            b2 = b2.addingProduct(gvb, vsign(xv2 - wb[2])); b3 = b3.addingProduct(gvb, vsign(xv3 - wb[3]))
                             p += width
                         }
-                        let sums = [a0.sum(), a1.sum(), a2.sum(), a3.sum(), b0.sum(), b1.sum(), b2.sum(), b3.sum()]
-                        for r in 0..<2 {
-                            for c in 0..<4 {
-                                var s = sums[r * 4 + c]
-                                let gr = g + (t + r) * P, xr = x + (k + c) * P, wv = w[(t + r) * K + k + c]
-                                for q in pv..<P { s += gr[q] * sSign(xr[q] - wv) }
-                                dw[(t + r) * K + k + c] = s
-                            }
-                        }
+                        finish(a0, t, k); finish(a1, t, k + 1); finish(a2, t, k + 2); finish(a3, t, k + 3)
+                        finish(b0, t + 1, k); finish(b1, t + 1, k + 1); finish(b2, t + 1, k + 2); finish(b3, t + 1, k + 3)
                     } else {
                         for r in 0..<rows {
                             for c in 0..<cols {
                                 let gr = g + (t + r) * P, xr = x + (k + c) * P, wv = w[(t + r) * K + k + c]
-                                var acc = V()
+                                var acc = V8()
                                 var p = 0
-                                while p < pv { acc += load(gr + p) * vsign(load(xr + p) - wv); p += width }
-                                var s = acc.sum()
-                                for q in pv..<P { s += gr[q] * sSign(xr[q] - wv) }
-                                dw[(t + r) * K + k + c] = s
+                                while p < pv { acc = acc.addingProduct(load8(gr + p), vsign(load8(xr + p) - wv)); p += width }
+                                finish(acc, t + r, k + c)
                             }
                         }
                     }
