@@ -64,11 +64,12 @@ public class UnfoldedLayer: Layer, OutputStatistics {
         try window.outputShape(for: input, outChannels: outChannels, layer: label)
     }
 
-    /// Images per block: enough columns (about 512) for the kernels' strips and
-    /// chunks, few enough that a block's columns (K × columns) stay in L2, and at least
-    /// two blocks per thread when the batch allows.
+    /// Images per block: up to 512 columns for the kernels' strips and chunks, but no
+    /// more than 256 KiB of unfolded input (K × columns), so that the columns and their
+    /// gradient stay in L2; at least two blocks per thread when the batch allows.
     func imagesPerBlock(_ g: ConvGeometry) -> Int {
-        Swift.max(1, Swift.min(512 / Swift.max(g.ho * g.wo, 1), g.n / (2 * Parallel.threads)))
+        let columns = Swift.min(512, 65536 / Swift.max(g.k, 1))
+        return Swift.max(1, Swift.min(columns / Swift.max(g.ho * g.wo, 1), g.n / (2 * Parallel.threads)))
     }
 
     /// The batch is cut into blocks of whole images, spread over the cores; each block
