@@ -22,4 +22,15 @@ public enum Memory {
         _ = mallopt(trimThreshold, 1 << 30)
         #endif
     }
+
+    /// Returns the heap's free memory to the kernel now (glibc `malloc_trim`), so that
+    /// a measurement of peak resident memory that follows starts from what is in use,
+    /// not from what earlier work freed and `retainFreedBlocks` kept.
+    public static func releaseFreedBlocks() {
+        #if canImport(Glibc)
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+        #endif
+    }
 }

@@ -90,6 +90,7 @@ struct BenchCommand: ParsableCommand {
                 ("fp", "adder fp/hardTanh", .paper, (.fullPrecision, .hardTanh)),
                 ("sign", "adder sign/sign", .paper, (.sign, .sign))]
             for (key, name, placement, rules) in variants where variant == nil || variant == key {
+                Memory.releaseFreedBlocks()   // the previous variant's model is gone; drop its pages
                 resetPeakMemory()
                 let m = Model(kind, placement: placement, seed: 1)
                 if let rules { m.setGradientRules(filter: rules.0, input: rules.1) }
