@@ -79,6 +79,8 @@ public enum AdderKernels {
 
     /// Strips of X packed together by the forward kernel (8 × 16 columns).
     static let forwardPackGroup = 8
+    /// Rows of a packed strip summed before the partial sums go through y.
+    static let forwardRowChunk = 256
 
     /// Columns [p0, p1) of the output, one 16-wide strip at a time. Each strip of X
     /// (K rows, 4·P bytes apart — a power of two for typical shapes, so the rows collide
@@ -105,28 +107,39 @@ public enum AdderKernels {
             }
             let strip = UnsafePointer(packed + next * K * width)
             next += 1
-            var t = 0
-            while t + 4 <= T {
-                var a0 = V(), a1 = V(), a2 = V(), a3 = V()
-                let w0 = w + t * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K
-                var xp = strip
-                for k in 0..<K {
-                    let xv = load(xp)
-                    a0 = a0.addingProduct(vabs(xv - w0[k]), one); a1 = a1.addingProduct(vabs(xv - w1[k]), one)
-                    a2 = a2.addingProduct(vabs(xv - w2[k]), one); a3 = a3.addingProduct(vabs(xv - w3[k]), one)
-                    xp += width
+            // Rows of the strip in chunks of at most 256 (16 KiB), so the part every block
+            // of filters re-reads stays in L1 (a K = 576 strip is 36 KiB). Partial sums go
+            // through y between chunks; the last chunk stores the negated total.
+            var k0 = 0
+            while k0 < K {
+                let k1 = Swift.min(K, k0 + forwardRowChunk), first = k0 == 0, last = k1 == K
+                @inline(__always) func start(_ yt: UnsafeMutablePointer<Float>) -> V { first ? V() : load(yt) }
+                @inline(__always) func finish(_ a: V, _ yt: UnsafeMutablePointer<Float>) { store(last ? -a : a, yt) }
+                var t = 0
+                while t + 4 <= T {
+                    let y0 = y + t * P + p, y1 = y0 + P, y2 = y1 + P, y3 = y2 + P
+                    var a0 = start(y0), a1 = start(y1), a2 = start(y2), a3 = start(y3)
+                    let w0 = w + t * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K
+                    var xp = strip + k0 * width
+                    for k in k0..<k1 {
+                        let xv = load(xp)
+                        a0 = a0.addingProduct(vabs(xv - w0[k]), one); a1 = a1.addingProduct(vabs(xv - w1[k]), one)
+                        a2 = a2.addingProduct(vabs(xv - w2[k]), one); a3 = a3.addingProduct(vabs(xv - w3[k]), one)
+                        xp += width
+                    }
+                    finish(a0, y0); finish(a1, y1); finish(a2, y2); finish(a3, y3)
+                    t += 4
                 }
-                store(-a0, y + t * P + p); store(-a1, y + (t + 1) * P + p)
-                store(-a2, y + (t + 2) * P + p); store(-a3, y + (t + 3) * P + p)
-                t += 4
-            }
-            while t < T {
-                var a0 = V()
-                let w0 = w + t * K
-                var xp = strip
-                for k in 0..<K { a0 = a0.addingProduct(vabs(load(xp) - w0[k]), one); xp += width }
-                store(-a0, y + t * P + p)
-                t += 1
+                while t < T {
+                    let y0 = y + t * P + p
+                    var a0 = start(y0)
+                    let w0 = w + t * K
+                    var xp = strip + k0 * width
+                    for k in k0..<k1 { a0 = a0.addingProduct(vabs(load(xp) - w0[k]), one); xp += width }
+                    finish(a0, y0)
+                    t += 1
+                }
+                k0 = k1
             }
             p += width
         }

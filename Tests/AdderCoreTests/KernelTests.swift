@@ -77,10 +77,11 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
 }
 
 /// Shapes not multiple of the vector width or the register block: T, K, P.
-/// Odd sizes around the vector width and the blocking factors; the last two span
-/// several 256-column chunks of the input-gradient kernel and end in a partial one.
+/// Odd sizes around the vector width and the blocking factors; (7, 10, 597) and
+/// (9, 6, 1043) span several 256-column chunks of the input-gradient kernel and end in
+/// a partial one; K = 600 takes the forward kernel's 256-row chunks.
 let oddShapes: [(Int, Int, Int)] = [(1, 1, 1), (5, 7, 37), (4, 9, 48), (6, 27, 83), (16, 144, 130), (3, 2, 15),
-                                    (7, 10, 597), (9, 6, 1043)]
+                                    (7, 10, 597), (9, 6, 1043), (5, 600, 40)]   // K > 256: row chunks
 
 @Suite("Adder kernels against the scalar reference")
 struct AdderKernelTests {
