@@ -187,40 +187,22 @@ public enum AdderKernels {
         @inline(__always) @usableFromInline static func s(_ d: Float) -> Float { sSign(d) }
     }
 
-    /// Columns handled per pass of the input-gradient kernel: 32 strips of 8. Small
-    /// enough that the packed strips of G (T × 256 floats) stay in L1/L2, large enough
-    /// that each row of X is read as a 1 KiB sequential run the prefetcher follows.
-    static let inputGradientChunk = 256
-
     static func inputGradient<R: Rule>(_: R.Type, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                        g: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, T: Int, K: Int, P: Int) {
-        let width = width8, chunkStrips = inputGradientChunk / width
-        Parallel.chunks(P / width, minChunk: Swift.max(1, 2048 / Swift.max(T * K, 1))) { lo, hi in
-            // Per chunk of columns, the strips of G (T rows, 4·P bytes apart) are packed
-            // contiguously, strip after strip, then every block of 4 rows of X walks the
-            // chunk left to right. Walking one strip down all K rows instead touches K
-            // distant cache lines per strip, which no prefetcher follows (2.5× slower at
-            // T = 16). 4 rows × 8 lanes with fused multiply-adds fit the 16 registers;
-            // 4 rows × 16 lanes spilled (1.3× slower).
-            let packed = UnsafeMutablePointer<Float>.allocate(capacity: T * inputGradientChunk)
-            defer { packed.deallocate() }
-            var s0 = lo
-            while s0 < hi {
-                let strips = Swift.min(chunkStrips, hi - s0)
-                let p0 = s0 * width
+        // 4 rows × 8 lanes with fused multiply-adds fit the 16 AVX2 registers; 4 rows ×
+        // 16 lanes spilled (1.3× slower).
+        let width = width8
+        PackedColumns.forEachChunk(g: g, t: T, k: K, p: P, width: width, withSums: false) { p0, strips, packed, stride in
+            var k = 0
+            while k < K {
+                let rows = Swift.min(4, K - k)
+                var xr = x + k * P + p0, dr = dx + k * P + p0
                 for s in 0..<strips {
-                    var src = g + p0 + s * width
-                    let dst = packed + s * T * width
-                    for t in 0..<T { store(load8(src), dst + t * width); src += P }
-                }
-                var k = 0
-                while k + 4 <= K {
-                    var xr = x + k * P + p0, dr = dx + k * P + p0
-                    var gp = UnsafePointer(packed)
-                    for _ in 0..<strips {
+                    let strip = packed + s * stride
+                    if rows == 4 {
                         let x0 = load8(xr), x1 = load8(xr + P), x2 = load8(xr + 2 * P), x3 = load8(xr + 3 * P)
                         var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8()
-                        var wp = w + k
+                        var gp = strip, wp = w + k
                         for _ in 0..<T {
                             let gv = load8(gp)
                             a0 = a0.addingProduct(gv, R.v(wp[0] - x0)); a1 = a1.addingProduct(gv, R.v(wp[1] - x1))
@@ -228,24 +210,18 @@ public enum AdderKernels {
                             gp += width; wp += K
                         }
                         store(a0, dr); store(a1, dr + P); store(a2, dr + 2 * P); store(a3, dr + 3 * P)
-                        xr += width; dr += width
+                    } else {
+                        for r in 0..<rows {
+                            let x0 = load8(xr + r * P)
+                            var a0 = V8()
+                            var gp = strip, wp = w + k + r
+                            for _ in 0..<T { a0 = a0.addingProduct(load8(gp), R.v(wp[0] - x0)); gp += width; wp += K }
+                            store(a0, dr + r * P)
+                        }
                     }
-                    k += 4
+                    xr += width; dr += width
                 }
-                while k < K {
-                    var xr = x + k * P + p0, dr = dx + k * P + p0
-                    var gp = UnsafePointer(packed)
-                    for _ in 0..<strips {
-                        let x0 = load8(xr)
-                        var a0 = V8()
-                        var wp = w + k
-                        for _ in 0..<T { a0 = a0.addingProduct(load8(gp), R.v(wp[0] - x0)); gp += width; wp += K }
-                        store(a0, dr)
-                        xr += width; dr += width
-                    }
-                    k += 1
-                }
-                s0 += strips
+                k += rows
             }
         }
         for p in (P - P % width)..<P {
@@ -269,60 +245,43 @@ public enum AdderKernels {
     /// come out of batch norm and ReLU, |X| of order 1–10). Tested at |X| ≈ 100.
     static func inputGradientHardTanh(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
                                       dx: UnsafeMutablePointer<Float>, T: Int, K: Int, P: Int) {
-        let width = width8, chunkStrips = inputGradientChunk / width
-        Parallel.chunks(P / width, minChunk: Swift.max(1, 2048 / Swift.max(T * K, 1))) { lo, hi in
-            // Packed strips of G, as in the generic kernel, each followed by its column sum.
-            let stride = (T + 1) * width
-            let packed = UnsafeMutablePointer<Float>.allocate(capacity: chunkStrips * stride)
-            defer { packed.deallocate() }
-            var s0 = lo
-            while s0 < hi {
-                let strips = Swift.min(chunkStrips, hi - s0)
-                let p0 = s0 * width
+        let width = width8
+        PackedColumns.forEachChunk(g: g, t: T, k: K, p: P, width: width, withSums: true) { p0, strips, packed, stride in
+            var k = 0
+            while k < K {
+                let rows = Swift.min(4, K - k)
+                var xr = x + k * P + p0, dr = dx + k * P + p0
                 for s in 0..<strips {
-                    var src = g + p0 + s * width
-                    let dst = packed + s * stride
-                    var sum = V8()
-                    for t in 0..<T { let v = load8(src); store(v, dst + t * width); sum += v; src += P }
-                    store(sum, dst + T * width)
-                }
-                var k = 0
-                while k < K {
-                    let rows = Swift.min(4, K - k)
-                    var xr = x + k * P + p0, dr = dx + k * P + p0
-                    for s in 0..<strips {
-                        let strip = UnsafePointer(packed + s * stride)
-                        let gs = load8(strip + T * width)
-                        if rows == 4 {
-                            let x0 = load8(xr), x1 = load8(xr + P), x2 = load8(xr + 2 * P), x3 = load8(xr + 3 * P)
-                            let l0 = x0 - 1, h0 = x0 + 1, l1 = x1 - 1, h1 = x1 + 1
-                            let l2 = x2 - 1, h2 = x2 + 1, l3 = x3 - 1, h3 = x3 + 1
-                            var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8()
-                            var gp = strip, wp = w + k
-                            for _ in 0..<T {
-                                let gv = load8(gp)
-                                a0 = a0.addingProduct(gv, adder_clamp_between8(wp[0], l0, h0))
-                                a1 = a1.addingProduct(gv, adder_clamp_between8(wp[1], l1, h1))
-                                a2 = a2.addingProduct(gv, adder_clamp_between8(wp[2], l2, h2))
-                                a3 = a3.addingProduct(gv, adder_clamp_between8(wp[3], l3, h3))
-                                gp += width; wp += K
-                            }
-                            store(a0 - x0 * gs, dr); store(a1 - x1 * gs, dr + P)
-                            store(a2 - x2 * gs, dr + 2 * P); store(a3 - x3 * gs, dr + 3 * P)
-                        } else {
-                            for r in 0..<rows {
-                                let x0 = load8(xr + r * P), l0 = x0 - 1, h0 = x0 + 1
-                                var a0 = V8()
-                                var gp = strip, wp = w + k + r
-                                for _ in 0..<T { a0 = a0.addingProduct(load8(gp), adder_clamp_between8(wp[0], l0, h0)); gp += width; wp += K }
-                                store(a0 - x0 * gs, dr + r * P)
-                            }
+                    let strip = packed + s * stride
+                    let gs = load8(strip + T * width)
+                    if rows == 4 {
+                        let x0 = load8(xr), x1 = load8(xr + P), x2 = load8(xr + 2 * P), x3 = load8(xr + 3 * P)
+                        let l0 = x0 - 1, h0 = x0 + 1, l1 = x1 - 1, h1 = x1 + 1
+                        let l2 = x2 - 1, h2 = x2 + 1, l3 = x3 - 1, h3 = x3 + 1
+                        var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8()
+                        var gp = strip, wp = w + k
+                        for _ in 0..<T {
+                            let gv = load8(gp)
+                            a0 = a0.addingProduct(gv, adder_clamp_between8(wp[0], l0, h0))
+                            a1 = a1.addingProduct(gv, adder_clamp_between8(wp[1], l1, h1))
+                            a2 = a2.addingProduct(gv, adder_clamp_between8(wp[2], l2, h2))
+                            a3 = a3.addingProduct(gv, adder_clamp_between8(wp[3], l3, h3))
+                            gp += width; wp += K
                         }
-                        xr += width; dr += width
+                        store(a0 - x0 * gs, dr); store(a1 - x1 * gs, dr + P)
+                        store(a2 - x2 * gs, dr + 2 * P); store(a3 - x3 * gs, dr + 3 * P)
+                    } else {
+                        for r in 0..<rows {
+                            let x0 = load8(xr + r * P), l0 = x0 - 1, h0 = x0 + 1
+                            var a0 = V8()
+                            var gp = strip, wp = w + k + r
+                            for _ in 0..<T { a0 = a0.addingProduct(load8(gp), adder_clamp_between8(wp[0], l0, h0)); gp += width; wp += K }
+                            store(a0 - x0 * gs, dr + r * P)
+                        }
                     }
-                    k += rows
+                    xr += width; dr += width
                 }
-                s0 += strips
+                k += rows
             }
         }
         for p in (P - P % width)..<P {

@@ -88,27 +88,46 @@ public enum Unfold {
         }
     }
 
+    /// Row r = (c, u, v) of a stride-1 "same" unfolding, per image plane of h·w cells:
+    /// cell q reads input cell q + offset. Cells [a, b) have their source inside the
+    /// plane; of those, the ones whose source column is off the image (|v − pad| per
+    /// image row, rows q0/w..<q1/w) wrapped to a neighbouring row and must be zero.
+    struct SameShift {
+        let channel: Int, offset: Int, a: Int, b: Int
+        let rows: Range<Int>, columns: Range<Int>
+
+        init(_ g: ConvGeometry, row r: Int) {
+            let v = r % g.kw, u = (r / g.kw) % g.kh
+            channel = r / (g.kw * g.kh)
+            let h = g.h, w = g.w, dy = u - g.padding, dx = v - g.padding
+            offset = dy * w + dx
+            let q0 = Swift.max(0, -dy) * w, q1 = Swift.min(h, h - dy) * w   // cells with a valid source row
+            a = Swift.max(q0, -offset)
+            b = Swift.max(a, Swift.min(q1, h * w - offset))
+            rows = q0 / w..<q1 / w
+            columns = dx > 0 ? w - dx..<w : 0..<(dx < 0 ? Swift.min(w, -dx) : 0)
+        }
+
+        /// Zeroes the wrapped cells of one image's row of columns.
+        func zeroWrapped(_ plane: UnsafeMutablePointer<Float>, width w: Int) {
+            guard !columns.isEmpty else { return }
+            for i in rows { for j in columns { plane[i * w + j] = 0 } }
+        }
+    }
+
     /// Row r = (c, u, v) of a stride-1 "same" unfolding: each image's channel plane
     /// shifted by (u − pad, v − pad), which is one contiguous copy of the flattened plane
     /// followed by zeroing the cells whose window falls off the image (whole rows at the
     /// top or bottom, |v − pad| cells at the start or end of each row). The row-by-row
     /// copies of the general path are 8–32 floats each, mostly call overhead.
     static func sameRow(_ x: UnsafePointer<Float>, _ g: ConvGeometry, row r: Int, into dst: UnsafeMutablePointer<Float>) {
-        let v = r % g.kw, u = (r / g.kw) % g.kh, c = r / (g.kw * g.kh)
-        let h = g.h, w = g.w, hw = h * w
-        let dy = u - g.padding, dx = v - g.padding, offset = dy * w + dx
-        let q0 = Swift.max(0, -dy) * w, q1 = Swift.min(h, h - dy) * w   // output cells with a valid source row
-        let a = Swift.max(q0, -offset), b = Swift.max(a, Swift.min(q1, hw - offset))
+        let shift = SameShift(g, row: r), hw = g.h * g.w, a = shift.a, b = shift.b
         for n in 0..<g.n {
-            let src = x + (n * g.c + c) * hw, out = dst + n * hw
+            let src = x + (n * g.c + shift.channel) * hw, out = dst + n * hw
             if a > 0 { out.initialize(repeating: 0, count: a) }
-            if b > a { (out + a).update(from: src + a + offset, count: b - a) }
+            if b > a { (out + a).update(from: src + a + shift.offset, count: b - a) }
             if b < hw { (out + b).initialize(repeating: 0, count: hw - b) }
-            if dx != 0 {
-                // Cells whose source column is off the image took a neighbouring row's pixel.
-                let j0 = dx > 0 ? w - dx : 0, j1 = dx > 0 ? w : Swift.min(w, -dx)
-                for i in q0 / w..<q1 / w { for j in j0..<j1 { out[i * w + j] = 0 } }
-            }
+            shift.zeroWrapped(out, width: g.w)
         }
     }
 
@@ -117,31 +136,23 @@ public enum Unfold {
     /// plane as one contiguous run (the inverse of `sameRow`); otherwise it is `col2im`.
     public static func col2im(scratch col: UnsafeMutablePointer<Float>, _ g: ConvGeometry, into dx: UnsafeMutablePointer<Float>) {
         guard g.isSameStrideOne else { col2im(col, g, into: dx); return }
-        let P = g.p, h = g.h, w = g.w, hw = h * w
+        let P = g.p, hw = g.h * g.w
         Parallel.chunks(g.c) { lo, hi in
             for c in lo..<hi {
                 for n in 0..<g.n { (dx + (n * g.c + c) * hw).initialize(repeating: 0, count: hw) }
-                for u in 0..<g.kh {
-                    for v in 0..<g.kw {
-                        let r = (c * g.kh + u) * g.kw + v
-                        let dy = u - g.padding, dxs = v - g.padding, offset = dy * w + dxs
-                        let q0 = Swift.max(0, -dy) * w, q1 = Swift.min(h, h - dy) * w
-                        let a = Swift.max(q0, -offset), b = Swift.max(a, Swift.min(q1, hw - offset))
-                        for n in 0..<g.n {
-                            let src = col + r * P + n * hw, out = dx + (n * g.c + c) * hw + offset
-                            if dxs != 0 {
-                                let j0 = dxs > 0 ? w - dxs : 0, j1 = dxs > 0 ? w : Swift.min(w, -dxs)
-                                for i in q0 / w..<q1 / w { for j in j0..<j1 { src[i * w + j] = 0 } }
-                            }
-                            var q = a
-                            while q + 8 <= b {
-                                let s = UnsafeRawPointer(src + q).loadUnaligned(as: SIMD8<Float>.self)
-                                let d = UnsafeRawPointer(out + q).loadUnaligned(as: SIMD8<Float>.self)
-                                UnsafeMutableRawPointer(out + q).storeBytes(of: d + s, as: SIMD8<Float>.self)
-                                q += 8
-                            }
-                            while q < b { out[q] += src[q]; q += 1 }
+                for r in c * g.kh * g.kw..<(c + 1) * g.kh * g.kw {
+                    let shift = SameShift(g, row: r), a = shift.a, b = shift.b
+                    for n in 0..<g.n {
+                        let src = col + r * P + n * hw, out = dx + (n * g.c + c) * hw + shift.offset
+                        shift.zeroWrapped(src, width: g.w)
+                        var q = a
+                        while q + 8 <= b {
+                            let s = UnsafeRawPointer(src + q).loadUnaligned(as: SIMD8<Float>.self)
+                            let d = UnsafeRawPointer(out + q).loadUnaligned(as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(out + q).storeBytes(of: d + s, as: SIMD8<Float>.self)
+                            q += 8
                         }
+                        while q < b { out[q] += src[q]; q += 1 }
                     }
                 }
             }
