@@ -107,9 +107,10 @@ struct BlockedUnfoldingTests {
     func blocksMatchTheWholeBatch(threads: Int) throws {
         Parallel.threads = threads
         var gen = SeededGenerator(seed: 40)
-        let n = 11, c = 3, h = 4, w = 5, t = 4
+        let n = 11, c = 3, h = 4, w = 5, t = 7   // t = 7: a full register block of filters and a remainder
         let x = Tensor.normal(shape: [n, c, h, w], generator: &gen)
         let layers: [UnfoldedLayer] = [Adder2d(c, t, kernel: 3, padding: 1, generator: &gen),
+                                       Conv2d(c, t, kernel: 3, padding: 1, generator: &gen),
                                        Conv2d(c, t, kernel: 3, stride: 2, padding: 1, generator: &gen)]
         for layer in layers {
             let geometry = try ConvGeometry(n: n, c: c, h: h, w: w, kh: 3, kw: 3, stride: layer.stride, padding: 1)
