@@ -77,7 +77,9 @@ public class UnfoldedLayer: Layer, OutputStatistics {
     /// is unfolded, combined and folded on its own thread into scratch memory that
     /// stays in cache, instead of unfolding the whole batch into one K × N·Ho·Wo matrix
     /// (75 MB for a ResNet-20 layer at batch 128) that every pass streams from memory.
-    /// Blocks write disjoint images, so the results do not depend on the thread count.
+    /// Blocks write disjoint images; per-block filter gradients are summed in block
+    /// order. Block sizes follow the thread count, so, as everywhere, a result depends
+    /// only on the thread count.
     private func forEachBlock(_ g: ConvGeometry, scratch: Int, _ body: (_ block: Int, _ n0: Int, _ part: ConvGeometry,
                                                                          _ scratch: UnsafeMutablePointer<Float>) -> Void) {
         let per = imagesPerBlock(g), blocks = (g.n + per - 1) / per
@@ -130,7 +132,7 @@ public class UnfoldedLayer: Layer, OutputStatistics {
         let partials = UnsafeMutablePointer<Float>.allocate(capacity: blocks * T * K)
         defer { partials.deallocate() }
         let inputGradient = computesInputGradient
-        var dx = Tensor(uninitializedShape: inputGradient ? x.shape : [0])
+        var dx = Tensor(uninitializedShape: inputGradient ? x.shape : [0])   // [0]: ∂L/∂X not wanted
         weight.value.withUnsafeBufferPointer { wb in
             x.withUnsafeBufferPointer { xb in
                 gradOutput.withUnsafeBufferPointer { gb in
@@ -164,7 +166,7 @@ public class UnfoldedLayer: Layer, OutputStatistics {
             }
         }
         savedInput = nil
-        return inputGradient ? dx : Tensor(shape: [0])
+        return dx
     }
 }
 
