@@ -20,9 +20,9 @@ public enum Memory {
         let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3, arenaMax: Int32 = -8   // M_TRIM_THRESHOLD, …
         _ = mallopt(mmapThreshold, 32 << 20)   // glibc's maximum on 64-bit
         _ = mallopt(trimThreshold, 1 << 30)
-        // One arena: otherwise each GCD worker thread that allocates gets its own, each
-        // keeps what it freed, and peak memory wanders (ResNet-20 AdderNet at batch 128:
-        // 364–672 MiB over four runs, against 358–368 MiB with one arena).
+        // One arena: otherwise each GCD worker thread that allocates gets its own and each
+        // keeps what it freed (ResNet-20 AdderNet at batch 128, peak: 364–672 MiB over four
+        // runs; 358–368 in two runs with MALLOC_ARENA_MAX=1; 384–588 in three with this).
         _ = mallopt(arenaMax, 1)
         #endif
     }
