@@ -164,7 +164,7 @@ public enum AdderKernels {
                                      t T: Int, k K: Int, p P: Int) {
         switch rule {
         case .hardTanh: inputGradientHardTanh(w: w, x: x, g: g, dx: dx, T: T, K: K, P: P)
-        case .sign: inputGradient(SignRule.self, w: w, x: x, g: g, dx: dx, T: T, K: K, P: P)
+        case .sign: inputGradientSign(w: w, x: x, g: g, dx: dx, T: T, K: K, P: P)
         case .identity:
             // Σ_t G[t,p]·(W[t,k] − X[k,p]) = (Wᵀ·G)[k,p] − X[k,p]·Σ_t G[t,p]: one matrix product.
             MACKernels.inputGradient(w: w, g: g, dx: dx, t: T, k: K, p: P)
@@ -178,17 +178,9 @@ public enum AdderKernels {
         }
     }
 
-    @usableFromInline protocol Rule {
-        static func v(_ d: V8) -> V8
-        static func s(_ d: Float) -> Float
-    }
-    @usableFromInline enum SignRule: Rule {
-        @inline(__always) @usableFromInline static func v(_ d: V8) -> V8 { vsign(d) }
-        @inline(__always) @usableFromInline static func s(_ d: Float) -> Float { sSign(d) }
-    }
-
-    static func inputGradient<R: Rule>(_: R.Type, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
-                                       g: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, T: Int, K: Int, P: Int) {
+    /// The sign rule: Σ_t G[t,p]·sgn(W[t,k] − X[k,p]).
+    static func inputGradientSign(w: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                  g: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, T: Int, K: Int, P: Int) {
         // 4 rows × 8 lanes with fused multiply-adds fit the 16 AVX2 registers; 4 rows ×
         // 16 lanes spilled (1.3× slower).
         let width = width8
@@ -205,8 +197,8 @@ public enum AdderKernels {
                         var gp = strip, wp = w + k
                         for _ in 0..<T {
                             let gv = load8(gp)
-                            a0 = a0.addingProduct(gv, R.v(wp[0] - x0)); a1 = a1.addingProduct(gv, R.v(wp[1] - x1))
-                            a2 = a2.addingProduct(gv, R.v(wp[2] - x2)); a3 = a3.addingProduct(gv, R.v(wp[3] - x3))
+                            a0 = a0.addingProduct(gv, vsign(wp[0] - x0)); a1 = a1.addingProduct(gv, vsign(wp[1] - x1))
+                            a2 = a2.addingProduct(gv, vsign(wp[2] - x2)); a3 = a3.addingProduct(gv, vsign(wp[3] - x3))
                             gp += width; wp += K
                         }
                         store(a0, dr); store(a1, dr + P); store(a2, dr + 2 * P); store(a3, dr + 3 * P)
@@ -215,7 +207,7 @@ public enum AdderKernels {
                             let x0 = load8(xr + r * P)
                             var a0 = V8()
                             var gp = strip, wp = w + k + r
-                            for _ in 0..<T { a0 = a0.addingProduct(load8(gp), R.v(wp[0] - x0)); gp += width; wp += K }
+                            for _ in 0..<T { a0 = a0.addingProduct(load8(gp), vsign(wp[0] - x0)); gp += width; wp += K }
                             store(a0, dr + r * P)
                         }
                     }
@@ -224,13 +216,7 @@ public enum AdderKernels {
                 k += rows
             }
         }
-        for p in (P - P % width)..<P {
-            for k in 0..<K {
-                var s: Float = 0
-                for t in 0..<T { s += g[t * P + p] * R.s(w[t * K + k] - x[k * P + p]) }
-                dx[k * P + p] = s
-            }
-        }
+        inputGradientTail(sSign, w: w, x: x, g: g, dx: dx, T: T, K: K, P: P, from: P - P % width)
     }
 
     /// The HardTanh rule rewritten so that each pair costs a max, a min and a fused
@@ -284,10 +270,16 @@ public enum AdderKernels {
                 k += rows
             }
         }
-        for p in (P - P % width)..<P {
+        inputGradientTail(sHardTanh, w: w, x: x, g: g, dx: dx, T: T, K: K, P: P, from: P - P % width)
+    }
+
+    /// The columns [p0, P) past the last whole strip, scalar.
+    static func inputGradientTail(_ rule: (Float) -> Float, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                  g: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, T: Int, K: Int, P: Int, from p0: Int) {
+        for p in p0..<P {
             for k in 0..<K {
                 var s: Float = 0
-                for t in 0..<T { s += g[t * P + p] * sHardTanh(w[t * K + k] - x[k * P + p]) }
+                for t in 0..<T { s += g[t * P + p] * rule(w[t * K + k] - x[k * P + p]) }
                 dx[k * P + p] = s
             }
         }
