@@ -60,13 +60,27 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    /// The networks `bench train` times.
+    enum Variant: String, CaseIterable, ExpressibleByArgument {
+        case cnn, fp, sign
+
+        /// Table label, adder placement and gradient rules (nil: a CNN has none).
+        var setup: (String, AdderPlacement, (AdderKernels.FilterRule, AdderKernels.InputRule)?) {
+            switch self {
+            case .cnn: ("cnn", .cnn, nil)
+            case .fp: ("adder fp/hardTanh", .paper, (.fullPrecision, .hardTanh))
+            case .sign: ("adder sign/sign", .paper, (.sign, .sign))
+            }
+        }
+    }
+
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Milliseconds per training step (forward, backward, SGD) and images/s for the CNN, the AdderNet with the full-precision rules and with the sign rules; peak resident memory.",
             discussion: "Steps run without the per-layer output statistics, as the trainer runs all but one step in layerStatsEvery (10 by default).")
         @Option(name: .long, help: "lenet5 or resnet20 (any model name works).") var model = "lenet5"
         @Option(name: .long, help: "Batch size (default: 64 for LeNet-5-BN, 128 otherwise).") var batch: Int?
-        @Option(name: .long, help: "Only this variant: cnn, fp or sign (default: all three; one is handy under a profiler).") var variant: String?
+        @Option(name: .long, help: "Only this variant (default: all three; one is handy under a profiler).") var variant: Variant?
         @OptionGroup var options: Options
 
         func validate() throws {
@@ -75,9 +89,6 @@ struct BenchCommand: ParsableCommand {
             }
             if k == .resnet18 || k == .resnet50 { throw ValidationError("\(model) is an ImageNet definition; bench a CIFAR model or lenet5") }
             if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (batch norm)") }
-            if let variant, !["cnn", "fp", "sign"].contains(variant) {
-                throw ValidationError("unknown variant '\(variant)'; expected cnn, fp or sign")
-            }
         }
 
         func run() throws {
@@ -85,11 +96,8 @@ struct BenchCommand: ParsableCommand {
             let kind = ModelKind(rawValue: model)!
             let n = batch ?? (kind == .lenet5 ? 64 : 128)
             var rows: [[String]] = [], items: [JSON.Value] = []
-            let variants: [(String, String, AdderPlacement, (AdderKernels.FilterRule, AdderKernels.InputRule)?)] = [
-                ("cnn", "cnn", .cnn, nil),
-                ("fp", "adder fp/hardTanh", .paper, (.fullPrecision, .hardTanh)),
-                ("sign", "adder sign/sign", .paper, (.sign, .sign))]
-            for (key, name, placement, rules) in variants where variant == nil || variant == key {
+            for v in Variant.allCases where variant == nil || variant == v {
+                let (name, placement, rules) = v.setup
                 Memory.releaseFreedBlocks()   // the previous variant's model is gone; drop its pages
                 resetPeakMemory()
                 let m = Model(kind, placement: placement, seed: 1)
