@@ -88,7 +88,8 @@ public final class BatchNorm: Layer {
                                                     let origin = xp[c * plane]
                                                     var s = 0.0, ss = 0.0
                                                     for i in 0..<n {
-                                                        let (a, b) = rowMoments(xp + (i * C + c) * plane, plane, origin: origin)
+                                                        let row = xp + (i * C + c) * plane
+                                                        let (a, b) = rowSums(row, row, plane, origin: origin)
                                                         s += a; ss += b
                                                     }
                                                     let d = s / Double(m)
@@ -218,37 +219,22 @@ import Glibc
 // the row totals are added in Double: a scalar Double running sum, one add per element,
 // was latency-bound and made batch norm ~10% of a ResNet-20 step.
 
-/// (Σ (x − origin), Σ (x − origin)²) over `count` values.
-@inline(__always) func rowMoments(_ x: UnsafePointer<Float>, _ count: Int, origin: Float) -> (Double, Double) {
+/// (Σ (a − origin), Σ (a − origin)·(b − origin)) over `count` values: the moments of
+/// a row about `origin` when b = a, the sums of g and g·x̂ when a = g, b = x̂, origin 0.
+@inline(__always) func rowSums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int,
+                               origin: Float = 0) -> (Double, Double) {
     typealias V = SIMD8<Float>
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
     var s0 = V(), s1 = V(), q0 = V(), q1 = V()
     let o = V(repeating: origin)
     var j = 0
     while j + 16 <= count {
-        let a = UnsafeRawPointer(x + j).loadUnaligned(as: V.self) - o
-        let b = UnsafeRawPointer(x + j + 8).loadUnaligned(as: V.self) - o
-        s0 += a; s1 += b
-        q0 = q0.addingProduct(a, a); q1 = q1.addingProduct(b, b)
+        let a0 = load(a + j) - o, a1 = load(a + j + 8) - o
+        s0 += a0; s1 += a1
+        q0 = q0.addingProduct(a0, load(b + j) - o); q1 = q1.addingProduct(a1, load(b + j + 8) - o)
         j += 16
     }
     var s = Double((s0 + s1).sum()), q = Double((q0 + q1).sum())
-    while j < count { let d = Double(x[j] - origin); s += d; q += d * d; j += 1 }
-    return (s, q)
-}
-
-/// (Σ g, Σ g·h) over `count` values.
-@inline(__always) func rowSums(_ g: UnsafePointer<Float>, _ h: UnsafePointer<Float>, _ count: Int) -> (Double, Double) {
-    typealias V = SIMD8<Float>
-    var s0 = V(), s1 = V(), q0 = V(), q1 = V()
-    var j = 0
-    while j + 16 <= count {
-        let a = UnsafeRawPointer(g + j).loadUnaligned(as: V.self), b = UnsafeRawPointer(g + j + 8).loadUnaligned(as: V.self)
-        s0 += a; s1 += b
-        q0 = q0.addingProduct(a, UnsafeRawPointer(h + j).loadUnaligned(as: V.self))
-        q1 = q1.addingProduct(b, UnsafeRawPointer(h + j + 8).loadUnaligned(as: V.self))
-        j += 16
-    }
-    var s = Double((s0 + s1).sum()), q = Double((q0 + q1).sum())
-    while j < count { s += Double(g[j]); q += Double(g[j] * h[j]); j += 1 }
+    while j < count { let d = Double(a[j] - origin); s += d; q += d * Double(b[j] - origin); j += 1 }
     return (s, q)
 }
