@@ -1,3 +1,4 @@
+import AdderCore
 import Foundation
 
 /// The datasets an experiment can name.
@@ -80,7 +81,7 @@ public enum Datasets {
     static func find(_ dir: String, _ base: String) -> String? {
         for candidate in [base, base + ".gz"] {
             let p = (dir as NSString).appendingPathComponent(candidate)
-            if FileManager.default.fileExists(atPath: p) { return p }
+            if InputFile.entryExists(p) { return p }
         }
         return nil
     }
@@ -108,7 +109,7 @@ public enum Datasets {
             throw .missing(dataset: dataset, looked: ["(no dataDir given)"], hint: "Set dataDir to the folder with the binary files. " + hint)
         }
         let dirs = candidates.map { $0.isEmpty ? directory : (directory as NSString).appendingPathComponent($0) }
-        for d in dirs where FileManager.default.fileExists(atPath: (d as NSString).appendingPathComponent(marker)) { return d }
+        for d in dirs where InputFile.entryExists((d as NSString).appendingPathComponent(marker)) { return d }
         throw .missing(dataset: dataset, looked: dirs.map { ($0 as NSString).appendingPathComponent(marker) }, hint: hint)
     }
 }

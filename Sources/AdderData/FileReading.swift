@@ -1,3 +1,4 @@
+import AdderCore
 import CZlib
 import Foundation
 
@@ -8,18 +9,13 @@ enum FileReading {
     /// must not make us allocate without bound).
     static let maximumBytes = 1 << 31
 
+    /// Compressed or raw files larger than this are refused before reading.
+    static let maximumFileBytes = 1 << 31
+
     static func read(_ path: String) throws(DataError) -> Data {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw .file(path: path, problem: "no such file")
-        }
-        guard !isDir.boolValue else { throw .file(path: path, problem: "is a directory, expected a file") }
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw .file(path: path, problem: "permission denied (not readable)")
-        }
         let raw: Data
-        do { raw = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw .file(path: path, problem: "cannot read: \(error.localizedDescription)")
+        do { raw = try InputFile.read(path, limit: maximumFileBytes) } catch {
+            throw .file(path: path, problem: error.problem)
         }
         guard !raw.isEmpty else { throw .file(path: path, problem: "file is empty") }
         if raw.count >= 2 && raw[raw.startIndex] == 0x1F && raw[raw.startIndex + 1] == 0x8B {
@@ -55,6 +51,12 @@ enum FileReading {
                 if out.count > maximumBytes { return .file(path: path, problem: "decompresses to more than \(maximumBytes) bytes") }
                 if status == Z_BUF_ERROR || (produced == 0 && stream.avail_in == 0 && status != Z_STREAM_END) {
                     return .file(path: path, problem: "truncated gzip stream (ended after \(out.count) decompressed bytes)")
+                }
+                // A gzip file may hold several members one after another (as `cat a.gz
+                // b.gz` makes): read them all, as gunzip does.
+                if status == Z_STREAM_END && stream.avail_in > 0 {
+                    guard inflateReset(&stream) == Z_OK else { return .file(path: path, problem: "cannot restart gzip decompression") }
+                    status = Z_OK
                 }
             } while status != Z_STREAM_END
             return nil

@@ -26,6 +26,11 @@ public enum Checkpoint {
         try Safetensors.write(tensors, metadata: meta, to: url)
     }
 
+    /// The metadata of a checkpoint file, read without loading it into a model.
+    public static func read(metadataOf url: URL) throws(SafetensorsError) -> [String: String] {
+        try Safetensors.read(from: url).metadata
+    }
+
     /// Loads into `model` (and `optimizer`), after checking every name and shape;
     /// nothing is changed unless the whole file fits. Returns the metadata.
     @discardableResult

@@ -54,11 +54,8 @@ public enum Safetensors {
     public static func read(from url: URL) throws(SafetensorsError) -> (tensors: [String: Tensor], metadata: [String: String]) {
         let path = url.path
         func fail(_ s: String) -> SafetensorsError { SafetensorsError(path: path, problem: s) }
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw fail("no such file") }
-        guard !isDir.boolValue else { throw fail("is a directory, expected a .safetensors file") }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw fail("cannot read: \(error.localizedDescription)") }
+        do { data = try InputFile.read(path, limit: maximumFileBytes) } catch { throw fail(error.problem) }
         guard data.count >= 8 else { throw fail("file is \(data.count) bytes, shorter than the 8-byte header length") }
         let n = data.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         guard n >= 2, n <= UInt64(data.count - 8), n <= 100_000_000 else {
@@ -87,7 +84,9 @@ public enum Safetensors {
             guard let offAny = entry["data_offsets"] as? [Any], let off = intArray(offAny), off.count == 2 else {
                 throw fail("tensor '\(name)' has no valid data_offsets ([begin, end])")
             }
-            let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+            guard shape.count <= 8, let count = checkedElementCount(shape), count <= Int.max / 4 else {
+                throw fail("tensor '\(name)' has shape \(shape), whose size overflows (at most 8 dimensions, fewer than 2^61 elements)")
+            }
             guard off[0] >= 0, off[1] >= off[0], off[1] <= bodyCount else {
                 throw fail("tensor '\(name)' data_offsets \(off) fall outside the \(bodyCount) data bytes (truncated file?)")
             }
@@ -111,6 +110,20 @@ public enum Safetensors {
         return (tensors, metadata)
     }
 
+    /// Checkpoints larger than this are refused before reading (ResNet-50 with momentum is ~200 MB).
+    public static let maximumFileBytes = 4 << 30
+
+    /// The product of `shape`, or nil when it overflows.
+    static func checkedElementCount(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            n = p
+        }
+        return n
+    }
+
     private static func intArray(_ a: [Any]) -> [Int]? {
         var out: [Int] = []
         for v in a {
@@ -119,39 +132,4 @@ public enum Safetensors {
         }
         return out
     }
-}
-
-/// Crash-safe file replacement: write a temporary file beside the target, fsync it,
-/// rename it over the target, fsync the directory. A reader sees the old file or the
-/// new one, never a torn one, even after `kill -9`.
-public enum AtomicFile {
-    public static func write(_ data: Data, to url: URL) throws {
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw POSIXFailure(call: "open", path: tmp.path) }
-        var ok = true
-        data.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let w = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
-                if w <= 0 { ok = false; break }
-                done += w
-            }
-        }
-        if ok && fsync(fd) != 0 { ok = false }
-        close(fd)
-        guard ok else { unlink(tmp.path); throw POSIXFailure(call: "write", path: tmp.path) }
-        guard rename(tmp.path, url.path) == 0 else { unlink(tmp.path); throw POSIXFailure(call: "rename", path: url.path) }
-        let dfd = open(dir.path, O_RDONLY)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
-    }
-}
-
-/// A failed system call with the path it was about.
-public struct POSIXFailure: Error, CustomStringConvertible {
-    public let call: String, path: String
-    public let code: Int32
-    init(call: String, path: String) { self.call = call; self.path = path; code = errno }
-    public var description: String { "\(call) \(path): \(String(cString: strerror(code)))" }
 }

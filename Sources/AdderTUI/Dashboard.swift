@@ -24,29 +24,75 @@ public final class Dashboard {
     /// Past runs found on disk (not trained by this process).
     private var past: [RunEntry] = []
 
-    /// Past runs already read, with the size and date of their metrics file then.
-    private var cache: [String: (size: Int, modified: Date, entry: RunEntry)] = [:]
+    /// A run directory read from disk: its configuration and its metrics file, followed
+    /// from the last offset read (a growing file is never read twice).
+    private struct PastRun {
+        var config: ExperimentConfig
+        var metrics: MetricsFile
+        var entry: RunEntry
+    }
+    private var pastRuns: [String: PastRun] = [:]
+    /// Run directories that could not be read, with the reason (shown, never hidden).
+    public private(set) var unreadable: [String: String] = [:]
 
-    /// Re-reads the runs directory; a run whose metrics.jsonl has not changed is not parsed again.
+    /// Bytes of metrics read per run and frame: a huge file loads over a few frames
+    /// instead of freezing the screen.
+    static let chunk = 4 << 20
+
+    /// Re-reads the runs directory: new runs are read, known ones continue from where
+    /// their metrics file was last read.
     public func scanRunsDirectory() {
         let liveDirs = Set(live.compactMap(\.directory))
-        past = RunReader.runDirectories(in: state.runsDirectory).filter { !liveDirs.contains($0) }.compactMap { dir in
-            let attrs = try? FileManager.default.attributesOfItem(atPath: dir + "/metrics.jsonl")
-            let size = (attrs?[.size] as? NSNumber)?.intValue ?? -1
-            let modified = attrs?[.modificationDate] as? Date ?? .distantPast
-            if let hit = cache[dir], hit.size == size, hit.modified == modified { return hit.entry }
-            guard let snap = try? RunReader.read(directory: dir) else { return nil }
-            let entry = RunEntry(id: dir, snapshot: snap, live: false)
-            cache[dir] = (size, modified, entry)
-            return entry
+        let dirs = RunReader.runDirectories(in: state.runsDirectory).filter { !liveDirs.contains($0) }
+        var problems: [String: String] = [:]
+        past = dirs.compactMap { dir in
+            if var known = pastRuns[dir] {
+                if known.metrics.update(chunk: Dashboard.chunk) { known.entry = entry(dir, known) }
+                pastRuns[dir] = known
+                return known.entry
+            }
+            let config: ExperimentConfig
+            do { config = try RunDirectory.readConfig(dir) } catch {
+                problems[dir] = "\(error)"
+                return nil
+            }
+            var run = PastRun(config: config, metrics: MetricsFile(path: RunFiles(dir).metrics),
+                              entry: RunEntry(id: dir, snapshot: RunSnapshot(config: config), live: false))
+            run.metrics.update(chunk: Dashboard.chunk)
+            run.entry = entry(dir, run)
+            pastRuns[dir] = run
+            return run.entry
         }
+        for gone in Set(pastRuns.keys).subtracting(dirs) { pastRuns[gone] = nil }
+        if Set(problems.keys) != Set(unreadable.keys), let first = problems.keys.sorted().first {
+            state.message = "\(problems.count) run director\(problems.count == 1 ? "y" : "ies") could not be read: \(problems[first]!)"
+        }
+        unreadable = problems
         lastScan = Date()
         refresh()
+    }
+
+    private func entry(_ dir: String, _ run: PastRun) -> RunEntry {
+        RunEntry(id: dir, snapshot: RunReader.snapshot(config: run.config, directory: dir, history: run.metrics.history), live: false)
+    }
+
+    /// Reads the next chunk of metrics files not read to their end yet; true when any was.
+    private func continueReading() -> Bool {
+        var any = false
+        for (dir, var run) in pastRuns where run.metrics.hasUnread {
+            run.metrics.update(chunk: Dashboard.chunk)
+            run.entry = entry(dir, run)
+            pastRuns[dir] = run
+            if let i = past.firstIndex(where: { $0.id == dir }) { past[i] = run.entry }
+            any = true
+        }
+        return any
     }
 
     /// Takes fresh snapshots of the live runs (and re-reads the directory every few seconds).
     public func refresh() {
         if Date().timeIntervalSince(lastScan) > 5 { scanRunsDirectory(); return }
+        _ = continueReading()
         let focusedId = state.focused?.id
         state.runs = past + live.map { RunEntry(id: $0.directory ?? $0.config.name, snapshot: $0.snapshot(), live: true) }
         if let focusedId, let i = state.runs.firstIndex(where: { $0.id == focusedId }) { state.focus = i }

@@ -33,6 +33,8 @@ public struct LineChart {
     static func label(_ v: Double) -> String {
         let a = abs(v)
         if a == 0 { return "0" }
+        if !a.isFinite { return v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf") }
+        if a >= 1e6 { return String(format: "%.0e", v) }
         if a >= 10_000 { return String(format: "%.0fk", v / 1000) }
         if a >= 100 { return String(format: "%.0f", v) }
         if a >= 1 { return String(format: "%.2g", v).count <= 4 ? String(format: "%.3g", v) : String(format: "%.1f", v) }
@@ -51,8 +53,12 @@ public struct LineChart {
             let entry = "\(glyphs.bullet)\(s.name)"
             col += grid.put(col, rect.y, entry, Style(color ? s.color : nil), maxWidth: rect.maxX - col) + 1
         }
-        let transform: (Double) -> Double = logY ? { log10(max($0, 1e-12)) } : { $0 }
-        let all = series.flatMap(\.points).filter { $0.y.isFinite && (!logY || $0.y > 0) }
+        // Values are clamped to ±1e300 so that no span or step below overflows (a run
+        // directory may hold anything); log scale shows positive values only.
+        let transform: (Double) -> Double = logY ? { log10(max($0, 1e-300)) } : { $0 }
+        func usable(_ p: (x: Double, y: Double)) -> Bool { p.x.isFinite && p.y.isFinite && (!logY || p.y > 0) }
+        func clamp(_ v: Double) -> Double { min(max(v, -1e300), 1e300) }
+        let all = series.flatMap(\.points).filter(usable).map { (x: clamp($0.x), y: clamp($0.y)) }
         let plotTop = rect.y + 1, plotHeight = rect.height - 2
         let axisWidth = 7
         let plotX = rect.x + axisWidth + 1, plotWidth = rect.width - axisWidth - 1
@@ -89,11 +95,10 @@ public struct LineChart {
         grid.put(plotX + (plotWidth - name.count) / 2, xRow, name, Style(dim: true))
 
         var canvas = BrailleCanvas(columns: plotWidth, rows: plotHeight)
-        func dx(_ x: Double) -> Int { Int(((x - xmin) / (xmax - xmin) * Double(canvas.dotWidth - 1)).rounded()) }
-        func dy(_ y: Double) -> Int {
-            let t = (transform(y) - ymin) / (ymax - ymin)
-            return Int(((1 - min(max(t, 0), 1)) * Double(canvas.dotHeight - 1)).rounded())
-        }
+        /// The dot index of `t` (0…1, anything else clamped, NaN to 0) on an axis of `n` dots.
+        func index(_ t: Double, _ n: Int) -> Int { t.isFinite ? Int((min(max(t, 0), 1) * Double(n - 1)).rounded()) : 0 }
+        func dx(_ x: Double) -> Int { index((clamp(x) - xmin) / (xmax - xmin), canvas.dotWidth) }
+        func dy(_ y: Double) -> Int { canvas.dotHeight - 1 - index((transform(clamp(y)) - ymin) / (ymax - ymin), canvas.dotHeight) }
         // Markers first, as dotted columns under the data.
         for m in markers where m.x >= xmin && m.x <= xmax {
             let c = plotX + min(dx(m.x) / 2, plotWidth - 1)
@@ -103,7 +108,7 @@ public struct LineChart {
             grid.put(c, plotTop, String(m.label.prefix(1)), Style(color ? m.color : nil, bold: true))
         }
         for s in series {
-            let pts = s.points.filter { $0.y.isFinite && (!logY || $0.y > 0) }
+            let pts = s.points.filter(usable)
             var prev: (Int, Int)?
             for p in pts {
                 let q = (dx(p.x), dy(p.y))

@@ -4,14 +4,21 @@ import Foundation
 public enum Widgets {
     /// The last `width` values as block heights between their min and max.
     public static func sparkline(_ values: [Double], width: Int, glyphs: Glyphs) -> String {
-        let v = Array(values.filter(\.isFinite).suffix(width))
-        guard let lo = v.min(), let hi = v.max() else { return String(repeating: " ", count: width) }
+        let v = Array(values.filter(\.isFinite).suffix(max(width, 0)))
+        guard let lo = v.min(), let hi = v.max() else { return String(repeating: " ", count: max(width, 0)) }
         let levels = glyphs.sparkLevels
         let s = v.map { x -> Unicode.Scalar in
-            let t = hi > lo ? (x - lo) / (hi - lo) : 0.5
-            return levels[min(levels.count - 1, Int(t * Double(levels.count - 1) + 0.5))]
+            // Halved so that hi − lo cannot overflow for values near ±Double.greatestFiniteMagnitude.
+            let t = hi > lo ? (x / 2 - lo / 2) / (hi / 2 - lo / 2) : 0.5
+            return levels[level(t, levels.count)]
         }
         return String(String.UnicodeScalarView(s)) + String(repeating: " ", count: width - v.count)
+    }
+
+    /// The index of `t` (0…1, clamped; NaN reads as 0) among `count` levels.
+    static func level(_ t: Double, _ count: Int) -> Int {
+        guard t.isFinite, count > 1 else { return 0 }
+        return Int((min(max(t, 0), 1) * Double(count - 1)).rounded())
     }
 
     /// `[█████░░░░░]`-style bar for `fraction` in 0…1, `width` cells including brackets.
@@ -42,7 +49,7 @@ public enum Widgets {
                 guard !vals.isEmpty else { out.append(shades[0]); continue }
                 let m = vals.reduce(0, +) / Double(vals.count)
                 let t = hi > lo ? (m - lo) / (hi - lo) : 0.5
-                out.append(shades[1 + min(shades.count - 2, Int(t * Double(shades.count - 2) + 0.5))])
+                out.append(shades[1 + level(t, shades.count - 1)])
             }
             return String(String.UnicodeScalarView(out)) + String(repeating: " ", count: width - n)
         }

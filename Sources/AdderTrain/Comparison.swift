@@ -25,8 +25,11 @@ public struct Comparison {
         ["run"] + differingKeys + ["state", "best acc", "final acc", "final loss", "time", "img/s"]
     }
 
-    func value(_ s: RunSnapshot, _ key: String) -> String {
-        Comparison.flatten(s.config.tree).first { $0.0 == key }?.1 ?? ""
+    func value(_ s: RunSnapshot, _ key: String) -> String { Comparison.value(s.config, key) }
+
+    /// The value of a dotted key of a configuration, as text.
+    static func value(_ c: ExperimentConfig, _ key: String) -> String {
+        Comparison.flatten(c.tree).first { $0.0 == key }?.1 ?? ""
     }
 
     public var rows: [[String]] {

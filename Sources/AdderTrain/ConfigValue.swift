@@ -1,5 +1,5 @@
+import AdderCore
 import Foundation
-import Yams
 
 /// A YAML document as a plain tree, with map keys kept in file order and the line of
 /// every value, so that validation errors can point at the key path and the line.
@@ -18,41 +18,9 @@ public indirect enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
         public var line: Int?
     }
 
-    /// Parses YAML text. Throws a message with the YAML parser's position on a syntax error.
+    /// Parses YAML text (see `YAMLEvents` for what is refused). Errors carry the line.
     public static func parse(yaml: String) throws(ConfigError) -> ConfigValue {
-        let node: Node?
-        do { node = try Yams.compose(yaml: yaml) } catch {
-            throw ConfigError(path: "", message: "is not valid YAML: \(error)")
-        }
-        guard let node else { return .map([]) }
-        return try convert(node, path: "")
-    }
-
-    private static func convert(_ node: Node, path: String) throws(ConfigError) -> ConfigValue {
-        switch node {
-        case .scalar(let s):
-            if s.style == .singleQuoted || s.style == .doubleQuoted || s.style == .literal || s.style == .folded {
-                return .string(s.string)
-            }
-            return scalar(s.string)
-        case .sequence(let seq):
-            var out: [ConfigValue] = []
-            for (i, n) in seq.enumerated() { out.append(try convert(n, path: "\(path)[\(i)]")) }
-            return .list(out)
-        case .mapping(let m):
-            var entries: [Entry] = []
-            for (k, v) in m {
-                guard let key = k.scalar?.string else { throw ConfigError(path: path, message: "has a key that is not a plain string") }
-                let full = path.isEmpty ? key : path + "." + key
-                guard !entries.contains(where: { $0.key == key }) else {
-                    throw ConfigError(path: full, message: "appears twice", line: k.mark.map { $0.line })
-                }
-                entries.append(Entry(key: key, value: try convert(v, path: full), line: k.mark.map { $0.line }))
-            }
-            return .map(entries)
-        case .alias:
-            throw ConfigError(path: path, message: "uses a YAML alias, which experiment files do not support")
-        }
+        try YAMLEvents.parse(yaml)
     }
 
     /// The value of an unquoted scalar: null, bool, integer, number, or string.

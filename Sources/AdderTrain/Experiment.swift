@@ -1,3 +1,4 @@
+import AdderCore
 import Foundation
 
 /// An experiment file: one run, or a group of runs (overrides on a base, a grid over a
@@ -19,13 +20,12 @@ public struct Experiment: Sendable {
 
     /// Reads and validates `path`, applying `--set key=value` overrides to the base first.
     public static func load(path: String, overrides: [String] = []) throws(ConfigError) -> Experiment {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw ConfigError(file: path, path: "", message: "no such experiment file")
+        let data: Data
+        do { data = try InputFile.read(path, limit: YAMLEvents.maximumBytes) } catch {
+            throw ConfigError(file: path, path: "", message: error.problem)
         }
-        guard !isDir.boolValue else { throw ConfigError(file: path, path: "", message: "is a directory, expected a .yaml experiment file") }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, path: "", message: "cannot be read as UTF-8 text")
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, path: "", message: "is not UTF-8 text")
         }
         return try parse(yaml: text, file: path, overrides: overrides)
     }
@@ -36,9 +36,17 @@ public struct Experiment: Sendable {
         guard case .map = tree else { throw ConfigError(file: file, path: "", message: "must be a map of keys (name, model, dataset, …)") }
         for o in overrides {
             guard let eq = o.firstIndex(of: "="), eq != o.startIndex else {
-                throw ConfigError(file: file, path: "", message: "--set '\(o)' must look like key=value (e.g. optimizer.lr=0.05)")
+                throw ConfigError(file: file, path: "", message: "--set '\(o.prefix(200))' must look like key=value (e.g. optimizer.lr=0.05)")
             }
-            tree.set(String(o[..<eq]), to: ConfigValue.scalar(String(o[o.index(after: eq)...])))
+            let key = String(o[..<eq]), value = String(o[o.index(after: eq)...])
+            let parts = key.split(separator: ".", omittingEmptySubsequences: false)
+            guard key.count <= 100, parts.count <= 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber } }) else {
+                throw ConfigError(file: file, path: "", message: "--set key '\(key.prefix(100))' is not a key of an experiment: one to three names joined by dots, such as optimizer.lr")
+            }
+            guard value.utf8.count <= 4096 else {
+                throw ConfigError(file: file, path: key, message: "--set value is \(value.utf8.count) bytes; at most 4096")
+            }
+            tree.set(key, to: ConfigValue.scalar(value))
         }
         let group = tree["group"]
         let base = tree.removing("group")
@@ -47,6 +55,9 @@ public struct Experiment: Sendable {
             return Experiment(file: file, name: baseConfig.name, description: baseConfig.description, runs: [baseConfig])
         }
         let variants = try expand(group: group, file: file)
+        guard variants.count <= maximumRuns else {
+            throw ConfigError(file: file, path: "group", message: "expands to \(variants.count) runs; an experiment holds at most \(maximumRuns) (split the sweep into several files)")
+        }
         var runs: [ExperimentConfig] = []
         for v in variants {
             var t = base
@@ -56,16 +67,29 @@ public struct Experiment: Sendable {
                 throw ConfigError(file: file, path: error.path, message: error.message + " (in group variant '\(v.label)')", line: error.line)
             }
             config.name = baseConfig.name + (v.label.isEmpty ? "" : "-" + v.label)
+            // Labels and grid values become part of a directory name: check the whole name.
+            if let problem = RunName.problem(config.name) {
+                throw ConfigError(file: file, path: v.origin, message: "makes the run name '\(config.name.debugDescription.dropFirst().dropLast())', which \(problem); a run name is \(RunName.allowed)", line: v.line)
+            }
             runs.append(config)
         }
-        let names = runs.map(\.name)
-        if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
-            throw ConfigError(file: file, path: "group", message: "two runs would both be named '\(dup)'; give the runs distinct labels")
+        var seen = Set<String>()
+        for r in runs where !seen.insert(r.name).inserted {
+            throw ConfigError(file: file, path: "group", message: "two runs would both be named '\(r.name)'; give the runs distinct labels")
         }
         return Experiment(file: file, name: baseConfig.name, description: baseConfig.description, runs: runs)
     }
 
-    struct Variant { var label: String; var sets: [(String, ConfigValue)] }
+    /// The most runs one experiment may expand to (each gets a directory and a queue).
+    public static let maximumRuns = 1000
+
+    struct Variant {
+        var label: String
+        var sets: [(String, ConfigValue)]
+        /// Where the label came from, for errors: the key path and line.
+        var origin = "group"
+        var line: Int?
+    }
 
     static func expand(group: ConfigValue, file: String?) throws(ConfigError) -> [Variant] {
         guard case .map(let entries) = group else { throw ConfigError(file: file, path: "group", message: "must be a map with runs, grid and/or seeds") }
@@ -81,9 +105,10 @@ public struct Experiment: Sendable {
                 guard case .map(let kv) = item else {
                     throw ConfigError(file: file, path: "group.runs[\(i)]", message: "must be a map of dotted keys to values, found \(item)")
                 }
-                var v = Variant(label: "", sets: [])
+                var v = Variant(label: "", sets: [], origin: "group.runs[\(i)]")
                 for e in kv {
                     if e.key == "label" {
+                        v.origin = "group.runs[\(i)].label"; v.line = e.line
                         guard case .string(let s) = e.value else {
                             throw ConfigError(file: file, path: "group.runs[\(i)].label", message: "must be a string", line: e.line)
                         }
@@ -105,9 +130,13 @@ public struct Experiment: Sendable {
                 guard case .list(let values) = axis.value, !values.isEmpty else {
                     throw ConfigError(file: file, path: "group.grid." + axis.key, message: "must be a non-empty list of values", line: axis.line)
                 }
+                guard combos.count * values.count <= maximumRuns else {
+                    throw ConfigError(file: file, path: "group.grid", message: "expands to more than \(maximumRuns) runs; an experiment holds at most \(maximumRuns) (split the sweep into several files)", line: axis.line)
+                }
                 combos = combos.flatMap { c in
                     values.map { v in
-                        Variant(label: c.label.isEmpty ? "\(v)" : c.label + "-\(v)", sets: c.sets + [(axis.key, v)])
+                        Variant(label: c.label.isEmpty ? "\(v)" : c.label + "-\(v)", sets: c.sets + [(axis.key, v)],
+                                origin: "group.grid." + axis.key, line: axis.line)
                     }
                 }
             }
@@ -118,13 +147,17 @@ public struct Experiment: Sendable {
             guard case .list(let list) = seeds, !list.isEmpty else {
                 throw ConfigError(file: file, path: "group.seeds", message: "must be a non-empty list of whole numbers")
             }
+            guard variants.count * list.count <= maximumRuns else {
+                throw ConfigError(file: file, path: "group.seeds", message: "with \(list.count) seeds the group expands to \(variants.count * list.count) runs; an experiment holds at most \(maximumRuns)")
+            }
             var seeded: [Variant] = []
             for v in variants {
                 for s in list {
-                    guard case .int(let seed) = s, seed >= 0 else {
-                        throw ConfigError(file: file, path: "group.seeds", message: "\(s) is not a non-negative whole number")
+                    guard case .int(let seed) = s, seed >= 0, seed <= ExperimentConfig.maximumSeed else {
+                        throw ConfigError(file: file, path: "group.seeds", message: "\(s) is not a whole number from 0 to \(ExperimentConfig.maximumSeed)")
                     }
-                    seeded.append(Variant(label: (v.label.isEmpty ? "" : v.label + "-") + "s\(seed)", sets: v.sets + [("seed", .int(seed))]))
+                    seeded.append(Variant(label: (v.label.isEmpty ? "" : v.label + "-") + "s\(seed)", sets: v.sets + [("seed", .int(seed))],
+                                          origin: v.origin, line: v.line))
                 }
             }
             variants = seeded

@@ -44,6 +44,9 @@ public struct ExperimentConfig: Sendable, Equatable {
 
     public init(name: String) { self.name = name }
 
+    /// Seeds stay below 2^53 so that every JSON reader holds them exactly.
+    public static let maximumSeed = 1 << 53
+
     public static let placements: [String: AdderPlacement] = [
         "cnn": .cnn, "paper": .paper, "all": .allConvolutions,
         "full": AdderPlacement(hidden: true, firstConvolution: true, classifier: true),
@@ -114,9 +117,11 @@ public struct ExperimentConfig: Sendable, Equatable {
     public init(tree: ConfigValue, file: String? = nil) throws(ConfigError) {
         var r = TreeReader(root: tree, file: file)
         try r.requireMap("")
-        guard let name = try r.string("name", pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]*$",
-                                      what: "letters, digits, '.', '_', '+' or '-' (it names the run directory)") else {
+        guard let name = try r.string("name") else {
             throw r.error("name", "is missing; every experiment needs a name")
+        }
+        if let problem = RunName.problem(name) {
+            throw r.error("name", "'\(name.debugDescription.dropFirst().dropLast())' \(problem); it names the run directory: \(RunName.allowed)")
         }
         self.name = name
         description = try r.string("description") ?? ""
@@ -124,30 +129,30 @@ public struct ExperimentConfig: Sendable, Equatable {
         adders = try r.string("adders", oneOf: ["cnn", "paper", "all", "full"]) ?? "paper"
         dataset = try r.choice("dataset", DatasetName.self) ?? .synthetic
         dataDir = try r.string("dataDir")
-        trainSamples = try r.int("trainSamples", min: 1)
-        testSamples = try r.int("testSamples", min: 1)
+        trainSamples = try r.int("trainSamples", min: 1, max: 10_000_000)
+        testSamples = try r.int("testSamples", min: 1, max: 10_000_000)
         validationFraction = try r.double("validationFraction", above: 0, below: 1)
         augment = try r.bool("augment")
-        epochs = try r.int("epochs", min: 1) ?? 1
-        batchSize = try r.int("batchSize", min: 2, why: "batch norm needs at least 2 images") ?? 64
+        epochs = try r.int("epochs", min: 1, max: 100_000) ?? 1
+        batchSize = try r.int("batchSize", min: 2, max: 65_536, why: "batch norm needs at least 2 images") ?? 64
         if try r.map("optimizer") {
-            lr = try r.double("optimizer.lr", above: 0) ?? lr
+            lr = try r.double("optimizer.lr", above: 0, atMost: Double(Float.greatestFiniteMagnitude)) ?? lr
             momentum = try r.double("optimizer.momentum", atLeast: 0, below: 1) ?? momentum
-            weightDecay = try r.double("optimizer.weightDecay", atLeast: 0) ?? weightDecay
+            weightDecay = try r.double("optimizer.weightDecay", atLeast: 0, atMost: 1) ?? weightDecay
             nesterov = try r.bool("optimizer.nesterov") ?? nesterov
             try r.finishMap("optimizer")
         }
         if try r.map("schedule") {
             schedule = try r.string("schedule.type", oneOf: ["cosine", "step", "constant"]) ?? schedule
-            warmupSteps = try r.int("schedule.warmupSteps", min: 0) ?? warmupSteps
-            stepSize = try r.int("schedule.stepSize", min: 1) ?? stepSize
+            warmupSteps = try r.int("schedule.warmupSteps", min: 0, max: 1_000_000_000) ?? warmupSteps
+            stepSize = try r.int("schedule.stepSize", min: 1, max: 100_000) ?? stepSize
             gamma = try r.double("schedule.gamma", above: 0, atMost: 1) ?? gamma
             try r.finishMap("schedule")
         }
         if try r.map("learningRate") {
             strategy = try r.choice("learningRate.strategy", LearningRateStrategy.self) ?? strategy
-            eta = try r.double("learningRate.eta", above: 0) ?? eta
-            scale = try r.double("learningRate.scale", above: 0) ?? scale
+            eta = try r.double("learningRate.eta", above: 0, atMost: 1e6) ?? eta
+            scale = try r.double("learningRate.scale", above: 0, atMost: 1e6) ?? scale
             try r.finishMap("learningRate")
         }
         if try r.map("gradient") {
@@ -155,10 +160,10 @@ public struct ExperimentConfig: Sendable, Equatable {
             inputGradient = try r.choice("gradient.input", AdderKernels.InputRule.self) ?? inputGradient
             try r.finishMap("gradient")
         }
-        seed = try r.int("seed", min: 0) ?? 0
-        evalEvery = try r.int("evalEvery", min: 0) ?? 0
-        layerStatsEvery = try r.int("layerStatsEvery", min: 1) ?? 10
-        checkpointEvery = try r.int("checkpointEvery", min: 0) ?? 0
+        seed = try r.int("seed", min: 0, max: ExperimentConfig.maximumSeed) ?? 0
+        evalEvery = try r.int("evalEvery", min: 0, max: 1_000_000_000) ?? 0
+        layerStatsEvery = try r.int("layerStatsEvery", min: 1, max: 1_000_000_000) ?? 10
+        checkpointEvery = try r.int("checkpointEvery", min: 0, max: 1_000_000_000) ?? 0
         try r.finishMap("")
         if model.inputShape != dataset.defaultShape && dataset != .synthetic {
             throw ConfigError(file: file, path: "model", message: "\(model.rawValue) takes \(model.inputShape) images but \(dataset.rawValue) has \(dataset.defaultShape); pick a matching model or dataset")
@@ -255,10 +260,19 @@ struct TreeReader {
         return b
     }
 
-    mutating func int(_ path: String, min: Int, why: String? = nil) throws(ConfigError) -> Int? {
+    mutating func int(_ path: String, min: Int, max: Int, why: String? = nil) throws(ConfigError) -> Int? {
         guard let v = value(path) else { return nil }
-        guard case .int(let i) = v else { throw error(path, "must be a whole number, found \(v)") }
+        let range = "from \(min) to \(max)"
+        guard case .int(let i) = v else {
+            // A whole number too large for Int arrives as a double or a digit string.
+            if case .double(let d) = v, d == d.rounded() { throw error(path, "\(v) is out of range; it must be a whole number \(range)") }
+            if case .string(let s) = v, !s.isEmpty, s.allSatisfy({ $0.isNumber || $0 == "-" || $0 == "+" }) {
+                throw error(path, "\(s) is out of range; it must be a whole number \(range)")
+            }
+            throw error(path, "must be a whole number \(range), found \(v)")
+        }
         guard i >= min else { throw error(path, "\(i) is too small; it must be at least \(min)" + (why.map { " (\($0))" } ?? "")) }
+        guard i <= max else { throw error(path, "\(i) is too large; it must be at most \(max)") }
         return i
     }
 

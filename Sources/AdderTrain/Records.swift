@@ -78,6 +78,9 @@ public struct RunSnapshot: Sendable {
     public var gradientMode: String
     public var eta: Double
     public var elapsed: Double = 0
+    /// Lines of metrics.jsonl that could not be read, and values out of range read as missing.
+    public var skippedLines = 0
+    public var invalidValues = 0
 
     public init(config: ExperimentConfig) {
         self.config = config
@@ -85,27 +88,39 @@ public struct RunSnapshot: Sendable {
         eta = config.eta
     }
 
+    /// What could not be read of the metrics file, e.g. "2 unreadable lines, 1 value out of range skipped"; empty when all was read.
+    public var readProblems: String {
+        var parts: [String] = []
+        if skippedLines > 0 { parts.append("\(skippedLines) unreadable line\(skippedLines == 1 ? "" : "s")") }
+        if invalidValues > 0 { parts.append("\(invalidValues) value\(invalidValues == 1 ? "" : "s") out of range") }
+        return parts.isEmpty ? "" : parts.joined(separator: ", ") + " skipped"
+    }
+
     public var epoch: Double { Double(step) / Double(max(stepsPerEpoch, 1)) }
-    public var bestAccuracy: Double? { evals.map(\.testAccuracy).max() }
-    public var finalAccuracy: Double? { evals.last?.testAccuracy }
-    public var finalLoss: Double? { steps.last?.loss }
+    public var bestAccuracy: Double? { evals.map(\.testAccuracy).filter(\.isFinite).max() }
+    public var finalAccuracy: Double? { evals.last(where: { $0.testAccuracy.isFinite })?.testAccuracy }
+    public var finalLoss: Double? { steps.last(where: { $0.loss.isFinite })?.loss }
 
     /// Images per second over the last few steps.
     public var imagesPerSecond: Double {
-        let recent = steps.suffix(20).map(\.imagesPerSecond).filter { $0 > 0 }
+        let recent = steps.suffix(20).map(\.imagesPerSecond).filter { $0 > 0 && $0.isFinite }
         return recent.isEmpty ? 0 : recent.reduce(0, +) / Double(recent.count)
     }
 
     /// Estimated seconds to finish at the current rate.
     public var remainingSeconds: Double? {
         let ips = imagesPerSecond
-        guard ips > 0, !state.isTerminal else { return nil }
-        return Double(totalSteps - step) * Double(config.batchSize) / ips
+        guard ips > 0, !state.isTerminal, totalSteps > step else { return nil }
+        let s = Double(totalSteps - step) * Double(config.batchSize) / ips
+        return s.isFinite ? s : nil
     }
 }
 
 /// "m:ss", or "h:mm:ss" from an hour on, for ETAs.
 public func formatDuration(_ seconds: Double) -> String {
+    // Anything from a hostile file: NaN, negative or beyond a century is shown as such.
+    guard seconds.isFinite, seconds >= 0 else { return "-" }
+    guard seconds < 3_155_760_000 else { return ">100y" }
     let s = Int(seconds.rounded())
     return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
 }

@@ -1,3 +1,4 @@
+import AdderCore
 import AdderNN
 import Foundation
 
@@ -8,7 +9,7 @@ public struct RunError: Error, CustomStringConvertible, Equatable {
     public var description: String { message }
 }
 
-/// The files of one run (DESIGN.md §4):
+/// The layout of one run directory (DESIGN.md §4); every path of a run comes from here:
 ///
 ///     <runs>/<name>-<timestamp>/
 ///       config.yaml             the resolved experiment
@@ -16,65 +17,123 @@ public struct RunError: Error, CustomStringConvertible, Equatable {
 ///       events.out.tfevents.*   the same scalars for TensorBoard
 ///       checkpoints/            latest.safetensors and epoch-N.safetensors, written atomically
 ///       run.log                 human-readable log
-public final class RunDirectory {
+public struct RunFiles: Sendable, Equatable {
     public let path: String
-    private let metrics: FileHandle
-    private let logHandle: FileHandle
+    public init(_ path: String) { self.path = path }
+
+    public static let configName = "config.yaml"
+    public static let metricsName = "metrics.jsonl"
+
+    public var config: String { path + "/" + RunFiles.configName }
+    public var metrics: String { path + "/" + RunFiles.metricsName }
+    public var log: String { path + "/run.log" }
+    public var checkpoints: String { path + "/checkpoints" }
+    public var latestCheckpoint: String { checkpoints + "/latest.safetensors" }
+    public func epochCheckpoint(_ epoch: Int) -> String { checkpoints + "/epoch-\(epoch).safetensors" }
+
+    /// True when `path` holds a config.yaml (the mark of a run directory).
+    public var exists: Bool { FileManager.default.fileExists(atPath: config) }
+
+    /// Every checkpoint file in checkpoints/: latest first, then epoch-N from the newest N.
+    public var checkpointCandidates: [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? []
+        let epochs = names.compactMap { n -> Int? in
+            guard n.hasPrefix("epoch-"), n.hasSuffix(".safetensors") else { return nil }
+            return Int(n.dropFirst(6).dropLast(12))
+        }.sorted(by: >)
+        return [latestCheckpoint] + epochs.map(epochCheckpoint)
+    }
+}
+
+/// Run names become directory names: one path component of safe characters.
+public enum RunName {
+    public static let allowed = "letters, digits, '.', '_', '+' or '-', starting with a letter or digit, at most \(maximumLength) characters"
+    public static let maximumLength = 200
+
+    /// Nil when `name` can name a run directory, else what is wrong with it.
+    public static func problem(_ name: String) -> String? {
+        guard !name.isEmpty else { return "is empty" }
+        guard name.unicodeScalars.count <= maximumLength else { return "is \(name.unicodeScalars.count) characters long" }
+        let ok = name.unicodeScalars.allSatisfy { c in
+            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "." || c == "_" || c == "+" || c == "-"
+        }
+        guard ok else { return "holds a character that is not allowed" }
+        let first = name.unicodeScalars.first!
+        guard (first >= "a" && first <= "z") || (first >= "A" && first <= "Z") || (first >= "0" && first <= "9") else {
+            return "does not start with a letter or digit"
+        }
+        return nil
+    }
+}
+
+/// The writer of one run directory: appends records to metrics.jsonl and lines to
+/// run.log, with TensorBoard events beside them. Every write reports failure (a full
+/// disk, a file-size limit) instead of trapping; a record that could not be written
+/// whole is cut back, so the file always ends with a complete line.
+public final class RunDirectory {
+    public let files: RunFiles
+    public var path: String { files.path }
+    private let metricsFD: Int32
+    private let logFD: Int32
     let tensorBoard: TensorBoardWriter
 
-    public var configPath: String { path + "/config.yaml" }
-    public var metricsPath: String { path + "/metrics.jsonl" }
-    public var logPath: String { path + "/run.log" }
-    public var checkpointsPath: String { path + "/checkpoints" }
-    public var latestCheckpoint: String { checkpointsPath + "/latest.safetensors" }
-
-    /// Makes `<runsDirectory>/<name>-<yyyyMMdd-HHmmss>` (with a numeric suffix if taken)
-    /// with its config.yaml, and returns its path; the run opens it when it starts.
+    /// Makes `<runsDirectory>/<name>-<yyyyMMdd-HHmmss>` (with a numeric suffix if taken,
+    /// never reusing a directory) with its config.yaml, and returns its path.
     public static func create(in runsDirectory: String, name: String, config: ExperimentConfig) throws(RunError) -> String {
+        if let problem = RunName.problem(name) {
+            throw RunError("run name '\(name.debugDescription.dropFirst().dropLast())' \(problem); a run name is \(RunName.allowed)")
+        }
         let f = DateFormatter()
         f.dateFormat = "yyyyMMdd-HHmmss"
         f.locale = Locale(identifier: "en_US_POSIX")
         let stamp = f.string(from: Date())
-        let fm = FileManager.default
-        do { try fm.createDirectory(atPath: runsDirectory, withIntermediateDirectories: true) } catch {
+        do { try FileManager.default.createDirectory(atPath: runsDirectory, withIntermediateDirectories: true) } catch {
             throw RunError("cannot create the runs directory \(runsDirectory): \(error.localizedDescription)")
         }
+        // mkdir fails when the name is taken, so two processes never share a directory.
         var dir = "\(runsDirectory)/\(name)-\(stamp)"
         var n = 2
-        while fm.fileExists(atPath: dir) { dir = "\(runsDirectory)/\(name)-\(stamp)-\(n)"; n += 1 }
-        do { try fm.createDirectory(atPath: dir + "/checkpoints", withIntermediateDirectories: true) } catch {
-            throw RunError("cannot create run directory \(dir): \(error.localizedDescription)")
+        while mkdir(dir, 0o755) != 0 {
+            let code = errno
+            guard code == EEXIST, n < 10_000 else { throw RunError("cannot create run directory \(dir): \(FileFailure.explain(code))") }
+            dir = "\(runsDirectory)/\(name)-\(stamp)-\(n)"; n += 1
         }
-        do { try AtomicFile.write(Data(config.tree.yaml().utf8), to: URL(fileURLWithPath: dir + "/config.yaml")) } catch {
-            throw RunError("cannot write \(dir)/config.yaml: \(error)")
+        let files = RunFiles(dir)
+        do {
+            try FileManager.default.createDirectory(atPath: files.checkpoints, withIntermediateDirectories: false)
+            try AtomicFile.write(Data(config.tree.yaml().utf8), to: URL(fileURLWithPath: files.config))
+        } catch {
+            throw RunError("cannot set up run directory \(dir): \(error)")
         }
         return dir
     }
 
-    /// Opens an existing run directory for appending (resuming).
+    /// Opens an existing run directory for appending (resuming), removing temporary
+    /// files that a killed process left behind.
     public init(path: String) throws(RunError) {
-        self.path = path
-        let fm = FileManager.default
-        for file in ["metrics.jsonl", "run.log"] where !fm.fileExists(atPath: path + "/" + file) {
-            _ = fm.createFile(atPath: path + "/" + file, contents: nil)
+        files = RunFiles(path)
+        try? FileManager.default.createDirectory(atPath: files.checkpoints, withIntermediateDirectories: true)
+        AtomicFile.removeStaleTemporaryFiles(in: path)
+        AtomicFile.removeStaleTemporaryFiles(in: files.checkpoints)
+        func openAppend(_ p: String) throws(RunError) -> Int32 {
+            let fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw RunError("cannot open \(FileFailure.posix("open", p))") }
+            return fd
         }
-        try? fm.createDirectory(atPath: path + "/checkpoints", withIntermediateDirectories: true)
-        do {
-            metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: path + "/metrics.jsonl"))
-            logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: path + "/run.log"))
-            try metrics.seekToEnd()
-            try logHandle.seekToEnd()
-            tensorBoard = try TensorBoardWriter(directory: path)
-        } catch {
-            throw RunError("cannot open the files of run directory \(path): \(error.localizedDescription)")
+        metricsFD = try openAppend(files.metrics)
+        do { logFD = try openAppend(files.log) } catch { close(metricsFD); throw error }
+        do { tensorBoard = try TensorBoardWriter(directory: path) } catch {
+            close(metricsFD); close(logFD)
+            throw RunError("cannot create the TensorBoard file in \(path): \(error)")
         }
     }
 
     /// Reads config.yaml of a run directory.
     public static func readConfig(_ path: String) throws(RunError) -> ExperimentConfig {
-        let file = path + "/config.yaml"
-        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-            throw RunError("\(file): missing or unreadable; is \(path) a run directory?")
+        let file = RunFiles(path).config
+        let text: String
+        do { text = String(decoding: try InputFile.read(file, limit: YAMLEvents.maximumBytes), as: UTF8.self) } catch {
+            throw RunError("\(error); is \(path) a run directory?")
         }
         do {
             return try ExperimentConfig(tree: try ConfigValue.parse(yaml: text), file: file)
@@ -83,35 +142,55 @@ public final class RunDirectory {
         }
     }
 
-    func append(_ record: JSON.Value) {
-        metrics.write(Data((JSON.encode(record) + "\n").utf8))
+    func append(_ record: JSON.Value) throws(RunError) {
+        try RunDirectory.appendWhole(Data((JSON.encode(record) + "\n").utf8), fd: metricsFD, path: files.metrics)
     }
 
-    func log(_ line: String) {
-        logHandle.write(Data((line + "\n").utf8))
+    func log(_ line: String) throws(RunError) {
+        try RunDirectory.appendWhole(Data((line + "\n").utf8), fd: logFD, path: files.log)
     }
 
-    /// Keeps only the metrics records at or before `step` in the run directory at `path`
-    /// (a resumed run repeats the steps after its checkpoint). The file is replaced
-    /// atomically; call it before opening the directory for appending.
-    static func truncateMetrics(in path: String, after step: Int) throws(RunError) {
-        let metricsPath = path + "/metrics.jsonl"
-        guard let data = FileManager.default.contents(atPath: metricsPath), let text = String(data: data, encoding: .utf8) else { return }
-        var kept: [Substring] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let s = obj["step"] as? Int else { continue }  // a torn last line from a kill is dropped
-            if s <= step { kept.append(line) }
+    /// Appends `data` to the file open at `fd`, or nothing: a partial write is cut back.
+    static func appendWhole(_ data: Data, fd: Int32, path: String) throws(RunError) {
+        let start = lseek(fd, 0, SEEK_END)
+        var failure: FileFailure?
+        data.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let w = write(fd, raw.baseAddress! + done, raw.count - done)
+                if w < 0 && errno == EINTR { continue }
+                if w <= 0 { failure = .posix("write", path); break }
+                done += w
+            }
         }
-        do {
-            try AtomicFile.write(Data((kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).utf8), to: URL(fileURLWithPath: metricsPath))
-        } catch {
-            throw RunError("cannot rewrite \(metricsPath): \(error)")
+        if let failure {
+            if start >= 0 { _ = ftruncate(fd, start) }
+            throw RunError("cannot write \(failure.path): \(failure.problem)")
+        }
+    }
+
+    /// Keeps only the complete metrics records at or before `step` in the run directory at
+    /// `path` (a resumed run repeats the steps after its checkpoint): torn, unreadable and
+    /// later lines are dropped. The file is replaced atomically; call it before opening
+    /// the directory for appending.
+    static func truncateMetrics(in path: String, after step: Int) throws(RunError) {
+        let file = RunFiles(path).metrics
+        guard FileManager.default.fileExists(atPath: file) else { return }
+        let data: Data
+        do { data = try InputFile.read(file, limit: MetricsFile.maximumBytes) } catch { throw RunError("cannot read \(error)") }
+        var kept = Data()
+        for line in MetricsFile.completeLines(data).lines {
+            guard let r = MetricsFile.decode(line), r.step <= step else { continue }
+            kept.append(line); kept.append(0x0A)
+        }
+        guard kept != data else { return }
+        do { try AtomicFile.write(kept, to: URL(fileURLWithPath: file)) } catch {
+            throw RunError("cannot rewrite \(error)")
         }
     }
 
     deinit {
-        try? metrics.close()
-        try? logHandle.close()
+        close(metricsFD)
+        close(logFD)
     }
 }

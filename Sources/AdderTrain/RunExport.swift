@@ -1,42 +1,57 @@
+import AdderCore
 import AdderNN
 import Foundation
 
 /// Copies a run's config.yaml and metrics.jsonl (not its checkpoints or TensorBoard
 /// files) into another directory, optionally keeping only every n-th per-step record so
-/// that results stay small enough to commit. Evaluation, layer and event records, and
-/// the last step record, are always kept; the copy opens in the dashboard and in
-/// `adderlab compare` like the original.
+/// that results stay small enough to commit. Evaluation, layer and event records, the
+/// last step record, and lines that are not readable records (copied unchanged) are
+/// always kept; the copy opens in the dashboard and in `adderlab compare` like the
+/// original. The source is never written: a destination that is the source or lies
+/// inside it is refused, and both files are replaced atomically.
 public enum RunExport {
     public static func export(_ runDirectory: String, into destination: String, stepEvery n: Int) throws(RunError) -> String {
-        guard n >= 1 else { throw RunError("--step-every must be at least 1, got \(n)") }
+        guard n >= 1, n <= 1_000_000_000 else { throw RunError("--step-every must be between 1 and 1000000000, got \(n)") }
+        let source = RunFiles(runDirectory)
         _ = try RunDirectory.readConfig(runDirectory)
-        let name = (runDirectory as NSString).lastPathComponent
-        let target = (destination as NSString).appendingPathComponent(name)
+        let target = RunFiles((destination as NSString).appendingPathComponent((runDirectory as NSString).lastPathComponent))
         let fm = FileManager.default
+        do { try fm.createDirectory(atPath: destination, withIntermediateDirectories: true) } catch {
+            throw RunError("cannot create \(destination): \(error.localizedDescription)")
+        }
+        let src = canonical(source.path), dst = canonical(target.path)
+        guard dst != src, !dst.hasPrefix(src + "/") else {
+            throw RunError("cannot export \(runDirectory) into \(destination): the copy would be \(target.path), which is the run itself or inside it; choose another destination")
+        }
+        let config: Data, metrics: Data
         do {
-            try fm.createDirectory(atPath: target, withIntermediateDirectories: true)
-            let config = try Data(contentsOf: URL(fileURLWithPath: runDirectory + "/config.yaml"))
-            try AtomicFile.write(config, to: URL(fileURLWithPath: target + "/config.yaml"))
+            config = try InputFile.read(source.config, limit: YAMLEvents.maximumBytes)
+            metrics = fm.fileExists(atPath: source.metrics) ? try InputFile.read(source.metrics, limit: MetricsFile.maximumBytes) : Data()
         } catch {
-            throw RunError("cannot export \(runDirectory) to \(target): \(error.localizedDescription)")
+            throw RunError("cannot read \(error)")
         }
-        let text = (try? String(contentsOfFile: runDirectory + "/metrics.jsonl", encoding: .utf8)) ?? ""
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-        let lastStep = lines.lastIndex { $0.hasPrefix("{\"kind\":\"step\"") }
-        var kept: [Substring] = []
-        for (i, line) in lines.enumerated() {
-            if line.hasPrefix("{\"kind\":\"step\""), i != lastStep,
-               let o = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
-               let step = o["step"] as? Int, step % n != 0 {
-                continue
-            }
-            kept.append(line)
+        let (lines, consumed) = MetricsFile.completeLines(metrics)
+        let records = lines.map { MetricsFile.decode($0) }
+        let lastStep = records.lastIndex { if case .step = $0 { return true } else { return false } }
+        var kept = Data()
+        for (i, (line, record)) in zip(lines, records).enumerated() {
+            if case .step(let r) = record, i != lastStep, r.step % n != 0 { continue }
+            kept.append(line); kept.append(0x0A)
         }
+        // A torn last line (a run killed mid-write) is copied as it is, too.
+        if consumed < metrics.count { kept.append(metrics[(metrics.startIndex + consumed)...]) }
         do {
-            try AtomicFile.write(Data((kept.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: target + "/metrics.jsonl"))
+            try fm.createDirectory(atPath: target.path, withIntermediateDirectories: true)
+            try AtomicFile.write(config, to: URL(fileURLWithPath: target.config))
+            try AtomicFile.write(kept, to: URL(fileURLWithPath: target.metrics))
         } catch {
-            throw RunError("cannot write \(target)/metrics.jsonl: \(error)")
+            throw RunError("cannot export \(runDirectory) to \(target.path): \(error)")
         }
-        return target
+        return target.path
+    }
+
+    /// The absolute path with symbolic links resolved (as far as the path exists).
+    static func canonical(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
 }

@@ -1,30 +1,200 @@
+import AdderCore
 import AdderNN
 import Foundation
+
+/// One line of metrics.jsonl, decoded and range-checked.
+enum MetricsRecord {
+    case step(StepRecord), eval(EvalRecord), layers(LayerRecord), event(EventRecord)
+
+    var step: Int {
+        switch self {
+        case .step(let r): return r.step
+        case .eval(let r): return r.step
+        case .layers(let r): return r.step
+        case .event(let r): return r.step
+        }
+    }
+}
+
+/// A metrics.jsonl read from its start and then followed as it grows: each `update`
+/// reads only the bytes appended since the last one (up to a chunk, so a huge file
+/// never blocks a caller for long), and starts over when the file was replaced.
+///
+/// Every number in the file is untrusted. A line that is not a JSON object with a known
+/// kind and a valid step, epoch and time is skipped and counted; a value outside its
+/// range (an accuracy above 1, a negative loss, ±1e308, a gradient norm beyond Float) is
+/// read as missing (NaN) and counted, never used.
+public struct MetricsFile {
+    /// The largest step, epoch and elapsed time taken as real.
+    static let maximumStep = 1 << 40
+    static let maximumEpoch = 1e9
+    static let maximumSeconds = 1e10
+    /// A metrics file read in one go (truncation on resume, export) may be this large.
+    public static let maximumBytes = 2 << 30
+
+    public let path: String
+    public private(set) var history = History()
+    private var offset = 0
+    private var inode: UInt64?
+    /// True when the last update left bytes unread (it read one chunk of a larger file).
+    public private(set) var hasUnread = false
+
+    public struct History: Sendable {
+        public var steps: [StepRecord] = []
+        public var evals: [EvalRecord] = []
+        public var layers: [LayerRecord] = []
+        public var events: [EventRecord] = []
+        /// Lines that could not be read as a record (torn, not JSON, bad kind or step).
+        public var skippedLines = 0
+        /// Values outside their range, read as missing.
+        public var invalidValues = 0
+    }
+
+    public init(path: String) { self.path = path }
+
+    /// Reads what was appended since the last call, at most `chunk` bytes; true when
+    /// anything new was read. A missing file reads as empty.
+    @discardableResult
+    public mutating func update(chunk: Int = 64 << 20) -> Bool {
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            let had = offset > 0
+            if had { self = MetricsFile(path: path) }
+            return had
+        }
+        if inode != UInt64(st.st_ino) || Int(st.st_size) < offset {
+            // Replaced (a resume rewrote it) or truncated: read again from the start.
+            self = MetricsFile(path: path)
+            inode = UInt64(st.st_ino)
+        }
+        let available = Int(st.st_size) - offset
+        hasUnread = false
+        guard available > 0 else { return false }
+        let want = min(available, chunk)
+        guard let data = try? InputFile.read(path, from: offset, atMost: want) else { return false }
+        let (lines, consumed) = MetricsFile.completeLines(data)
+        // A line longer than the chunk: take the chunk as one (unreadable) line.
+        let used = consumed == 0 && want == chunk && want < available ? want : consumed
+        if consumed == 0 && used > 0 { history.skippedLines += 1 }
+        for line in lines { add(line) }
+        offset += used
+        hasUnread = used < available && used > 0
+        return used > 0
+    }
+
+    /// Reads the whole file.
+    public mutating func readToEnd() {
+        while update() {}
+    }
+
+    private mutating func add(_ line: Data) {
+        guard let (record, invalid) = MetricsFile.decodeCounting(line) else { history.skippedLines += 1; return }
+        history.invalidValues += invalid
+        switch record {
+        case .step(let r): history.steps.append(r)
+        case .eval(let r): history.evals.append(r)
+        case .layers(let r): history.layers.append(r)
+        case .event(let r): history.events.append(r)
+        }
+    }
+
+    /// The complete (newline-terminated) lines of `data`, without their newlines and
+    /// skipping empty ones, and the number of bytes they span.
+    static func completeLines(_ data: Data) -> (lines: [Data], consumed: Int) {
+        var lines: [Data] = []
+        var start = data.startIndex
+        var consumed = 0
+        while let nl = data[start...].firstIndex(of: 0x0A) {
+            if nl > start { lines.append(data[start..<nl]) }
+            start = nl + 1
+            consumed = start - data.startIndex
+        }
+        return (lines, consumed)
+    }
+
+    static func decode(_ line: Data) -> MetricsRecord? { decodeCounting(line)?.record }
+
+    /// The record on one line and how many of its values were out of range, or nil.
+    static func decodeCounting(_ line: Data) -> (record: MetricsRecord, invalid: Int)? {
+        guard line.count < 1 << 20,
+              let o = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any],
+              let kind = o["kind"] as? String,
+              let stepNumber = o["step"] as? NSNumber, let step = Int(exactly: stepNumber.doubleValue),
+              step >= 0, step <= maximumStep else { return nil }
+        var invalid = 0
+        /// A number in `range`, NaN when missing (JSON null: not finite when written) or out of it.
+        func number(_ d: [String: Any], _ k: String, _ range: ClosedRange<Double>) -> Double {
+            guard let n = d[k] as? NSNumber else {
+                if d[k] != nil && !(d[k] is NSNull) { invalid += 1 }
+                return .nan
+            }
+            let v = n.doubleValue
+            guard range.contains(v) else { invalid += 1; return .nan }
+            return v
+        }
+        let floatMax = Double(Float.greatestFiniteMagnitude)
+        let nonNegative = 0...floatMax, anyFloat = -floatMax...floatMax, fraction = 0.0...1.0
+        // Structural values: without them the record cannot be placed.
+        let epoch = number(o, "epoch", 0...maximumEpoch), time = number(o, "time", 0...maximumSeconds)
+        func text(_ d: [String: Any], _ k: String) -> String { String((d[k] as? String ?? "").prefix(1000)) }
+        switch kind {
+        case "step":
+            guard epoch.isFinite, time.isFinite else { return nil }
+            return (.step(StepRecord(step: step, epoch: epoch, loss: number(o, "loss", nonNegative), learningRate: number(o, "lr", nonNegative),
+                                     imagesPerSecond: number(o, "imagesPerSecond", 0...1e9), batchAccuracy: number(o, "batchAccuracy", fraction),
+                                     time: time)), invalid)
+        case "eval":
+            guard epoch.isFinite, time.isFinite else { return nil }
+            let drift = (o["batchNormDrift"] as? [[String: Any]] ?? []).prefix(10_000).map {
+                DriftRecord(name: text($0, "name"), meanGap: number($0, "meanGap", anyFloat),
+                            logVarianceRatio: number($0, "logVarianceRatio", anyFloat))
+            }
+            return (.eval(EvalRecord(step: step, epoch: epoch, testLoss: number(o, "testLoss", nonNegative),
+                                     testAccuracy: number(o, "testAccuracy", fraction),
+                                     testAccuracyBatchStatistics: number(o, "testAccuracyBatchStats", fraction),
+                                     trainAccuracy: number(o, "trainAccuracy", fraction), time: time, drift: Array(drift))), invalid)
+        case "layers":
+            guard let list = o["layers"] as? [[String: Any]], list.count <= 10_000 else { return nil }
+            let layers = list.map { l in
+                LayerStatistics(name: text(l, "name"), type: text(l, "type"), gradNorm: number(l, "gradNorm", nonNegative),
+                                weightNorm: number(l, "weightNorm", nonNegative), alpha: number(l, "alpha", nonNegative),
+                                outputMean: number(l, "outputMean", anyFloat), outputStd: number(l, "outputStd", nonNegative),
+                                gradientMode: text(l, "gradientMode"))
+            }
+            return (.layers(LayerRecord(step: step, layers: layers)), invalid)
+        case "event":
+            guard time.isFinite, let name = o["event"] as? String else { return nil }
+            return (.event(EventRecord(step: step, kind: String(name.prefix(100)), detail: text(o, "detail"), time: time)), invalid)
+        default:
+            return nil
+        }
+    }
+}
 
 /// Reads a run directory back into a snapshot, so that runs trained headless or on
 /// another machine can be compared and watched from their files alone.
 public enum RunReader {
-    struct History {
-        var steps: [StepRecord] = []
-        var evals: [EvalRecord] = []
-        var layers: [LayerRecord] = []
-        var events: [EventRecord] = []
-        var skippedLines = 0
-    }
-
     /// Reads `directory` (config.yaml and metrics.jsonl).
     public static func read(directory: String) throws(RunError) -> RunSnapshot {
         let config = try RunDirectory.readConfig(directory)
+        var metrics = MetricsFile(path: RunFiles(directory).metrics)
+        metrics.readToEnd()
+        return snapshot(config: config, directory: directory, history: metrics.history)
+    }
+
+    /// The snapshot of a run directory from its configuration and what its metrics file holds.
+    public static func snapshot(config: ExperimentConfig, directory: String, history h: MetricsFile.History) -> RunSnapshot {
         var snap = RunSnapshot(config: config)
         snap.directory = directory
-        let h = read(metricsAt: directory + "/metrics.jsonl")
         snap.steps = h.steps; snap.evals = h.evals; snap.layers = h.layers; snap.events = h.events
+        snap.skippedLines = h.skippedLines; snap.invalidValues = h.invalidValues
         snap.step = h.steps.last?.step ?? 0
         snap.elapsed = max(h.steps.last?.time ?? 0, h.events.last?.time ?? 0)
         if let first = h.steps.first, first.epoch > 0 {
-            snap.stepsPerEpoch = max(1, Int((Double(first.step) / first.epoch).rounded()))
+            let perEpoch = (Double(first.step) / first.epoch).rounded()
+            if perEpoch.isFinite, perEpoch >= 1, perEpoch <= Double(MetricsFile.maximumStep) { snap.stepsPerEpoch = Int(perEpoch) }
         }
-        snap.totalSteps = snap.stepsPerEpoch * config.epochs
+        snap.totalSteps = snap.stepsPerEpoch.multipliedReportingOverflow(by: config.epochs).overflow ? Int.max : snap.stepsPerEpoch * config.epochs
         if let last = h.events.last(where: { $0.kind == "state" }) {
             let word = last.detail.split(separator: ":").first.map(String.init) ?? ""
             let state = RunState(rawValue: word) ?? .interrupted
@@ -36,49 +206,19 @@ public enum RunReader {
         if let mode = h.events.last(where: { $0.kind == "gradientMode" }) {
             snap.gradientMode = String(mode.detail.split(separator: " ").first ?? "")
         }
-        if let e = h.events.last(where: { $0.kind == "eta" }), let v = Double(e.detail) { snap.eta = v }
+        if let e = h.events.last(where: { $0.kind == "eta" }), let v = Double(e.detail), v.isFinite, v > 0 { snap.eta = v }
         return snap
     }
 
     /// Every run directory directly under `runsDirectory` (those with a config.yaml), newest name last.
     public static func runDirectories(in runsDirectory: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: runsDirectory)) ?? []
-        return names.sorted().map { runsDirectory + "/" + $0 }.filter { FileManager.default.fileExists(atPath: $0 + "/config.yaml") }
+        return names.sorted().map { runsDirectory + "/" + $0 }.filter { RunFiles($0).exists }
     }
 
-    static func read(metricsAt path: String) -> History {
-        var h = History()
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else { return h }
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            guard let o = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
-                  let kind = o["kind"] as? String, let step = o["step"] as? Int else { h.skippedLines += 1; continue }
-            func d(_ k: String) -> Double { (o[k] as? NSNumber)?.doubleValue ?? .nan }
-            switch kind {
-            case "step":
-                h.steps.append(StepRecord(step: step, epoch: d("epoch"), loss: d("loss"), learningRate: d("lr"),
-                                          imagesPerSecond: d("imagesPerSecond"), batchAccuracy: d("batchAccuracy"), time: d("time")))
-            case "eval":
-                let drift = (o["batchNormDrift"] as? [[String: Any]] ?? []).map {
-                    DriftRecord(name: $0["name"] as? String ?? "", meanGap: ($0["meanGap"] as? NSNumber)?.doubleValue ?? .nan,
-                                logVarianceRatio: ($0["logVarianceRatio"] as? NSNumber)?.doubleValue ?? .nan)
-                }
-                h.evals.append(EvalRecord(step: step, epoch: d("epoch"), testLoss: d("testLoss"), testAccuracy: d("testAccuracy"),
-                                          testAccuracyBatchStatistics: d("testAccuracyBatchStats"), trainAccuracy: d("trainAccuracy"),
-                                          time: d("time"), drift: drift))
-            case "layers":
-                let layers = (o["layers"] as? [[String: Any]] ?? []).map { l in
-                    func v(_ k: String) -> Double { (l[k] as? NSNumber)?.doubleValue ?? .nan }
-                    return LayerStatistics(name: l["name"] as? String ?? "", type: l["type"] as? String ?? "", gradNorm: v("gradNorm"),
-                                           weightNorm: v("weightNorm"), alpha: v("alpha"), outputMean: v("outputMean"), outputStd: v("outputStd"),
-                                           gradientMode: l["gradientMode"] as? String ?? "")
-                }
-                h.layers.append(LayerRecord(step: step, layers: layers))
-            case "event":
-                h.events.append(EventRecord(step: step, kind: o["event"] as? String ?? "", detail: o["detail"] as? String ?? "", time: d("time")))
-            default:
-                h.skippedLines += 1
-            }
-        }
-        return h
+    static func read(metricsAt path: String) -> MetricsFile.History {
+        var m = MetricsFile(path: path)
+        m.readToEnd()
+        return m.history
     }
 }

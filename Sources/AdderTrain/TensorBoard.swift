@@ -1,3 +1,4 @@
+import AdderCore
 import Foundation
 
 /// Writes TensorBoard scalar event files (`events.out.tfevents.*`) without TensorFlow:
@@ -8,34 +9,37 @@ import Foundation
 ///     Summary { repeated Value value = 1; }   Value { string tag = 1; float simple_value = 2; }
 public final class TensorBoardWriter {
     public let path: String
-    private let handle: FileHandle
+    private let fd: Int32
 
     /// Creates `events.out.tfevents.<time>.<host>` in `directory` and writes the version record.
-    public init(directory: String) throws {
+    public init(directory: String) throws(RunError) {
         let host = ProcessInfo.processInfo.hostName.isEmpty ? "localhost" : ProcessInfo.processInfo.hostName
-        var name = "events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(host)"
+        let base = "\(directory)/events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(host)"
+        var name = base
         var n = 1
-        while FileManager.default.fileExists(atPath: directory + "/" + name) { name += ".\(n)"; n += 1 }
-        path = directory + "/" + name
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
-            throw POSIXError(.EACCES, userInfo: [NSFilePathErrorKey: path])
+        var fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
+        while fd < 0 && errno == EEXIST && n < 10_000 {
+            name = base + ".\(n)"; n += 1
+            fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
         }
-        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        write(TensorBoardWriter.event(wallTime: Date().timeIntervalSince1970, step: 0, fileVersion: "brain.Event:2"))
+        guard fd >= 0 else { throw RunError("cannot create \(FileFailure.posix("open", name))") }
+        path = name
+        self.fd = fd
+        try write(TensorBoardWriter.event(wallTime: Date().timeIntervalSince1970, step: 0, fileVersion: "brain.Event:2"))
     }
 
     /// One event holding `scalars` at `step`.
-    public func add(step: Int, scalars: [(String, Double)], wallTime: Double = Date().timeIntervalSince1970) {
+    public func add(step: Int, scalars: [(String, Double)], wallTime: Double = Date().timeIntervalSince1970) throws(RunError) {
         let values = scalars.filter { $0.1.isFinite }
         guard !values.isEmpty else { return }
-        write(TensorBoardWriter.event(wallTime: wallTime, step: step, scalars: values))
+        try write(TensorBoardWriter.event(wallTime: wallTime, step: step, scalars: values))
     }
 
-    private func write(_ payload: [UInt8]) {
-        handle.write(Data(TensorBoardWriter.frame(payload)))
+    private func write(_ payload: [UInt8]) throws(RunError) {
+        try RunDirectory.appendWhole(Data(TensorBoardWriter.frame(payload)), fd: fd, path: path)
     }
 
-    deinit { try? handle.close() }
+    deinit { close(fd) }
 
     // MARK: encoding
 

@@ -120,6 +120,10 @@ final class Trainer {
     var timeOffset = 0.0
     let started = Date()
     var paused = false
+    /// What the resume started from, for the event and the log.
+    var resumedFrom = ""
+    /// True when the resumed checkpoint's step was already evaluated.
+    var evaluatedAtResume = false
 
     init(run: TrainingRun) {
         self.run = run
@@ -142,19 +146,24 @@ final class Trainer {
         }
     }
 
+    /// Ends the run as failed. The reason is recorded wherever it can still be written
+    /// (the disk may be what failed); the store always has it.
     func fail(_ message: String) {
-        setState(.failed, message)
+        let e = EventRecord(step: step, kind: "state", detail: RunState.failed.rawValue + ": " + message, time: elapsed)
+        run.store.update { $0.state = .failed; $0.message = message; $0.elapsed = e.time; $0.events.append(e) }
+        try? dir?.append(e.json)
+        try? dir?.log(String(format: "[%8.1fs] step %d: %@ %@", e.time, e.step, e.kind, e.detail))
     }
 
-    func setState(_ state: RunState, _ message: String = "") {
+    func setState(_ state: RunState, _ message: String = "") throws(RunError) {
         run.store.update { $0.state = state; $0.message = message; $0.elapsed = self.elapsed }
-        record(EventRecord(step: step, kind: "state", detail: state.rawValue + (message.isEmpty ? "" : ": " + message), time: elapsed))
+        try record(EventRecord(step: step, kind: "state", detail: state.rawValue + (message.isEmpty ? "" : ": " + message), time: elapsed))
     }
 
-    func record(_ e: EventRecord) {
+    func record(_ e: EventRecord) throws(RunError) {
         run.store.update { $0.events.append(e) }
-        dir?.append(e.json)
-        dir?.log(String(format: "[%8.1fs] step %d: %@ %@", e.time, e.step, e.kind, e.detail))
+        try dir?.append(e.json)
+        try dir?.log(String(format: "[%8.1fs] step %d: %@ %@", e.time, e.step, e.kind, e.detail))
     }
 
     // MARK: set-up
@@ -198,43 +207,118 @@ final class Trainer {
             $0.gradientMode = self.modeLabel(); $0.eta = self.eta
         }
         if run.resumeRequested {
-            record(EventRecord(step: step, kind: "resumedFromCheckpoint", detail: "step \(step) of \(totalSteps)", time: elapsed))
+            try record(EventRecord(step: step, kind: "resumedFromCheckpoint", detail: resumedFrom, time: elapsed))
         } else {
-            dir?.log("\(config.name): \(config.model.rawValue) (\(config.adders)) on \(config.dataset.rawValue), \(train.count) training and \(test.count) test images, \(totalSteps) steps of \(config.batchSize)")
+            try dir?.log("\(config.name): \(config.model.rawValue) (\(config.adders)) on \(config.dataset.rawValue), \(train.count) training and \(test.count) test images, \(totalSteps) steps of \(config.batchSize)")
         }
-        setState(.running)
+        try setState(.running)
     }
 
+    /// Restores the newest valid checkpoint of the run directory at `path`: latest, or
+    /// the newest epoch-N when latest is missing or damaged (and says so). Every value of
+    /// its metadata is cross-checked against the model, the optimizer and config.yaml.
     func restoreCheckpoint(_ path: String) throws {
-        let ckpt = path + "/checkpoints/latest.safetensors"
-        guard FileManager.default.fileExists(atPath: ckpt) else {
+        let files = RunFiles(path)
+        let existing = files.checkpointCandidates.filter { FileManager.default.fileExists(atPath: $0) || isSymlink($0) }
+        guard !existing.isEmpty else {
             // Killed before the first checkpoint: start over in the same directory.
             try RunDirectory.truncateMetrics(in: path, after: -1)
+            resumedFrom = "no checkpoint yet: started again from step 0"
             return
         }
-        let meta: [String: String]
-        do { meta = try Checkpoint.load(from: URL(fileURLWithPath: ckpt), into: model, optimizer: optimizer) } catch {
-            throw RunError("cannot resume from \(error)")
+        var rejected: [String] = []
+        var restored: (file: String, meta: [String: String])?
+        for file in existing {
+            do {
+                let meta = try Checkpoint.read(metadataOf: URL(fileURLWithPath: file))
+                try checkMetadata(meta, file: file)
+                let loaded = try Checkpoint.load(from: URL(fileURLWithPath: file), into: model, optimizer: optimizer)
+                restored = (file, loaded)
+                break
+            } catch {
+                rejected.append("\((file as NSString).lastPathComponent): \(error)")
+            }
         }
-        guard let s = Int(meta["step"] ?? ""), s >= 0, s <= totalSteps else {
-            throw RunError("\(ckpt): metadata 'step' is '\(meta["step"] ?? "")', expected a step between 0 and \(totalSteps)")
+        guard let (file, meta) = restored else {
+            throw RunError("cannot resume \(path): no usable checkpoint (\(rejected.joined(separator: "; ")))")
         }
-        step = s
+        step = Int(meta["step"]!)!
         trainCorrect = Int(meta["trainCorrect"] ?? "") ?? 0
         trainSeen = Int(meta["trainSeen"] ?? "") ?? 0
         timeOffset = Double(meta["elapsed"] ?? "") ?? 0
         if let e = Double(meta["eta"] ?? "") { eta = e; optimizer.configuration.eta = Float(e) }
         for (name, layer) in model.adderLayers {
-            if let mode = meta["gradient." + name], let slash = mode.firstIndex(of: "/"),
-               let f = AdderKernels.FilterRule(rawValue: String(mode[..<slash])),
-               let i = AdderKernels.InputRule(rawValue: String(mode[mode.index(after: slash)...])) {
-                layer.filterRule = f; layer.inputRule = i
+            if let rules = meta["gradient." + name].flatMap(GradientRules.init(label:)) {
+                layer.filterRule = rules.filter; layer.inputRule = rules.input
             }
+        }
+        let name = (file as NSString).lastPathComponent
+        resumedFrom = "step \(step) of \(totalSteps) from \(name)"
+            + (rejected.isEmpty ? "" : " (skipped \(rejected.joined(separator: "; ")))")
+        let before = RunReader.read(metricsAt: files.metrics)
+        if step == totalSteps, let last = before.events.last(where: { $0.kind == "state" }), last.detail.hasPrefix(RunState.finished.rawValue) {
+            throw RunError("\(path) finished all \(totalSteps) steps; there is nothing to resume")
         }
         try RunDirectory.truncateMetrics(in: path, after: step)
         // Rebuild the in-memory history from what the file kept.
-        let history = RunReader.read(metricsAt: path + "/metrics.jsonl")
+        let history = RunReader.read(metricsAt: files.metrics)
+        evaluatedAtResume = history.evals.contains { $0.step == step }
         run.store.update { $0.steps = history.steps; $0.evals = history.evals; $0.layers = history.layers; $0.events = history.events }
+    }
+
+    private func isSymlink(_ path: String) -> Bool {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil
+    }
+
+    /// Throws unless every metadata value of a checkpoint is in range and agrees with the
+    /// model, the optimizer's step count and config.yaml.
+    func checkMetadata(_ meta: [String: String], file: String) throws(RunError) {
+        func bad(_ key: String, _ expected: String) -> RunError {
+            RunError("metadata '\(key)' is '\(meta[key] ?? "(missing)")', expected \(expected)")
+        }
+        guard let s = meta["step"].flatMap({ Int($0) }), s >= 0, s <= totalSteps else {
+            throw bad("step", "a step between 0 and \(totalSteps)")
+        }
+        guard let steps = meta["optimizer.steps"].flatMap({ Int($0) }), steps == s else {
+            throw bad("optimizer.steps", "\(s), the checkpoint's step")
+        }
+        let seenLimit = s.multipliedReportingOverflow(by: config.batchSize).partialValue
+        guard let seen = meta["trainSeen"].flatMap({ Int($0) }), seen >= 0, seen <= seenLimit else {
+            throw bad("trainSeen", "a count of images between 0 and \(seenLimit)")
+        }
+        guard let correct = meta["trainCorrect"].flatMap({ Int($0) }), correct >= 0, correct <= seen else {
+            throw bad("trainCorrect", "a count between 0 and trainSeen (\(seen))")
+        }
+        guard let elapsed = meta["elapsed"].flatMap({ Double($0) }), elapsed.isFinite, elapsed >= 0, elapsed <= 1e10 else {
+            throw bad("elapsed", "seconds, a finite number ≥ 0")
+        }
+        guard let e = meta["eta"].flatMap({ Double($0) }), e.isFinite, e > 0, e <= 1e6 else {
+            throw bad("eta", "a number > 0 and ≤ 1e6")
+        }
+        guard meta["classes"] == String(model.classes) else { throw bad("classes", "\(model.classes)") }
+        let adders = Set(model.adderLayers.map(\.0))
+        let recorded = Set(meta.keys.filter { $0.hasPrefix("gradient.") }.map { String($0.dropFirst(9)) })
+        guard recorded == adders else {
+            throw RunError("its adder layers (\(recorded.sorted().joined(separator: ", "))) are not the model's (\(adders.sorted().joined(separator: ", "))): config.yaml's adders '\(config.adders)' does not match the checkpoint")
+        }
+        for name in adders where GradientRules(label: meta["gradient." + name]!) == nil {
+            throw bad("gradient." + name, "filter/input rules such as fullPrecision/hardTanh")
+        }
+        if let text = meta["config"] {
+            let saved: ExperimentConfig
+            do { saved = try ExperimentConfig(tree: try ConfigValue.parse(yaml: text), file: file + " metadata 'config'") } catch {
+                throw RunError("its metadata 'config' is not a valid configuration: \(error)")
+            }
+            var mine = config, theirs = saved
+            mine.description = ""; theirs.description = ""
+            if mine != theirs {
+                let diff = Comparison(snapshots: [RunSnapshot(config: theirs), RunSnapshot(config: mine)]).differingKeys
+                let shown = diff.map { k in
+                    "\(k) is \(Comparison.value(mine, k)) in config.yaml but \(Comparison.value(theirs, k)) in the checkpoint"
+                }
+                throw RunError("config.yaml was changed after the run started: \(shown.joined(separator: ", ")); restore it or start a new run")
+            }
+        }
     }
 
     // MARK: the loop
@@ -244,9 +328,9 @@ final class Trainer {
         let perEpoch = plan.batchesPerEpoch
         let prefetcher = BatchPrefetcher(plan: plan, startEpoch: step / perEpoch, startIndex: step % perEpoch, endEpoch: config.epochs)
         defer { prefetcher.cancel() }
-        var lastEval = -1, lastCheckpoint = -1
+        var lastEval = evaluatedAtResume ? step : -1, lastCheckpoint = run.resumeRequested ? step : -1
         while step < totalSteps {
-            if applyCommands() { finishStopped(); return }
+            if try applyCommands() { try finishStopped(); return }
             guard let batch = prefetcher.next() else { break }
             let t0 = Date()
             let lr = schedule.rate(at: step)
@@ -257,53 +341,53 @@ final class Trainer {
             let dt = Date().timeIntervalSince(t0)
             trainCorrect += result.correctTop1; trainSeen += batch.labels.count
             if let problem = divergence(loss: result.loss) {
-                setState(.diverged, problem)
+                try setState(.diverged, problem)
                 return
             }
             let rec = StepRecord(step: step, epoch: Double(step) / Double(perEpoch), loss: Double(result.loss), learningRate: Double(lr),
                                  imagesPerSecond: Double(batch.labels.count) / max(dt, 1e-9),
                                  batchAccuracy: Double(result.correctTop1) / Double(batch.labels.count), time: elapsed)
-            publish(rec)
-            if step % config.layerStatsEvery == 0 || step == totalSteps { publishLayers() }
+            try publish(rec)
+            if step % config.layerStatsEvery == 0 || step == totalSteps { try publishLayers() }
             let epochEnd = step % perEpoch == 0
             if (config.evalEvery > 0 && step % config.evalEvery == 0) || (config.evalEvery == 0 && epochEnd) || step == totalSteps {
-                evaluate(); lastEval = step
+                try evaluate(); lastEval = step
             }
             if (config.checkpointEvery > 0 && step % config.checkpointEvery == 0) || (config.checkpointEvery == 0 && epochEnd) {
                 try checkpoint(epoch: epochEnd ? step / perEpoch : nil); lastCheckpoint = step
             }
         }
-        if lastEval != step { evaluate() }
+        if lastEval != step { try evaluate() }
         if lastCheckpoint != step { try checkpoint(epoch: nil) }
-        setState(.finished)
+        try setState(.finished)
     }
 
     /// Applies queued controls; true when the run must stop now.
-    func applyCommands() -> Bool {
+    func applyCommands() throws(RunError) -> Bool {
         while true {
             for c in run.takeCommands() {
                 switch c {
                 case .pause where !paused:
                     paused = true
                     run.store.update { $0.state = .paused }
-                    record(EventRecord(step: step, kind: "pause", detail: "", time: elapsed))
+                    try record(EventRecord(step: step, kind: "pause", detail: "", time: elapsed))
                 case .resume where paused:
                     paused = false
                     run.store.update { $0.state = .running }
-                    record(EventRecord(step: step, kind: "resume", detail: "", time: elapsed))
+                    try record(EventRecord(step: step, kind: "resume", detail: "", time: elapsed))
                 case .stop:
                     return true
                 case let .gradient(f, i, layer):
-                    setRules(f, i, layer: layer)
+                    try setRules(f, i, layer: layer)
                 case let .toggleGradient(layer):
                     let target = model.adderLayers.first { layer == nil || $0.0 == layer }?.1
                     let toSign = target?.filterRule == .fullPrecision
-                    setRules(toSign ? .sign : .fullPrecision, toSign ? .sign : .hardTanh, layer: layer)
+                    try setRules(toSign ? .sign : .fullPrecision, toSign ? .sign : .hardTanh, layer: layer)
                 case let .eta(e) where e > 0 && e.isFinite:
                     eta = e
                     optimizer.configuration.eta = Float(e)
                     run.store.update { $0.eta = e }
-                    record(EventRecord(step: step, kind: "eta", detail: String(format: "%g", e), time: elapsed))
+                    try record(EventRecord(step: step, kind: "eta", detail: String(format: "%g", e), time: elapsed))
                 default:
                     break
                 }
@@ -313,12 +397,12 @@ final class Trainer {
         }
     }
 
-    func setRules(_ f: AdderKernels.FilterRule, _ i: AdderKernels.InputRule, layer: String?) {
+    func setRules(_ f: AdderKernels.FilterRule, _ i: AdderKernels.InputRule, layer: String?) throws(RunError) {
         guard !model.adderLayers.isEmpty else { return }
         model.setGradientRules(filter: f, input: i, layer: layer)
         let label = modeLabel()
         run.store.update { $0.gradientMode = label }
-        record(EventRecord(step: step, kind: "gradientMode", detail: "\(f.rawValue)/\(i.rawValue)" + (layer.map { " (\($0))" } ?? ""), time: elapsed))
+        try record(EventRecord(step: step, kind: "gradientMode", detail: "\(f.rawValue)/\(i.rawValue)" + (layer.map { " (\($0))" } ?? ""), time: elapsed))
     }
 
     func modeLabel() -> String {
@@ -327,9 +411,9 @@ final class Trainer {
         return modes.count == 1 ? modes.first! : "mixed"
     }
 
-    func finishStopped() {
+    func finishStopped() throws(RunError) {
         do { try checkpoint(epoch: nil) } catch { fail("stopped, but the checkpoint failed: \(error)"); return }
-        setState(.stopped)
+        try setState(.stopped)
     }
 
     /// A message naming where NaN or ∞ appeared, or nil.
@@ -341,33 +425,33 @@ final class Trainer {
         return nil
     }
 
-    func publish(_ r: StepRecord) {
+    func publish(_ r: StepRecord) throws(RunError) {
         let s = step
         run.store.update { $0.steps.append(r); $0.step = s; $0.elapsed = r.time }
-        dir?.append(r.json)
-        dir?.tensorBoard.add(step: r.step, scalars: [("train/loss", r.loss), ("train/learning_rate", r.learningRate),
+        try dir?.append(r.json)
+        try dir?.tensorBoard.add(step: r.step, scalars: [("train/loss", r.loss), ("train/learning_rate", r.learningRate),
                                                       ("train/images_per_second", r.imagesPerSecond), ("train/batch_accuracy", r.batchAccuracy)])
         if step % 50 == 0 || step == totalSteps {
-            dir?.log(String(format: "[%8.1fs] step %d/%d epoch %.2f loss %.4f lr %.4g %.0f img/s", r.time, step, totalSteps, r.epoch, r.loss, r.learningRate, r.imagesPerSecond))
+            try dir?.log(String(format: "[%8.1fs] step %d/%d epoch %.2f loss %.4f lr %.4g %.0f img/s", r.time, step, totalSteps, r.epoch, r.loss, r.learningRate, r.imagesPerSecond))
         }
     }
 
-    func publishLayers() {
+    func publishLayers() throws(RunError) {
         let rec = LayerRecord(step: step, layers: model.layerStatistics())
         run.store.update { $0.layers.append(rec) }
-        dir?.append(rec.json)
+        try dir?.append(rec.json)
         var scalars: [(String, Double)] = []
         for l in rec.layers {
             scalars += [("layers/\(l.name)/grad_norm", l.gradNorm), ("layers/\(l.name)/weight_norm", l.weightNorm),
                         ("layers/\(l.name)/output_std", l.outputStd)]
             if l.type == "Adder2d" { scalars.append(("layers/\(l.name)/alpha", l.alpha)) }
         }
-        dir?.tensorBoard.add(step: step, scalars: scalars)
+        try dir?.tensorBoard.add(step: step, scalars: scalars)
     }
 
     /// Test loss and accuracy with running statistics, accuracy with batch statistics,
     /// training accuracy since the last evaluation, and batch-norm drift.
-    func evaluate() {
+    func evaluate() throws(RunError) {
         let drift = model.batchNorms.map { name, bn in
             let d = bn.drift()
             return DriftRecord(name: name, meanGap: d.meanGap, logVarianceRatio: d.logVarianceRatio)
@@ -379,10 +463,10 @@ final class Trainer {
         let rec = EvalRecord(step: step, epoch: Double(step) / Double(plan.batchesPerEpoch), testLoss: loss, testAccuracy: acc,
                              testAccuracyBatchStatistics: accBatch, trainAccuracy: trainAcc, time: elapsed, drift: drift)
         run.store.update { $0.evals.append(rec) }
-        dir?.append(rec.json)
-        dir?.tensorBoard.add(step: step, scalars: [("test/loss", loss), ("test/accuracy", acc), ("test/accuracy_batch_stats", accBatch),
+        try dir?.append(rec.json)
+        try dir?.tensorBoard.add(step: step, scalars: [("test/loss", loss), ("test/accuracy", acc), ("test/accuracy_batch_stats", accBatch),
                                                    ("train/accuracy", trainAcc)])
-        dir?.log(String(format: "[%8.1fs] eval at step %d: test loss %.4f, test accuracy %.2f%% (batch statistics %.2f%%), train accuracy %.2f%%",
+        try dir?.log(String(format: "[%8.1fs] eval at step %d: test loss %.4f, test accuracy %.2f%% (batch statistics %.2f%%), train accuracy %.2f%%",
                         rec.time, step, loss, acc * 100, accBatch * 100, trainAcc * 100))
     }
 
@@ -405,13 +489,14 @@ final class Trainer {
     func checkpoint(epoch: Int?) throws {
         guard let path = run.directory else { return }
         var meta = ["step": String(step), "trainCorrect": String(trainCorrect), "trainSeen": String(trainSeen),
-                    "elapsed": String(elapsed), "eta": String(eta)]
-        for (name, l) in model.adderLayers { meta["gradient." + name] = "\(l.filterRule.rawValue)/\(l.inputRule.rawValue)" }
+                    "elapsed": String(elapsed), "eta": String(eta), "config": config.tree.yaml()]
+        for (name, l) in model.adderLayers { meta["gradient." + name] = GradientRules(filter: l.filterRule, input: l.inputRule).label }
         if let epoch { meta["epoch"] = String(epoch) }
         do {
-            try Checkpoint.save(model: model, optimizer: optimizer, metadata: meta, to: URL(fileURLWithPath: path + "/checkpoints/latest.safetensors"))
+            let files = RunFiles(path)
+            try Checkpoint.save(model: model, optimizer: optimizer, metadata: meta, to: URL(fileURLWithPath: files.latestCheckpoint))
             if let epoch {
-                try Checkpoint.save(model: model, optimizer: optimizer, metadata: meta, to: URL(fileURLWithPath: path + "/checkpoints/epoch-\(epoch).safetensors"))
+                try Checkpoint.save(model: model, optimizer: optimizer, metadata: meta, to: URL(fileURLWithPath: files.epochCheckpoint(epoch)))
             }
         } catch {
             throw RunError("checkpoint failed: \(error)")

@@ -19,8 +19,8 @@ struct BenchCommand: ParsableCommand {
         @Flag(name: .long, help: "Print JSON instead of a table.") var json = false
 
         func validate() throws {
-            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-            if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+            if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256, got \(threads)") }
+            if repeats < 1 || repeats > 100_000 { throw ValidationError("--repeats must be from 1 to 100000, got \(repeats)") }
         }
         func apply() { if let threads { Parallel.threads = threads } }
     }
@@ -88,7 +88,7 @@ struct BenchCommand: ParsableCommand {
                 throw ValidationError("unknown model '\(model)'; expected one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             if k == .resnet18 || k == .resnet50 { throw ValidationError("\(model) is an ImageNet definition; bench a CIFAR model or lenet5") }
-            if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (batch norm)") }
+            if let batch, batch < 2 || batch > 4096 { throw ValidationError("--batch must be from 2 (batch norm) to 4096, got \(batch)") }
         }
 
         func run() throws {

@@ -23,9 +23,16 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         let dirs = try expandRunDirectories(runs)
         var snaps: [RunSnapshot] = []
+        // A broken run directory is named on standard error; the others are still compared.
         for d in dirs {
-            do { snaps.append(try RunReader.read(directory: d)) } catch { throw failure("error: \(error)") }
+            do { snaps.append(try RunReader.read(directory: d)) } catch {
+                FileHandle.standardError.write(Data("warning: skipped \(d): \(error)\n".utf8))
+            }
         }
+        for s in snaps where s.skippedLines > 0 || s.invalidValues > 0 {
+            FileHandle.standardError.write(Data("warning: \(s.directory ?? s.config.name)/\(RunFiles.metricsName): \(s.readProblems)\n".utf8))
+        }
+        if snaps.isEmpty { throw failure("error: none of the \(dirs.count) run directories could be read") }
         let report = Comparison(snapshots: snaps)
         if json { print(report.json()) } else if csv { print(report.csv()) } else if markdown { print(report.markdown()) } else {
             print(table(header: report.header, rows: report.rows, rightAlign: true))
@@ -37,7 +44,7 @@ struct CompareCommand: ParsableCommand {
 func expandRunDirectories(_ args: [String]) throws -> [String] {
     var dirs: [String] = []
     for r in args {
-        if FileManager.default.fileExists(atPath: r + "/config.yaml") { dirs.append(r) } else {
+        if RunFiles(r).exists { dirs.append(r) } else {
             let inner = RunReader.runDirectories(in: r)
             if inner.isEmpty { throw failure("error: \(r) is neither a run directory (no config.yaml) nor a directory of runs") }
             dirs += inner

@@ -31,39 +31,50 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         if experiment == nil && resume == nil { throw ValidationError("name an experiment file, or --resume RUN_DIR") }
         if experiment != nil && resume != nil { throw ValidationError("give an experiment or --resume, not both") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256, got \(threads)") }
     }
 
     func run() throws {
         if let threads { Parallel.threads = threads }
-        var runs: [TrainingRun] = []
+        // Each run (and its directory) is made when it starts, not before.
+        var makers: [() throws -> TrainingRun] = []
         do {
             if let resume {
-                runs = [try TrainingRun(resuming: resume)]
+                let run = try TrainingRun(resuming: resume)
+                makers = [{ run }]
             } else if let experiment {
                 let exp = try Experiment.load(path: ExperimentPaths.resolve(experiment), overrides: overrides)
-                for config in exp.runs { runs.append(try TrainingRun(config: config, runsDirectory: runsDir)) }
+                let runsDir = runsDir
+                makers = exp.runs.map { config in { try TrainingRun(config: config, runsDirectory: runsDir) } }
             }
         } catch let e as ConfigError {
             throw failure("error: \(e)")
         } catch let e as RunError {
             throw failure("error: \(e)")
         }
-        let started = runs
-        let stopper = SignalStopper { for r in started { r.stop() } }
+        let started = StartedRuns()
+        let stopper = SignalStopper { started.stopAll() }
         defer { stopper.cancel() }
         // Runs share the cores: they train one after another when several are given,
         // except that each one's kernels use every core.
-        let progress = Progress(runs: runs)
-        for r in runs {
+        let progress = Progress()
+        var failed = false
+        for make in makers {
+            if stopper.fired { break }
+            let r: TrainingRun
+            do { r = try make() } catch {
+                progress.finish()
+                throw failure("error: \(error)")
+            }
+            started.add(r)
+            progress.add(r)
             r.start()
             while !r.wait(seconds: progress.interval) { progress.draw() }
             progress.draw()
-            if stopper.fired { break }
+            if r.snapshot().state != .finished { failed = true }
         }
         progress.finish()
-        let snaps = runs.map { $0.snapshot() }
-        if snaps.contains(where: { $0.state != .finished }) { throw ExitCode(1) }
+        if failed || stopper.fired { throw ExitCode(1) }
     }
 }
 
@@ -84,7 +95,15 @@ enum ExperimentPaths {
     }
 }
 
-/// Stops runs on SIGINT/SIGTERM (once); a second signal exits at once.
+/// The runs started so far, for the signal handler to stop.
+final class StartedRuns: Sendable {
+    private let runs = Mutex<[TrainingRun]>([])
+    func add(_ r: TrainingRun) { runs.withLock { $0.append(r) } }
+    func stopAll() { for r in runs.withLock({ $0 }) { r.stop() } }
+}
+
+/// Stops runs on SIGINT/SIGTERM (once); a second signal exits at once, removing the
+/// temporary file of a checkpoint being written.
 /// Lives on the main thread; the signal handlers share only `flag`.
 final class SignalStopper {
     private final class Flag: Sendable { let value = Atomic<Bool>(false) }
@@ -98,7 +117,7 @@ final class SignalStopper {
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             s.setEventHandler {
-                if flag.value.exchange(true, ordering: .relaxed) { exit(130) }
+                if flag.value.exchange(true, ordering: .relaxed) { AtomicFile.abandonWritesInProgress(); exit(130) }
                 FileHandle.standardError.write(Data("\nstopping: finishing the current step and writing checkpoints (again to quit at once)\n".utf8))
                 onSignal()
             }
@@ -115,7 +134,7 @@ final class SignalStopper {
 
 /// One live line per run on a terminal; plain log lines otherwise.
 final class Progress {
-    let runs: [TrainingRun]
+    private(set) var runs: [TrainingRun] = []
     let tty = isatty(STDOUT_FILENO) == 1
     var drawnLines = 0
     var lastPlain = Date.distantPast
@@ -123,11 +142,11 @@ final class Progress {
     var reportedStates: [Int] = []
     var interval: Double { tty ? 0.25 : 1 }
 
-    init(runs: [TrainingRun]) {
-        self.runs = runs
-        reportedEvals = Array(repeating: 0, count: runs.count)
-        reportedStates = Array(repeating: 0, count: runs.count)
-        if !tty { for r in runs { emit("run \(r.config.name) → \(r.directory ?? "(memory)")") } }
+    func add(_ r: TrainingRun) {
+        runs.append(r)
+        reportedEvals.append(0)
+        reportedStates.append(0)
+        if !tty { emit("run \(r.config.name) → \(r.directory ?? "(memory)")") }
     }
 
     func line(_ s: RunSnapshot) -> String {
@@ -142,6 +161,7 @@ final class Progress {
         let snaps = runs.map { $0.snapshot() }
         if tty {
             var out = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
+            // Only runs still to come are ever added, below the lines drawn so far.
             for s in snaps { out += "\r\u{1B}[2K" + line(s) + "\n" }
             drawnLines = snaps.count
             FileHandle.standardOutput.write(Data(out.utf8))

@@ -313,3 +313,48 @@ struct PipelineTests {
         }
     }
 }
+
+/// Files that are not what they claim to be: each read ends at once with the file and
+/// the problem named (no hang on a FIFO or /dev/zero, no "not found" for a link loop).
+@Suite("Hostile dataset files")
+struct HostileDatasetFileTests {
+    func message(_ path: String) -> String {
+        do { _ = try FileReading.read(path); return "no error" } catch { return error.description }
+    }
+
+    @Test func fifoDeviceAndLinkLoopAreNamedForWhatTheyAre() throws {
+        let dir = tempDir()
+        let fifo = dir + "/train-images-idx3-ubyte"
+        #expect(mkfifo(fifo, 0o644) == 0)
+        #expect(message(fifo) == "\(fifo): is a FIFO (named pipe), expected a regular file")
+        #expect(message("/dev/zero") == "/dev/zero: is a character device, expected a regular file")
+        let loop = dir + "/loop"
+        #expect(symlink(loop, loop) == 0)
+        #expect(message(loop) == "\(loop): a symbolic link loop (too many levels of symbolic links)")
+        #expect(message(dir + "/absent") == "\(dir)/absent: no such file or directory")
+    }
+
+    @Test func linkLoopInPlaceOfADatasetFileIsNotCalledMissing() throws {
+        let dir = tempDir()
+        for n in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+            #expect(symlink(dir + "/" + n, dir + "/" + n) == 0)
+        }
+        do {
+            _ = try Datasets.idxPair(dir, dataset: "MNIST", hint: "", classNames: nil)
+            Issue.record("a link loop was read")
+        } catch {
+            #expect(error.description == "\(dir)/train-images-idx3-ubyte: a symbolic link loop (too many levels of symbolic links)")
+        }
+    }
+
+    /// `cat a.gz b.gz` is one valid gzip file holding both (RFC 1952 members).
+    @Test func multiMemberGzipReadsEveryMember() throws {
+        let whole = idxBytes([4, 2, 3], (0..<24).map { UInt8($0) })
+        let cut = whole.count / 2
+        let dir = tempDir()
+        let path = write(gzip(whole.prefix(cut)) + gzip(whole.suffix(from: cut)), dir, "two.gz")
+        #expect(try FileReading.read(path) == whole)
+        let parsed = try IDX.parse(try FileReading.read(path), path: path)
+        #expect(parsed.dimensions == [4, 2, 3] && parsed.bytes == (0..<24).map { UInt8($0) })
+    }
+}
