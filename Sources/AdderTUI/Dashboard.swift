@@ -34,42 +34,78 @@ public final class Dashboard {
     private var pastRuns: [String: PastRun] = [:]
     /// Run directories that could not be read, with the reason (shown, never hidden).
     public private(set) var unreadable: [String: String] = [:]
+    /// True while run directories found on disk are still being read.
+    public var isReading: Bool { !pending.isEmpty }
 
     /// Bytes of metrics read per run and frame: a huge file loads over a few frames
     /// instead of freezing the screen.
     static let chunk = 4 << 20
 
-    /// Re-reads the runs directory: new runs are read, known ones continue from where
-    /// their metrics file was last read.
+    /// Run directories found but not read yet, newest first: a large runs directory is
+    /// read a slice per frame, so the first frame does not wait for all of it.
+    private var pending: [String] = []
+    /// Seconds of reading per frame.
+    static let readBudget = 0.1
+
+    /// Re-reads the runs directory: new runs are queued for reading (newest first),
+    /// known ones continue from where their metrics file was last read.
     public func scanRunsDirectory() {
         let liveDirs = Set(live.compactMap(\.directory))
         let dirs = RunReader.runDirectories(in: state.runsDirectory).filter { !liveDirs.contains($0) }
-        var problems: [String: String] = [:]
-        past = dirs.compactMap { dir in
-            if var known = pastRuns[dir] {
-                if known.metrics.update(chunk: Dashboard.chunk) { known.entry = entry(dir, known) }
+        let present = Set(dirs)
+        for gone in Set(pastRuns.keys).subtracting(present) { pastRuns[gone] = nil }
+        for gone in Set(unreadable.keys).subtracting(present) { unreadable[gone] = nil }
+        for dir in dirs {
+            guard var known = pastRuns[dir] else { continue }
+            if known.metrics.update(chunk: Dashboard.chunk) {
+                known.entry = entry(dir, known)
                 pastRuns[dir] = known
-                return known.entry
             }
+        }
+        let queued = Set(pending)
+        let new = dirs.filter { pastRuns[$0] == nil && unreadable[$0] == nil && !queued.contains($0) }
+        pending = (pending.filter(present.contains) + new.map { ($0, modificationTime($0)) }.sorted { $0.1 > $1.1 }.map(\.0))
+        allDirectories = dirs
+        readPending()
+        lastScan = Date()
+        refresh()
+    }
+
+    /// The run directories found by the last scan, in name order.
+    private var allDirectories: [String] = []
+
+    private func modificationTime(_ dir: String) -> Double {
+        var st = stat()
+        return stat(RunFiles(dir).metrics, &st) == 0 || stat(dir, &st) == 0 ? Double(st.st_mtim.tv_sec) : 0
+    }
+
+    /// Reads queued run directories for up to `readBudget` seconds.
+    private func readPending() {
+        guard !pending.isEmpty else { return }
+        let start = Date()
+        var newProblems = 0
+        while let dir = pending.first, Date().timeIntervalSince(start) < Dashboard.readBudget {
+            pending.removeFirst()
             let config: ExperimentConfig
             do { config = try RunDirectory.readConfig(dir) } catch {
-                problems[dir] = "\(error)"
-                return nil
+                unreadable[dir] = "\(error)"
+                newProblems += 1
+                continue
             }
             var run = PastRun(config: config, metrics: MetricsFile(path: RunFiles(dir).metrics),
                               entry: RunEntry(id: dir, snapshot: RunSnapshot(config: config), live: false))
             run.metrics.update(chunk: Dashboard.chunk)
             run.entry = entry(dir, run)
             pastRuns[dir] = run
-            return run.entry
         }
-        for gone in Set(pastRuns.keys).subtracting(dirs) { pastRuns[gone] = nil }
-        if Set(problems.keys) != Set(unreadable.keys), let first = problems.keys.sorted().first {
-            state.message = "\(problems.count) run director\(problems.count == 1 ? "y" : "ies") could not be read: \(problems[first]!)"
+        if newProblems > 0, let first = unreadable.keys.sorted().first {
+            let n = unreadable.count
+            state.message = "\(n) run director\(n == 1 ? "y" : "ies") could not be read: \(unreadable[first]!)"
+        } else if !pending.isEmpty {
+            state.message = "reading run directories: \(pastRuns.count + unreadable.count) of \(allDirectories.count)…"
+        } else if state.message.hasPrefix("reading run directories") {
+            state.message = "read \(allDirectories.count) run directories"
         }
-        unreadable = problems
-        lastScan = Date()
-        refresh()
     }
 
     private func entry(_ dir: String, _ run: PastRun) -> RunEntry {
@@ -83,7 +119,6 @@ public final class Dashboard {
             run.metrics.update(chunk: Dashboard.chunk)
             run.entry = entry(dir, run)
             pastRuns[dir] = run
-            if let i = past.firstIndex(where: { $0.id == dir }) { past[i] = run.entry }
             any = true
         }
         return any
@@ -92,7 +127,9 @@ public final class Dashboard {
     /// Takes fresh snapshots of the live runs (and re-reads the directory every few seconds).
     public func refresh() {
         if Date().timeIntervalSince(lastScan) > 5 { scanRunsDirectory(); return }
+        readPending()
         _ = continueReading()
+        past = allDirectories.compactMap { pastRuns[$0]?.entry }
         let focusedId = state.focused?.id
         state.runs = past + live.map { RunEntry(id: $0.directory ?? $0.config.name, snapshot: $0.snapshot(), live: true) }
         if let focusedId, let i = state.runs.firstIndex(where: { $0.id == focusedId }) { state.focus = i }
@@ -182,7 +219,9 @@ public final class Dashboard {
         case .char("S"): state.smoothing = max(0, (state.smoothing * 100 - 10).rounded() / 100)
         case .char("l"): state.logScale.toggle()
         case .char("a"): state.xByEpoch.toggle()
-        case .char("r"): scanRunsDirectory()
+        case .char("r"):
+            unreadable = [:]  // a fixed config.yaml is read again
+            scanRunsDirectory()
         case .char(" "), .char("g"), .char("e"), .char("E"), .char("x"):
             guard let run = focusedRun else {
                 state.message = state.focused == nil ? "no run selected" : "\(state.focused!.snapshot.config.name) was read from disk; only runs launched here can be controlled"

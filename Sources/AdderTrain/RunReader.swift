@@ -38,6 +38,10 @@ public struct MetricsFile {
     private var inode: UInt64?
     /// True when the last update left bytes unread (it read one chunk of a larger file).
     public private(set) var hasUnread = false
+    /// Inside a line longer than `maximumLine`, which is skipped up to its newline.
+    private var discarding = false
+    /// The longest line read as a record.
+    static let maximumLine = 1 << 20
 
     public struct History: Sendable {
         public var steps: [StepRecord] = []
@@ -70,16 +74,36 @@ public struct MetricsFile {
         let available = Int(st.st_size) - offset
         hasUnread = false
         guard available > 0 else { return false }
-        let want = min(available, chunk)
-        guard let data = try? InputFile.read(path, from: offset, atMost: want) else { return false }
-        let (lines, consumed) = MetricsFile.completeLines(data)
-        // A line longer than the chunk: take the chunk as one (unreadable) line.
-        let used = consumed == 0 && want == chunk && want < available ? want : consumed
-        if consumed == 0 && used > 0 { history.skippedLines += 1 }
+        guard var data = try? InputFile.read(path, from: offset, atMost: min(available, chunk)) else { return false }
+        if !data.contains(0x0A) && data.count < available && data.count <= MetricsFile.maximumLine {
+            // A line longer than the chunk: read enough for the longest line accepted.
+            guard let more = try? InputFile.read(path, from: offset, atMost: min(available, MetricsFile.maximumLine + 1)) else { return false }
+            data = more
+        }
+        var consumed = 0
+        if discarding {
+            // The rest of an overlong line: dropped up to and including its newline.
+            guard let nl = data.firstIndex(of: 0x0A) else {
+                offset += data.count
+                hasUnread = data.count < available
+                return true
+            }
+            consumed = nl + 1 - data.startIndex
+            discarding = false
+        }
+        let rest = data[(data.startIndex + consumed)...]
+        let (lines, used) = MetricsFile.completeLines(rest)
+        consumed += used
+        if used == 0 && rest.count > MetricsFile.maximumLine {
+            // No newline in more than a line's worth: an overlong line, skipped to its end.
+            history.skippedLines += 1
+            discarding = true
+            consumed = data.count
+        }
         for line in lines { add(line) }
-        offset += used
-        hasUnread = used < available && used > 0
-        return used > 0
+        offset += consumed
+        hasUnread = consumed < available && consumed > 0
+        return consumed > 0
     }
 
     /// Reads the whole file.
@@ -101,42 +125,43 @@ public struct MetricsFile {
     /// The complete (newline-terminated) lines of `data`, without their newlines and
     /// skipping empty ones, and the number of bytes they span.
     static func completeLines(_ data: Data) -> (lines: [Data], consumed: Int) {
-        var lines: [Data] = []
-        var start = data.startIndex
+        var ranges: [Range<Int>] = []
         var consumed = 0
-        while let nl = data[start...].firstIndex(of: 0x0A) {
-            if nl > start { lines.append(data[start..<nl]) }
-            start = nl + 1
-            consumed = start - data.startIndex
+        data.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            var start = 0
+            while start < raw.count, let hit = memchr(base + start, 0x0A, raw.count - start) {
+                let nl = base.distance(to: UnsafeRawPointer(hit))
+                if nl > start { ranges.append(start..<nl) }
+                start = nl + 1
+                consumed = start
+            }
         }
-        return (lines, consumed)
+        let origin = data.startIndex
+        return (ranges.map { data[(origin + $0.lowerBound)..<(origin + $0.upperBound)] }, consumed)
     }
 
     static func decode(_ line: Data) -> MetricsRecord? { decodeCounting(line)?.record }
 
     /// The record on one line and how many of its values were out of range, or nil.
     static func decodeCounting(_ line: Data) -> (record: MetricsRecord, invalid: Int)? {
-        guard line.count < 1 << 20,
-              let o = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any],
-              let kind = o["kind"] as? String,
-              let stepNumber = o["step"] as? NSNumber, let step = Int(exactly: stepNumber.doubleValue),
-              step >= 0, step <= maximumStep else { return nil }
+        guard line.count <= maximumLine, let o = JSONLine.parse(line), let kind = o["kind"]?.string,
+              let stepNumber = o["step"]?.double, stepNumber >= 0, stepNumber <= Double(maximumStep),
+              stepNumber == stepNumber.rounded() else { return nil }
+        let step = Int(stepNumber)
         var invalid = 0
-        /// A number in `range`, NaN when missing (JSON null: not finite when written) or out of it.
-        func number(_ d: [String: Any], _ k: String, _ range: ClosedRange<Double>) -> Double {
-            guard let n = d[k] as? NSNumber else {
-                if d[k] != nil && !(d[k] is NSNull) { invalid += 1 }
-                return .nan
-            }
-            let v = n.doubleValue
-            guard range.contains(v) else { invalid += 1; return .nan }
-            return v
+        /// A number in `range`; NaN when missing or null (non-finite values are written as
+        /// null) and when out of range or not a number (counted).
+        func number(_ d: JSONLine.Value, _ k: String, _ range: ClosedRange<Double>) -> Double {
+            guard let v = d[k], !v.isNull else { return .nan }
+            guard let x = v.double, range.contains(x) else { invalid += 1; return .nan }
+            return x
         }
         let floatMax = Double(Float.greatestFiniteMagnitude)
         let nonNegative = 0...floatMax, anyFloat = -floatMax...floatMax, fraction = 0.0...1.0
         // Structural values: without them the record cannot be placed.
         let epoch = number(o, "epoch", 0...maximumEpoch), time = number(o, "time", 0...maximumSeconds)
-        func text(_ d: [String: Any], _ k: String) -> String { String((d[k] as? String ?? "").prefix(1000)) }
+        func text(_ d: JSONLine.Value, _ k: String) -> String { String((d[k]?.string ?? "").prefix(1000)) }
         switch kind {
         case "step":
             guard epoch.isFinite, time.isFinite else { return nil }
@@ -145,7 +170,7 @@ public struct MetricsFile {
                                      time: time)), invalid)
         case "eval":
             guard epoch.isFinite, time.isFinite else { return nil }
-            let drift = (o["batchNormDrift"] as? [[String: Any]] ?? []).prefix(10_000).map {
+            let drift = (o["batchNormDrift"]?.array ?? []).prefix(10_000).map {
                 DriftRecord(name: text($0, "name"), meanGap: number($0, "meanGap", anyFloat),
                             logVarianceRatio: number($0, "logVarianceRatio", anyFloat))
             }
@@ -154,7 +179,7 @@ public struct MetricsFile {
                                      testAccuracyBatchStatistics: number(o, "testAccuracyBatchStats", fraction),
                                      trainAccuracy: number(o, "trainAccuracy", fraction), time: time, drift: Array(drift))), invalid)
         case "layers":
-            guard let list = o["layers"] as? [[String: Any]], list.count <= 10_000 else { return nil }
+            guard let list = o["layers"]?.array, list.count <= 10_000 else { return nil }
             let layers = list.map { l in
                 LayerStatistics(name: text(l, "name"), type: text(l, "type"), gradNorm: number(l, "gradNorm", nonNegative),
                                 weightNorm: number(l, "weightNorm", nonNegative), alpha: number(l, "alpha", nonNegative),
@@ -163,7 +188,7 @@ public struct MetricsFile {
             }
             return (.layers(LayerRecord(step: step, layers: layers)), invalid)
         case "event":
-            guard time.isFinite, let name = o["event"] as? String else { return nil }
+            guard time.isFinite, let name = o["event"]?.string else { return nil }
             return (.event(EventRecord(step: step, kind: String(name.prefix(100)), detail: text(o, "detail"), time: time)), invalid)
         default:
             return nil
