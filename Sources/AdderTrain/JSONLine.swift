@@ -99,7 +99,9 @@ enum JSONLine {
             let start = at
             func digits() -> Int { let s = at; while at < bytes.count, bytes[at] >= 0x30, bytes[at] <= 0x39 { at += 1 }; return at - s }
             if at < bytes.count, bytes[at] == UInt8(ascii: "-") { at += 1 }
-            guard digits() > 0 else { return nil }
+            let leadingZero = at < bytes.count && bytes[at] == UInt8(ascii: "0")
+            let whole = digits()
+            guard whole > 0, !(leadingZero && whole > 1) else { return nil }  // no "01"
             if at < bytes.count, bytes[at] == UInt8(ascii: ".") { at += 1; guard digits() > 0 else { return nil } }
             if at < bytes.count, bytes[at] | 0x20 == UInt8(ascii: "e") {
                 at += 1

@@ -169,3 +169,46 @@ struct MetricsFollowerTests {
         #expect(m.history.steps[2].epoch == 1 && m.history.steps[2].loss.isNaN)
     }
 }
+
+@Suite("JSON lines")
+struct JSONLineTests {
+    /// The value as plain Foundation objects, to compare with JSONSerialization's.
+    func plain(_ v: JSONLine.Value) -> NSObject {
+        switch v {
+        case .number(let d): return NSNumber(value: d)
+        case .string(let s): return s as NSString
+        case .bool(let b): return NSNumber(value: b)
+        case .null: return NSNull()
+        case .array(let a): return a.map(plain) as NSArray
+        case .object(let o): return o.mapValues(plain) as NSDictionary
+        }
+    }
+
+    @Test func agreesWithJSONSerializationOnMutatedRecords() {
+        let records = [
+            #"{"kind":"step","step":12,"epoch":0.12,"loss":2.302585092994046,"lr":0.1,"imagesPerSecond":4321.5,"batchAccuracy":0.125,"time":1.5e-3}"#,
+            #"{"kind":"event","step":3,"event":"gradientMode","detail":"sign/sign (conv2) \u00e9\ud83e\udd80 \"q\" \\ \/ \t","time":0}"#,
+            #"{"kind":"eval","step":1,"batchNormDrift":[{"name":"bn1","meanGap":-1E+2,"logVarianceRatio":null}],"x":[true,false,[],{}]}"#,
+        ]
+        var g = SeededGenerator(seed: 5)
+        var compared = 0
+        for i in 0..<3000 {
+            var bytes = Array(records[i % records.count].utf8)
+            if i >= records.count { bytes = FuzzTests.mutate(bytes, &g) }
+            let data = Data(bytes)
+            let ours = JSONLine.parse(data)
+            let theirs = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            if let ours, let theirs = theirs as? NSObject {
+                // Both read it: the same value (numbers compared as doubles).
+                #expect(plain(ours).isEqual(theirs) || "\(plain(ours))" == "\(theirs)", "\(String(decoding: bytes, as: UTF8.self))")
+                compared += 1
+            } else if ours != nil && !String(decoding: bytes, as: UTF8.self).contains("e999") {
+                // (A number beyond Double reads as ±inf here, for the range checks to refuse.)
+                Issue.record("read what JSONSerialization refuses: \(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+        #expect(compared > 200)
+        #expect(JSONLine.parse(Data("[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]".utf8)) == nil)  // deeper than 16
+        #expect(JSONLine.parse(Data("{\"a\":1} x".utf8)) == nil && JSONLine.parse(Data("01".utf8)) == nil && JSONLine.parse(Data("1e999".utf8))?.double == .infinity)
+    }
+}
