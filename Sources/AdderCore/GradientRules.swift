@@ -1,7 +1,7 @@
 /// The pair of gradient rules an adder layer trains with, e.g. full-precision filter
 /// gradient with the HardTanh input gradient. Its label, "fullPrecision/hardTanh", is
 /// what run files and checkpoints hold.
-public struct GradientRules: Sendable, Hashable, CustomStringConvertible {
+public struct GradientRules: Sendable, Hashable, Codable, CustomStringConvertible {
     public var filter: AdderKernels.FilterRule
     public var input: AdderKernels.InputRule
 
@@ -23,5 +23,19 @@ public struct GradientRules: Sendable, Hashable, CustomStringConvertible {
               let f = AdderKernels.FilterRule(rawValue: String(label[..<slash])),
               let i = AdderKernels.InputRule(rawValue: String(label[label.index(after: slash)...])) else { return nil }
         self.init(filter: f, input: i)
+    }
+}
+
+extension GradientRules {
+    /// The combinations offered in the launcher, the paper's first.
+    public static let choices: [GradientRules] = [
+        .paper, .sign, GradientRules(filter: .fullPrecision, input: .sign), GradientRules(filter: .sign, input: .hardTanh),
+        GradientRules(filter: .fullPrecision, input: .identity),
+    ]
+
+    /// "fp/ht" style, for narrow columns.
+    public var shortLabel: String {
+        label.replacingOccurrences(of: "fullPrecision", with: "fp").replacingOccurrences(of: "hardTanh", with: "ht")
+            .replacingOccurrences(of: "identity", with: "id")
     }
 }

@@ -32,6 +32,9 @@ public enum Datasets {
     /// Where Debian's `dataset-fashion-mnist` package puts its files.
     public static let debianFashionMNIST = "/usr/share/datasets/fashion-mnist"
 
+    /// True when Debian's Fashion-MNIST files are where the package puts them.
+    public static var fashionMNISTInstalled: Bool { find(debianFashionMNIST, "train-images-idx3-ubyte") != nil }
+
     public static let fashionClasses = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                                         "Sneaker", "Bag", "Ankle boot"]
 

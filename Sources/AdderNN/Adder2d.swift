@@ -9,6 +9,12 @@ import AdderCore
 public final class Adder2d: UnfoldedLayer {
     public var filterRule: AdderKernels.FilterRule
     public var inputRule: AdderKernels.InputRule
+
+    /// Both rules as one value.
+    public var rules: GradientRules {
+        get { GradientRules(filter: filterRule, input: inputRule) }
+        set { filterRule = newValue.filter; inputRule = newValue.input }
+    }
     override public var typeName: String { "Adder2d" }
 
     /// Filters start as N(0, 1), as in the paper's code.

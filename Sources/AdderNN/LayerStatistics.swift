@@ -12,13 +12,13 @@ public struct LayerStatistics: Sendable, Equatable, Codable {
     public let alpha: Double
     public let outputMean: Double
     public let outputStd: Double
-    /// The gradient rules of an adder layer ("fullPrecision/hardTanh"); empty for other layers.
-    public let gradientMode: String
+    /// The gradient rules of an adder layer; nil for other layers.
+    public let gradientRules: GradientRules?
 
     public init(name: String, type: String, gradNorm: Double, weightNorm: Double, alpha: Double, outputMean: Double,
-                outputStd: Double, gradientMode: String = "") {
+                outputStd: Double, gradientRules: GradientRules? = nil) {
         self.name = name; self.type = type; self.gradNorm = gradNorm; self.weightNorm = weightNorm
-        self.alpha = alpha; self.outputMean = outputMean; self.outputStd = outputStd; self.gradientMode = gradientMode
+        self.alpha = alpha; self.outputMean = outputMean; self.outputStd = outputStd; self.gradientRules = gradientRules
     }
 }
 
@@ -28,10 +28,9 @@ extension Model {
         statisticLayers.map { name, layer in
             let weight = layer.localParameters.first { $0.0 == "weight" }?.1
             let stats = layer as? OutputStatistics
-            let mode = (layer as? Adder2d).map { "\($0.filterRule.rawValue)/\($0.inputRule.rawValue)" } ?? ""
             return LayerStatistics(name: name, type: layer.typeName, gradNorm: weight?.gradNorm ?? 0,
                                    weightNorm: weight?.weightNorm ?? 0, alpha: weight?.alpha ?? 1,
-                                   outputMean: stats?.outputMean ?? 0, outputStd: stats?.outputStd ?? 0, gradientMode: mode)
+                                   outputMean: stats?.outputMean ?? 0, outputStd: stats?.outputStd ?? 0, gradientRules: (layer as? Adder2d)?.rules)
         }
     }
 

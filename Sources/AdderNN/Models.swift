@@ -103,10 +103,12 @@ public final class Model {
 
     /// Sets the gradient rules of every adder layer, or of the one named `layer`.
     public func setGradientRules(filter: AdderKernels.FilterRule, input: AdderKernels.InputRule, layer: String? = nil) {
-        for (name, a) in adderLayers where layer == nil || layer == name {
-            a.filterRule = filter
-            a.inputRule = input
-        }
+        setGradientRules(GradientRules(filter: filter, input: input), layer: layer)
+    }
+
+    /// Sets the rules of every adder layer, or of the one named `layer`.
+    public func setGradientRules(_ rules: GradientRules, layer: String? = nil) {
+        for (name, a) in adderLayers where layer == nil || layer == name { a.rules = rules }
     }
 
     /// Whether the next training forward passes compute each layer's output mean and

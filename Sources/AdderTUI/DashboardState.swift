@@ -58,9 +58,3 @@ public struct DashboardState: Sendable {
         return DashboardState.palette[i % DashboardState.palette.count]
     }
 }
-
-/// Short label for gradient rules: "fullPrecision/hardTanh" → "fp/ht".
-public func shortMode(_ mode: String) -> String {
-    mode.replacingOccurrences(of: "fullPrecision", with: "fp").replacingOccurrences(of: "hardTanh", with: "ht")
-        .replacingOccurrences(of: "identity", with: "id")
-}

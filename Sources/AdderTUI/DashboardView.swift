@@ -1,4 +1,3 @@
-import AdderNN
 import AdderTrain
 import Foundation
 
@@ -63,7 +62,7 @@ public enum DashboardView {
             ("state", 11, { $0.snapshot.state.rawValue + ($0.live ? "" : "*") }),
             ("progress", 14, { e in Widgets.progressBar(Double(e.snapshot.step) / Double(max(e.snapshot.totalSteps, 1)), width: 14, glyphs: g) }),
             ("best", -7, { $0.snapshot.bestAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-" }),
-            ("mode", 10, { shortMode($0.snapshot.gradientMode) }),
+            ("mode", 10, { $0.snapshot.gradientMode.shortLabel }),
             ("type", 5, { $0.snapshot.config.layerKind }),
             ("epoch", -7, { e in String(format: "%.1f/%d", e.snapshot.epoch, e.snapshot.config.epochs) }),
             ("model", 9, { $0.snapshot.config.model.rawValue }),
@@ -122,8 +121,8 @@ public enum DashboardView {
         }
         var markers: [LineChart.Marker] = []
         for (e, c) in runs {
-            for ev in e.snapshot.events where ["gradientMode", "eta", "pause"].contains(ev.kind) {
-                let label = ev.kind == "gradientMode" ? "g" : (ev.kind == "eta" ? "e" : "p")
+            for ev in e.snapshot.events where [.gradientMode, .eta, .pause].contains(ev.kind) {
+                let label = ev.kind == .gradientMode ? "g" : (ev.kind == .eta ? "e" : "p")
                 markers.append(LineChart.Marker(x: x(ev.step, e), color: c, label: label))
             }
         }
@@ -162,14 +161,14 @@ public enum DashboardView {
         guard let e = state.focused else { Widgets.box(&grid, r, title: "Layers", glyphs: g); return }
         let s = e.snapshot
         let dot = g.unicode ? "·" : "|"
-        Widgets.box(&grid, r, title: "Layers of \(s.config.name) \(dot) \(g.eta)=\(String(format: "%g", s.eta)) \(dot) mode \(shortMode(s.gradientMode))", glyphs: g)
+        Widgets.box(&grid, r, title: "Layers of \(s.config.name) \(dot) \(g.eta)=\(String(format: "%g", s.eta)) \(dot) mode \(s.gradientMode.shortLabel)", glyphs: g)
         let inner = r.inset(1)
         guard let last = s.layers.last else {
             grid.put(inner.x + 1, inner.y, "no layer statistics yet", Style(dim: true), maxWidth: inner.width)
             return
         }
         let history = s.layers.suffix(400)
-        func series(_ name: String, _ f: @escaping (LayerStatistics) -> Double) -> [Double] {
+        func series(_ name: String, _ f: @escaping (LayerRecord.Layer) -> Double) -> [Double] {
             history.compactMap { rec in rec.layers.first { $0.name == name }.map(f) }
         }
         // Table on the left, heat strip of gradient norms on the right when wide enough.
@@ -184,7 +183,7 @@ public enum DashboardView {
         if !g.unicode { cols = cols.map { ($0.0.replacingOccurrences(of: "‖", with: "|"), $0.1) } }
         let rows: [[String]] = last.layers.map { l in
             var row = [l.name, l.type.replacingOccurrences(of: "Adder2d", with: "adder").replacingOccurrences(of: "Conv2d", with: "conv"),
-                       shortMode(l.gradientMode), sci(l.gradNorm)]
+                       l.gradientRules?.shortLabel ?? "", sci(l.gradNorm)]
             if spark > 0 { row.append(Widgets.sparkline(series(l.name, { $0.gradNorm }), width: spark, glyphs: g)) }
             row += [sci(l.weightNorm), l.type == "Adder2d" ? sci(l.alpha) : "1"]
             if spark > 0 { row.append(Widgets.sparkline(series(l.name, { $0.alpha }), width: spark, glyphs: g)) }

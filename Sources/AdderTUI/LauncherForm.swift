@@ -41,16 +41,14 @@ public struct LauncherForm: Sendable {
         guard let exp = try? Experiment.load(path: e.path), let c = exp.runs.first else { fields = []; return }
         fields = [
             Field(label: "gradient rule", keys: ["gradient.filter", "gradient.input"],
-                  choices: ["fullPrecision/hardTanh", "sign/sign", "fullPrecision/sign", "sign/hardTanh", "fullPrecision/identity"],
-                  value: "\(c.filterGradient.rawValue)/\(c.inputGradient.rawValue)"),
-            Field(label: "lr strategy", keys: ["learningRate.strategy"], choices: ["adaptive", "fixed", "scaled"], value: c.strategy.rawValue),
+                  choices: ExperimentConfig.choices["gradient"], value: c.gradientRules.label),
+            Field(label: "lr strategy", keys: ["learningRate.strategy"], choices: ExperimentConfig.choices["learningRate.strategy"], value: c.strategy.rawValue),
             Field(label: "eta", keys: ["learningRate.eta"], choices: nil, value: String(c.eta)),
             Field(label: "lr", keys: ["optimizer.lr"], choices: nil, value: String(c.lr)),
             Field(label: "epochs", keys: ["epochs"], choices: nil, value: String(c.epochs)),
             Field(label: "batch", keys: ["batchSize"], choices: nil, value: String(c.batchSize)),
             Field(label: "seed", keys: ["seed"], choices: nil, value: String(c.seed)),
-            Field(label: "dataset", keys: ["dataset"], choices: ["fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic"],
-                  value: c.dataset.rawValue),
+            Field(label: "dataset", keys: ["dataset"], choices: ExperimentConfig.choices["dataset"], value: c.dataset.rawValue),
         ]
     }
 

@@ -171,6 +171,22 @@ public struct Experiment: Sendable {
         return [(key, value)]
     }
 
+    /// Where experiment files live unless the user says otherwise.
+    public static let defaultDirectory = "experiments"
+
+    /// The file an experiment argument names: a path as given, else `NAME` or `NAME.yaml`
+    /// in `directory` ("quickstart" → experiments/quickstart.yaml); the argument itself
+    /// when none exists (so that the error names what the user typed).
+    public static func resolve(_ name: String, in directory: String = defaultDirectory) -> String {
+        if FileManager.default.fileExists(atPath: name) { return name }
+        let dir = directory as NSString
+        for candidate in [dir.appendingPathComponent(name), dir.appendingPathComponent(name + ".yaml")]
+        where FileManager.default.fileExists(atPath: candidate) {
+            return candidate
+        }
+        return name
+    }
+
     /// Every `*.yaml` in `directory`, sorted, each parsed or with its error (one broken
     /// file does not hide the others).
     public static func list(directory: String) -> [(path: String, result: Result<Experiment, ConfigError>)] {

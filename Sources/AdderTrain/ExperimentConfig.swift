@@ -8,8 +8,7 @@ public struct ExperimentConfig: Sendable, Equatable {
     public var name: String
     public var description = ""
     public var model: ModelKind = .lenet5
-    /// cnn | paper | all | full (see `AdderPlacement`).
-    public var adders = "paper"
+    public var adders: Adders = .paper
     public var dataset: DatasetName = .synthetic
     public var dataDir: String?
     public var trainSamples: Int?
@@ -22,8 +21,7 @@ public struct ExperimentConfig: Sendable, Equatable {
     public var momentum = 0.9
     public var weightDecay = 5e-4
     public var nesterov = false
-    /// cosine | step | constant.
-    public var schedule = "cosine"
+    public var schedule: ScheduleKind = .cosine
     /// Steps of linear warm-up at the start.
     public var warmupSteps = 0
     /// Epochs between the step schedule's drops by `gamma`.
@@ -47,18 +45,30 @@ public struct ExperimentConfig: Sendable, Equatable {
     /// Seeds stay below 2^53 so that every JSON reader holds them exactly.
     public static let maximumSeed = 1 << 53
 
-    public static let placements: [String: AdderPlacement] = [
-        "cnn": .cnn, "paper": .paper, "all": .allConvolutions,
-        "full": AdderPlacement(hidden: true, firstConvolution: true, classifier: true),
-    ]
+    public var placement: AdderPlacement { adders.placement }
 
-    public var placement: AdderPlacement { Self.placements[adders]! }
+    /// The values of the keys that take one of a list, as written in YAML; the launcher
+    /// offers these and the validation below accepts exactly these.
+    public static let choices: [String: [String]] = [
+        "model": ModelKind.allCases.map(\.rawValue),
+        "adders": Adders.allCases.map(\.rawValue),
+        "dataset": DatasetName.allCases.map(\.rawValue),
+        "schedule.type": ScheduleKind.allCases.map(\.rawValue),
+        "learningRate.strategy": LearningRateStrategy.allCases.map(\.rawValue),
+        "gradient.filter": AdderKernels.FilterRule.allCases.map(\.rawValue),
+        "gradient.input": AdderKernels.InputRule.allCases.map(\.rawValue),
+        // The launcher's one field for both gradient keys: "filter/input".
+        "gradient": GradientRules.choices.map(\.label),
+    ]
 
     /// "adder" or "cnn", for tables.
     public var layerKind: String { placement.isCNN ? "cnn" : "adder" }
 
-    /// "fp+hardTanh" style label of the gradient rules.
-    public var gradientMode: String { placement.isCNN ? "-" : "\(filterGradient.rawValue)/\(inputGradient.rawValue)" }
+    /// The gradient rules every adder layer starts with.
+    public var gradientRules: GradientRules { GradientRules(filter: filterGradient, input: inputGradient) }
+
+    /// The run's gradient mode at its start (none for a CNN).
+    public var gradientMode: GradientMode { placement.isCNN ? .none : .rules(gradientRules) }
 
     public var sgdConfiguration: SGDConfiguration {
         var c = SGDConfiguration()
@@ -70,9 +80,9 @@ public struct ExperimentConfig: Sendable, Equatable {
     public func learningRateSchedule(stepsPerEpoch: Int) -> LearningRateSchedule {
         let shape: LearningRateSchedule.Shape
         switch schedule {
-        case "cosine": shape = .cosine(totalSteps: epochs * stepsPerEpoch)
-        case "step": shape = .step(stepSize: stepSize * stepsPerEpoch, gamma: Float(gamma))
-        default: shape = .constant
+        case .cosine: shape = .cosine(totalSteps: epochs * stepsPerEpoch)
+        case .step: shape = .step(stepSize: stepSize * stepsPerEpoch, gamma: Float(gamma))
+        case .constant: shape = .constant
         }
         return LearningRateSchedule(base: Float(lr), shape: shape, warmupSteps: warmupSteps)
     }
@@ -83,7 +93,7 @@ public struct ExperimentConfig: Sendable, Equatable {
         t.set("name", to: .string(name))
         t.set("description", to: .string(description))
         t.set("model", to: .string(model.rawValue))
-        t.set("adders", to: .string(adders))
+        t.set("adders", to: .string(adders.rawValue))
         t.set("dataset", to: .string(dataset.rawValue))
         t.set("dataDir", to: dataDir.map { .string($0) } ?? .null)
         t.set("trainSamples", to: trainSamples.map { .int($0) } ?? .null)
@@ -96,7 +106,7 @@ public struct ExperimentConfig: Sendable, Equatable {
         t.set("optimizer.momentum", to: .double(momentum))
         t.set("optimizer.weightDecay", to: .double(weightDecay))
         t.set("optimizer.nesterov", to: .bool(nesterov))
-        t.set("schedule.type", to: .string(schedule))
+        t.set("schedule.type", to: .string(schedule.rawValue))
         t.set("schedule.warmupSteps", to: .int(warmupSteps))
         t.set("schedule.stepSize", to: .int(stepSize))
         t.set("schedule.gamma", to: .double(gamma))
@@ -126,7 +136,7 @@ public struct ExperimentConfig: Sendable, Equatable {
         self.name = name
         description = try r.string("description") ?? ""
         model = try r.choice("model", ModelKind.self) ?? .lenet5
-        adders = try r.string("adders", oneOf: ["cnn", "paper", "all", "full"]) ?? "paper"
+        adders = try r.choice("adders", Adders.self) ?? .paper
         dataset = try r.choice("dataset", DatasetName.self) ?? .synthetic
         dataDir = try r.string("dataDir")
         trainSamples = try r.int("trainSamples", min: 1, max: 10_000_000)
@@ -143,7 +153,7 @@ public struct ExperimentConfig: Sendable, Equatable {
             try r.finishMap("optimizer")
         }
         if try r.map("schedule") {
-            schedule = try r.string("schedule.type", oneOf: ["cosine", "step", "constant"]) ?? schedule
+            schedule = try r.choice("schedule.type", ScheduleKind.self) ?? schedule
             warmupSteps = try r.int("schedule.warmupSteps", min: 0, max: 1_000_000_000) ?? warmupSteps
             stepSize = try r.int("schedule.stepSize", min: 1, max: 100_000) ?? stepSize
             gamma = try r.double("schedule.gamma", above: 0, atMost: 1) ?? gamma
@@ -237,12 +247,6 @@ struct TreeReader {
         if let pattern, s.range(of: pattern, options: .regularExpression) == nil {
             throw error(path, "'\(s)' is not allowed; use \(what)")
         }
-        return s
-    }
-
-    mutating func string(_ path: String, oneOf allowed: [String]) throws(ConfigError) -> String? {
-        guard let s = try string(path) else { return nil }
-        guard allowed.contains(s) else { throw error(path, "'\(s)' is not one of \(allowed.joined(separator: ", "))") }
         return s
     }
 

@@ -48,15 +48,17 @@ public struct EvalRecord: Sendable, Equatable {
 
 /// Per-layer statistics at one step.
 public struct LayerRecord: Sendable, Equatable {
+    /// One layer's numbers (the model's own type, named here so that readers of runs
+    /// need not import the network module).
+    public typealias Layer = LayerStatistics
     public var step: Int
-    public var layers: [LayerStatistics]
+    public var layers: [Layer]
 }
 
 /// A control action or a state change, at the step where it took effect.
 public struct EventRecord: Sendable, Equatable {
     public var step: Int
-    /// "state", "gradientMode", "eta", "pause", "resume", "stop", "resumedFromCheckpoint".
-    public var kind: String
+    public var kind: EventKind
     public var detail: String
     public var time: Double
 }
@@ -74,8 +76,8 @@ public struct RunSnapshot: Sendable {
     public var evals: [EvalRecord] = []
     public var layers: [LayerRecord] = []
     public var events: [EventRecord] = []
-    /// The gradient rules in force, e.g. "fullPrecision/hardTanh" (or "mixed").
-    public var gradientMode: String
+    /// The gradient rules in force.
+    public var gradientMode: GradientMode
     public var eta: Double
     public var elapsed: Double = 0
     /// Lines of metrics.jsonl that could not be read, and values out of range read as missing.
@@ -187,14 +189,14 @@ extension LayerRecord {
                      .object([("name", .string(l.name)), ("type", .string(l.type)), ("gradNorm", .number(l.gradNorm)),
                               ("weightNorm", .number(l.weightNorm)), ("alpha", .number(l.alpha)),
                               ("outputMean", .number(l.outputMean)), ("outputStd", .number(l.outputStd)),
-                              ("gradientMode", .string(l.gradientMode))])
+                              ("gradientMode", .string(l.gradientRules?.label ?? ""))])
                  }))])
     }
 }
 
 extension EventRecord {
     var json: JSON.Value {
-        .object([("kind", .string("event")), ("step", .int(step)), ("event", .string(kind)), ("detail", .string(detail)),
+        .object([("kind", .string("event")), ("step", .int(step)), ("event", .string(kind.rawValue)), ("detail", .string(detail)),
                  ("time", .number(time))])
     }
 }

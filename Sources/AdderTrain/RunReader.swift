@@ -184,12 +184,12 @@ public struct MetricsFile {
                 LayerStatistics(name: text(l, "name"), type: text(l, "type"), gradNorm: number(l, "gradNorm", nonNegative),
                                 weightNorm: number(l, "weightNorm", nonNegative), alpha: number(l, "alpha", nonNegative),
                                 outputMean: number(l, "outputMean", anyFloat), outputStd: number(l, "outputStd", nonNegative),
-                                gradientMode: text(l, "gradientMode"))
+                                gradientRules: GradientRules(label: text(l, "gradientMode")))
             }
             return (.layers(LayerRecord(step: step, layers: layers)), invalid)
         case "event":
-            guard time.isFinite, let name = o["event"]?.string else { return nil }
-            return (.event(EventRecord(step: step, kind: String(name.prefix(100)), detail: text(o, "detail"), time: time)), invalid)
+            guard time.isFinite, let name = o["event"]?.string, let kind = EventKind(rawValue: name) else { return nil }
+            return (.event(EventRecord(step: step, kind: kind, detail: text(o, "detail"), time: time)), invalid)
         default:
             return nil
         }
@@ -220,7 +220,7 @@ public enum RunReader {
             if perEpoch.isFinite, perEpoch >= 1, perEpoch <= Double(MetricsFile.maximumStep) { snap.stepsPerEpoch = Int(perEpoch) }
         }
         snap.totalSteps = snap.stepsPerEpoch.multipliedReportingOverflow(by: config.epochs).overflow ? Int.max : snap.stepsPerEpoch * config.epochs
-        if let last = h.events.last(where: { $0.kind == "state" }) {
+        if let last = h.events.last(where: { $0.kind == .state }) {
             let word = last.detail.split(separator: ":").first.map(String.init) ?? ""
             let state = RunState(rawValue: word) ?? .interrupted
             snap.state = (state == .running || state == .paused || state == .pending) ? .interrupted : state
@@ -228,10 +228,12 @@ public enum RunReader {
         } else {
             snap.state = .interrupted
         }
-        if let mode = h.events.last(where: { $0.kind == "gradientMode" }) {
-            snap.gradientMode = String(mode.detail.split(separator: " ").first ?? "")
+        if let mode = h.events.last(where: { $0.kind == .gradientMode }), let rules = GradientRules(label: String(mode.detail.split(separator: " ").first ?? "")) {
+            // A change of one layer leaves the others as they were: the layer records say which.
+            let perLayer = h.layers.last.map { r in r.layers.compactMap(\.gradientRules) } ?? []
+            snap.gradientMode = mode.detail.contains(" (") && !perLayer.isEmpty ? GradientMode(layers: perLayer) : .rules(rules)
         }
-        if let e = h.events.last(where: { $0.kind == "eta" }), let v = Double(e.detail), v.isFinite, v > 0 { snap.eta = v }
+        if let e = h.events.last(where: { $0.kind == .eta }), let v = Double(e.detail), v.isFinite, v > 0 { snap.eta = v }
         return snap
     }
 

@@ -19,7 +19,7 @@ public final class TrainingRun: Sendable {
 
     enum Command: Sendable {
         case pause, resume, stop
-        case gradient(AdderKernels.FilterRule, AdderKernels.InputRule, layer: String?)
+        case gradient(GradientRules, layer: String?)
         case toggleGradient(layer: String?)
         case eta(Double)
     }
@@ -85,7 +85,7 @@ public final class TrainingRun: Sendable {
     public func stop() { send(.stop) }
     /// Sets the gradient rules of every adder layer, or of the layer named `layer`.
     public func setGradientRules(filter: AdderKernels.FilterRule, input: AdderKernels.InputRule, layer: String? = nil) {
-        send(.gradient(filter, input, layer: layer))
+        send(.gradient(GradientRules(filter: filter, input: input), layer: layer))
     }
     /// Flips between (fullPrecision, hardTanh) and (sign, sign).
     public func toggleGradientMode(layer: String? = nil) { send(.toggleGradient(layer: layer)) }
@@ -149,21 +149,21 @@ final class Trainer {
     /// Ends the run as failed. The reason is recorded wherever it can still be written
     /// (the disk may be what failed); the store always has it.
     func fail(_ message: String) {
-        let e = EventRecord(step: step, kind: "state", detail: RunState.failed.rawValue + ": " + message, time: elapsed)
+        let e = EventRecord(step: step, kind: .state, detail: RunState.failed.rawValue + ": " + message, time: elapsed)
         run.store.update { $0.state = .failed; $0.message = message; $0.elapsed = e.time; $0.events.append(e) }
         try? dir?.append(e.json)
-        try? dir?.log(String(format: "[%8.1fs] step %d: %@ %@", e.time, e.step, e.kind, e.detail))
+        try? dir?.log(String(format: "[%8.1fs] step %d: %@ %@", e.time, e.step, e.kind.rawValue, e.detail))
     }
 
     func setState(_ state: RunState, _ message: String = "") throws(RunError) {
         run.store.update { $0.state = state; $0.message = message; $0.elapsed = self.elapsed }
-        try record(EventRecord(step: step, kind: "state", detail: state.rawValue + (message.isEmpty ? "" : ": " + message), time: elapsed))
+        try record(EventRecord(step: step, kind: .state, detail: state.rawValue + (message.isEmpty ? "" : ": " + message), time: elapsed))
     }
 
     func record(_ e: EventRecord) throws(RunError) {
         run.store.update { $0.events.append(e) }
         try dir?.append(e.json)
-        try dir?.log(String(format: "[%8.1fs] step %d: %@ %@", e.time, e.step, e.kind, e.detail))
+        try dir?.log(String(format: "[%8.1fs] step %d: %@ %@", e.time, e.step, e.kind.rawValue, e.detail))
     }
 
     // MARK: set-up
@@ -193,7 +193,7 @@ final class Trainer {
         }
         totalSteps = plan.batchesPerEpoch * config.epochs
         model = Model(config.model, placement: config.placement, classes: train.classes, seed: UInt64(config.seed))
-        model.setGradientRules(filter: config.filterGradient, input: config.inputGradient)
+        model.setGradientRules(config.gradientRules)
         optimizer = SGD(parameters: model.namedParameters, configuration: config.sgdConfiguration)
         if let path = run.directory {
             if run.resumeRequested {
@@ -204,12 +204,12 @@ final class Trainer {
         let stepsPerEpoch = plan.batchesPerEpoch, total = totalSteps, current = step
         run.store.update {
             $0.totalSteps = total; $0.stepsPerEpoch = stepsPerEpoch; $0.step = current
-            $0.gradientMode = self.modeLabel(); $0.eta = self.eta
+            $0.gradientMode = self.mode(); $0.eta = self.eta
         }
         if run.resumeRequested {
-            try record(EventRecord(step: step, kind: "resumedFromCheckpoint", detail: resumedFrom, time: elapsed))
+            try record(EventRecord(step: step, kind: .resumedFromCheckpoint, detail: resumedFrom, time: elapsed))
         } else {
-            try dir?.log("\(config.name): \(config.model.rawValue) (\(config.adders)) on \(config.dataset.rawValue), \(train.count) training and \(test.count) test images, \(totalSteps) steps of \(config.batchSize)")
+            try dir?.log("\(config.name): \(config.model.rawValue) (\(config.adders.rawValue)) on \(config.dataset.rawValue), \(train.count) training and \(test.count) test images, \(totalSteps) steps of \(config.batchSize)")
         }
         try setState(.running)
     }
@@ -248,15 +248,13 @@ final class Trainer {
         timeOffset = Double(meta["elapsed"] ?? "") ?? 0
         if let e = Double(meta["eta"] ?? "") { eta = e; optimizer.configuration.eta = Float(e) }
         for (name, layer) in model.adderLayers {
-            if let rules = meta["gradient." + name].flatMap(GradientRules.init(label:)) {
-                layer.filterRule = rules.filter; layer.inputRule = rules.input
-            }
+            if let rules = meta["gradient." + name].flatMap(GradientRules.init(label:)) { layer.rules = rules }
         }
         let name = (file as NSString).lastPathComponent
         resumedFrom = "step \(step) of \(totalSteps) from \(name)"
             + (rejected.isEmpty ? "" : " (skipped \(rejected.joined(separator: "; ")))")
         let before = RunReader.read(metricsAt: files.metrics)
-        if step == totalSteps, let last = before.events.last(where: { $0.kind == "state" }), last.detail.hasPrefix(RunState.finished.rawValue) {
+        if step == totalSteps, let last = before.events.last(where: { $0.kind == .state }), last.detail.hasPrefix(RunState.finished.rawValue) {
             throw RunError("\(path) finished all \(totalSteps) steps; there is nothing to resume")
         }
         try RunDirectory.truncateMetrics(in: path, after: step)
@@ -299,7 +297,7 @@ final class Trainer {
         let adders = Set(model.adderLayers.map(\.0))
         let recorded = Set(meta.keys.filter { $0.hasPrefix("gradient.") }.map { String($0.dropFirst(9)) })
         guard recorded == adders else {
-            throw RunError("its adder layers (\(recorded.sorted().joined(separator: ", "))) are not the model's (\(adders.sorted().joined(separator: ", "))): config.yaml's adders '\(config.adders)' does not match the checkpoint")
+            throw RunError("its adder layers (\(recorded.sorted().joined(separator: ", "))) are not the model's (\(adders.sorted().joined(separator: ", "))): config.yaml's adders '\(config.adders.rawValue)' does not match the checkpoint")
         }
         for name in adders where GradientRules(label: meta["gradient." + name]!) == nil {
             throw bad("gradient." + name, "filter/input rules such as fullPrecision/hardTanh")
@@ -370,24 +368,23 @@ final class Trainer {
                 case .pause where !paused:
                     paused = true
                     run.store.update { $0.state = .paused }
-                    try record(EventRecord(step: step, kind: "pause", detail: "", time: elapsed))
+                    try record(EventRecord(step: step, kind: .pause, detail: "", time: elapsed))
                 case .resume where paused:
                     paused = false
                     run.store.update { $0.state = .running }
-                    try record(EventRecord(step: step, kind: "resume", detail: "", time: elapsed))
+                    try record(EventRecord(step: step, kind: .resume, detail: "", time: elapsed))
                 case .stop:
                     return true
-                case let .gradient(f, i, layer):
-                    try setRules(f, i, layer: layer)
+                case let .gradient(rules, layer):
+                    try setRules(rules, layer: layer)
                 case let .toggleGradient(layer):
                     let target = model.adderLayers.first { layer == nil || $0.0 == layer }?.1
-                    let toSign = target?.filterRule == .fullPrecision
-                    try setRules(toSign ? .sign : .fullPrecision, toSign ? .sign : .hardTanh, layer: layer)
+                    try setRules(target?.filterRule == .fullPrecision ? .sign : .paper, layer: layer)
                 case let .eta(e) where e > 0 && e.isFinite:
                     eta = e
                     optimizer.configuration.eta = Float(e)
                     run.store.update { $0.eta = e }
-                    try record(EventRecord(step: step, kind: "eta", detail: String(format: "%g", e), time: elapsed))
+                    try record(EventRecord(step: step, kind: .eta, detail: String(format: "%g", e), time: elapsed))
                 default:
                     break
                 }
@@ -397,19 +394,15 @@ final class Trainer {
         }
     }
 
-    func setRules(_ f: AdderKernels.FilterRule, _ i: AdderKernels.InputRule, layer: String?) throws(RunError) {
+    func setRules(_ rules: GradientRules, layer: String?) throws(RunError) {
         guard !model.adderLayers.isEmpty else { return }
-        model.setGradientRules(filter: f, input: i, layer: layer)
-        let label = modeLabel()
-        run.store.update { $0.gradientMode = label }
-        try record(EventRecord(step: step, kind: "gradientMode", detail: "\(f.rawValue)/\(i.rawValue)" + (layer.map { " (\($0))" } ?? ""), time: elapsed))
+        model.setGradientRules(rules, layer: layer)
+        let now = mode()
+        run.store.update { $0.gradientMode = now }
+        try record(EventRecord(step: step, kind: .gradientMode, detail: rules.label + (layer.map { " (\($0))" } ?? ""), time: elapsed))
     }
 
-    func modeLabel() -> String {
-        let modes = Set(model.adderLayers.map { "\($0.1.filterRule.rawValue)/\($0.1.inputRule.rawValue)" })
-        if modes.isEmpty { return "-" }
-        return modes.count == 1 ? modes.first! : "mixed"
-    }
+    func mode() -> GradientMode { GradientMode(layers: model.adderLayers.map(\.1.rules)) }
 
     func finishStopped() throws(RunError) {
         do { try checkpoint(epoch: nil) } catch { fail("stopped, but the checkpoint failed: \(error)"); return }
@@ -490,7 +483,7 @@ final class Trainer {
         guard let path = run.directory else { return }
         var meta = ["step": String(step), "trainCorrect": String(trainCorrect), "trainSeen": String(trainSeen),
                     "elapsed": String(elapsed), "eta": String(eta), "config": config.tree.yaml()]
-        for (name, l) in model.adderLayers { meta["gradient." + name] = GradientRules(filter: l.filterRule, input: l.inputRule).label }
+        for (name, l) in model.adderLayers { meta["gradient." + name] = l.rules.label }
         if let epoch { meta["epoch"] = String(epoch) }
         do {
             let files = RunFiles(path)

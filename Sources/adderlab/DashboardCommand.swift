@@ -18,7 +18,7 @@ struct DashboardCommand: ParsableCommand {
     var runsDir = "runs"
 
     @Option(name: .long, help: "Where the launcher finds experiments.")
-    var experimentsDir = "experiments"
+    var experimentsDir = Experiment.defaultDirectory
 
     @Flag(name: .long, help: "Do not launch the quickstart experiment when the runs directory is empty.")
     var noQuickstart = false
@@ -60,12 +60,12 @@ struct DashboardCommand: ParsableCommand {
     /// First start: the quickstart comparison, on Fashion-MNIST when the Debian package
     /// is installed and on the synthetic set (saying so) when it is not.
     func launchQuickstart(_ d: Dashboard) {
-        let path = experimentsDir + "/quickstart.yaml"
+        let path = Experiment.resolve("quickstart", in: experimentsDir)
         guard FileManager.default.fileExists(atPath: path) else { return }
         var overrides: [String] = []
         var note = ""
         if (try? Experiment.load(path: path))?.runs.first?.dataset == .fashionMNIST,
-           !FileManager.default.fileExists(atPath: Datasets.debianFashionMNIST + "/train-images-idx3-ubyte.gz") {
+           !Datasets.fashionMNISTInstalled {
             overrides = ["dataset=synthetic"]
             note = "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): quickstart runs on the synthetic set. "
         }

@@ -8,7 +8,7 @@ struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the experiments in experiments/.")
 
     @Option(name: .long, help: "The experiments directory.")
-    var dir = "experiments"
+    var dir = Experiment.defaultDirectory
 
     func run() throws {
         let entries = Experiment.list(directory: dir)

@@ -43,7 +43,7 @@ struct RunCommand: ParsableCommand {
                 let run = try TrainingRun(resuming: resume)
                 makers = [{ run }]
             } else if let experiment {
-                let exp = try Experiment.load(path: ExperimentPaths.resolve(experiment), overrides: overrides)
+                let exp = try Experiment.load(path: Experiment.resolve(experiment), overrides: overrides)
                 let runsDir = runsDir
                 makers = exp.runs.map { config in { try TrainingRun(config: config, runsDirectory: runsDir) } }
             }
@@ -82,17 +82,6 @@ struct RunCommand: ParsableCommand {
 func failure(_ message: String) -> ExitCode {
     FileHandle.standardError.write(Data((message + "\n").utf8))
     return ExitCode(1)
-}
-
-/// Resolves "quickstart" to experiments/quickstart.yaml when the bare name is not a file.
-enum ExperimentPaths {
-    static func resolve(_ name: String) -> String {
-        if FileManager.default.fileExists(atPath: name) { return name }
-        for candidate in ["experiments/\(name)", "experiments/\(name).yaml"] where FileManager.default.fileExists(atPath: candidate) {
-            return candidate
-        }
-        return name
-    }
 }
 
 /// The runs started so far, for the signal handler to stop.
@@ -173,7 +162,7 @@ final class Progress {
                              s.config.name, e.step, e.epoch, e.testAccuracy * 100, e.testLoss, e.trainAccuracy * 100))
             }
             reportedEvals[i] = s.evals.count
-            let states = s.events.filter { $0.kind == "state" }
+            let states = s.events.filter { $0.kind == .state }
             for e in states.dropFirst(reportedStates[i]) { emit("\(s.config.name) step \(e.step): \(e.detail)") }
             reportedStates[i] = states.count
         }

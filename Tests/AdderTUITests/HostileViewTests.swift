@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import AdderNN
 @testable import AdderTrain
 @testable import AdderTUI
 
@@ -25,14 +24,14 @@ struct HostileViewTests {
         }
         e.snapshot.layers = e.snapshot.layers.enumerated().map { i, r in
             LayerRecord(step: r.step, layers: r.layers.map { l in
-                LayerStatistics(name: l.name, type: l.type, gradNorm: x[(i + k) % x.count], weightNorm: x[(i + k + 8) % x.count],
+                LayerRecord.Layer(name: l.name, type: l.type, gradNorm: x[(i + k) % x.count], weightNorm: x[(i + k + 8) % x.count],
                                 alpha: x[(i + k + 5) % x.count], outputMean: x[(i + k + 7) % x.count], outputStd: x[(i + k + 6) % x.count],
-                                gradientMode: l.gradientMode)
+                                gradientRules: l.gradientRules)
             })
         }
         e.snapshot.eta = x[k % x.count]
         e.snapshot.elapsed = x[(k + 3) % x.count]
-        e.snapshot.events.append(EventRecord(step: 5, kind: "eta", detail: "1e308", time: .nan))
+        e.snapshot.events.append(EventRecord(step: 5, kind: .eta, detail: "1e308", time: .nan))
         return e
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import AdderNN
+import AdderCore
 @testable import AdderTrain
 @testable import AdderTUI
 
@@ -13,7 +13,7 @@ func fakeRun(_ name: String, state: RunState = .running, steps: Int = 120, mode:
     s.stepsPerEpoch = 100
     s.totalSteps = 200
     s.step = steps
-    s.gradientMode = mode
+    s.gradientMode = GradientMode(label: mode)!
     s.steps = (1...steps).map { (i: Int) -> StepRecord in
         let t = Double(i)
         let loss: Double = 2.3 * exp(-t / 40) + 0.1
@@ -24,12 +24,12 @@ func fakeRun(_ name: String, state: RunState = .running, steps: Int = 120, mode:
     let names = ["conv1", "conv2", "conv3", "fc1", "fc2"]
     s.layers = stride(from: 10, through: steps, by: 10).map { st in
         LayerRecord(step: st, layers: names.enumerated().map { i, n in
-            LayerStatistics(name: n, type: i == 1 || i == 2 ? "Adder2d" : (i == 0 ? "Conv2d" : "Linear"), gradNorm: 0.1 * Double(i + 1) / Double(st),
+            LayerRecord.Layer(name: n, type: i == 1 || i == 2 ? "Adder2d" : (i == 0 ? "Conv2d" : "Linear"), gradNorm: 0.1 * Double(i + 1) / Double(st),
                             weightNorm: 10, alpha: i == 1 || i == 2 ? 300 : 1, outputMean: -3, outputStd: 40,
-                            gradientMode: i == 1 || i == 2 ? mode : "")
+                            gradientRules: i == 1 || i == 2 ? GradientRules(label: mode) : nil)
         })
     }
-    s.events = [EventRecord(step: 60, kind: "gradientMode", detail: "sign/sign", time: 1.2)]
+    s.events = [EventRecord(step: 60, kind: .gradientMode, detail: "sign/sign", time: 1.2)]
     return RunEntry(id: "/runs/\(name)", snapshot: s, live: live)
 }
 

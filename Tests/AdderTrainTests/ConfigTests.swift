@@ -79,7 +79,7 @@ struct ConfigTests {
         """
         let e = try Experiment.parse(yaml: yaml)
         #expect(e.runs.count == (1 + 6) * 3)
-        #expect(e.runs[0].name == "ablation-cnn-s1" && e.runs[0].adders == "cnn" && e.runs[0].seed == 1)
+        #expect(e.runs[0].name == "ablation-cnn-s1" && e.runs[0].adders == .cnn && e.runs[0].seed == 1)
         let sign = e.runs.first { $0.name == "ablation-sign-fixed-s2" }
         #expect(sign?.filterGradient == .sign && sign?.strategy == .fixed && sign?.seed == 2)
         #expect(Set(e.runs.map(\.name)).count == e.runs.count)

@@ -184,7 +184,7 @@ struct HostileInputTests {
         #expect(resumed.wait().state == .finished)
         let s = try RunReader.read(directory: dir)
         #expect(s.steps.map(\.step) == Array(1...40) && s.skippedLines == 0)
-        #expect(s.events.filter { $0.kind == "state" }.map(\.detail) == ["running", "running", "finished"])
+        #expect(s.events.filter { $0.kind == .state }.map(\.detail) == ["running", "running", "finished"])
     }
 
     @Test func checkpointMetadataIsCrossChecked() throws {
@@ -228,7 +228,7 @@ struct HostileInputTests {
         run.start()
         let s = run.wait()
         #expect(s.state == .finished, "\(s.message)")
-        let event = s.events.first { $0.kind == "resumedFromCheckpoint" }
+        let event = s.events.first { $0.kind == .resumedFromCheckpoint }
         #expect(event?.detail == "step 20 of 40 from epoch-1.safetensors (skipped latest.safetensors: \(latest): a symbolic link loop (too many levels of symbolic links))")
         #expect(!FileManager.default.fileExists(atPath: dir + "/checkpoints/.latest.safetensors.tmp-999999"))
         #expect(try RunReader.read(directory: dir).steps.map(\.step) == Array(1...40))

@@ -56,13 +56,13 @@ struct RunTests {
         run.toggleGradientMode()
         let snap = run.wait()
         #expect(snap.state == .finished)
-        let event = try #require(snap.events.first { $0.kind == "gradientMode" })
+        let event = try #require(snap.events.first { $0.kind == .gradientMode })
         #expect(event.detail == "sign/sign" && event.step >= 20)
-        #expect(snap.gradientMode == "sign/sign")
+        #expect(snap.gradientMode == .rules(.sign))
         let before = try #require(snap.layers.first { $0.step == event.step })
         let after = try #require(snap.layers.first { $0.step == event.step + 1 })
-        #expect(before.layers.filter { $0.type == "Adder2d" }.allSatisfy { $0.gradientMode == "fullPrecision/hardTanh" })
-        #expect(after.layers.filter { $0.type == "Adder2d" }.allSatisfy { $0.gradientMode == "sign/sign" })
+        #expect(before.layers.filter { $0.type == "Adder2d" }.allSatisfy { $0.gradientRules == .paper })
+        #expect(after.layers.filter { $0.type == "Adder2d" }.allSatisfy { $0.gradientRules == .sign })
     }
 
     @Test func pauseResumeAndStopFromAnotherThread() throws {
@@ -81,7 +81,7 @@ struct RunTests {
         let snap = run.wait()
         #expect(snap.state == .stopped && snap.step < 400)
         #expect(snap.eta == 0.5)
-        #expect(snap.events.map(\.kind).filter { $0 != "state" } == ["pause", "eta", "resume"])
+        #expect(snap.events.map(\.kind).filter { $0 != .state } == [.pause, .eta, .resume])
         // Stopping wrote a checkpoint at the step where it stopped.
         let meta = try Safetensors.read(from: URL(fileURLWithPath: run.directory! + "/checkpoints/latest.safetensors")).metadata
         #expect(meta["step"] == String(snap.step) && meta["eta"] == "0.5")
@@ -139,7 +139,7 @@ struct RunTests {
         resumed.start()
         let snap = resumed.wait()
         #expect(snap.state == .finished, "\(snap.message)")
-        #expect(snap.events.contains { $0.kind == "resumedFromCheckpoint" && $0.step == 30 })
+        #expect(snap.events.contains { $0.kind == .resumedFromCheckpoint && $0.step == 30 })
 
         let a = try Safetensors.read(from: URL(fileURLWithPath: full.directory! + "/checkpoints/latest.safetensors")).tensors
         let b = try Safetensors.read(from: URL(fileURLWithPath: dir + "/checkpoints/latest.safetensors")).tensors
