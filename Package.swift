@@ -54,6 +54,8 @@ let package = Package(
         .testTarget(name: "AdderTUITests", dependencies: ["AdderTUI", "AdderTrain"]),
         .testTarget(name: "AdderTrainTests", dependencies: ["AdderTrain", "AdderNN", "AdderData", "AdderCore", "CZlib"]),
         .testTarget(name: "AdderDataTests", dependencies: ["AdderData", "AdderCore", "CZlib"]),
+        // The `adderlab` command run as a process, as a user runs it.
+        .testTarget(name: "AdderLabCommandTests", dependencies: ["AdderTrain", "adderlab"]),
     ],
     swiftLanguageModes: [.v6]
 )

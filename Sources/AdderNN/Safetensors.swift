@@ -54,20 +54,28 @@ public enum Safetensors {
     public static func read(from url: URL) throws(SafetensorsError) -> (tensors: [String: Tensor], metadata: [String: String]) {
         let path = url.path
         func fail(_ s: String) -> SafetensorsError { SafetensorsError(path: path, problem: s) }
-        let data: Data
-        do { data = try InputFile.read(path, limit: maximumFileBytes) } catch { throw fail(error.problem) }
-        guard data.count >= 8 else { throw fail("file is \(data.count) bytes, shorter than the 8-byte header length") }
-        let n = data.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard n >= 2, n <= UInt64(data.count - 8), n <= 100_000_000 else {
-            throw fail("header length \(n) does not fit a file of \(data.count) bytes (truncated or not safetensors)")
+        // The header is read and checked against the file's size before the data is read.
+        let size: Int, head: Data
+        do throws(FileFailure) {
+            size = try InputFile.size(path)
+            guard size <= maximumFileBytes else {
+                throw FileFailure(path: path, problem: "is \(InputFile.byteCount(size)), more than the limit of \(InputFile.byteCount(maximumFileBytes))")
+            }
+            head = try InputFile.read(path, from: 0, atMost: 8)
+        } catch { throw fail(error.problem) }
+        guard head.count >= 8 else { throw fail("file is \(head.count) bytes, shorter than the 8-byte header length") }
+        let n = head.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard n >= 2, n <= UInt64(size - 8), n <= 100_000_000 else {
+            throw fail("header length \(n) does not fit a file of \(size) bytes (truncated or not safetensors)")
         }
-        let headerData = data.subdata(in: 8..<(8 + Int(n)))
-        guard let object = try? JSONSerialization.jsonObject(with: headerData), let header = object as? [String: Any] else {
+        let headerData: Data
+        do { headerData = try InputFile.read(path, from: 8, atMost: Int(n)) } catch { throw fail(error.problem) }
+        guard headerData.count == Int(n), let object = try? JSONSerialization.jsonObject(with: headerData), let header = object as? [String: Any] else {
             throw fail("header is not a JSON object")
         }
-        let body = 8 + Int(n), bodyCount = data.count - body
+        let body = 8 + Int(n), bodyCount = size - body
         var metadata: [String: String] = [:]
-        var tensors: [String: Tensor] = [:]
+        var entries: [(name: String, shape: [Int], count: Int, begin: Int)] = []
         var ranges: [(Int, Int, String)] = []
         for (name, value) in header {
             if name == "__metadata__" {
@@ -94,24 +102,35 @@ public enum Safetensors {
                 throw fail("tensor '\(name)' of shape \(shape) needs \(count * 4) bytes but data_offsets \(off) hold \(off[1] - off[0])")
             }
             ranges.append((off[0], off[1], name))
-            var t = Tensor(uninitializedShape: shape)
-            t.withUnsafeMutableBufferPointer { dst in
-                data.withUnsafeBytes { raw in
-                    let src = raw.baseAddress! + body + off[0]
-                    for i in 0..<count { dst[i] = Float(bitPattern: UInt32(littleEndian: (src + i * 4).loadUnaligned(as: UInt32.self))) }
-                }
-            }
-            tensors[name] = t
+            entries.append((name, shape, count, off[0]))
         }
         ranges.sort { $0.0 < $1.0 }
         for (a, b) in zip(ranges, ranges.dropFirst()) where b.0 < a.1 {
             throw fail("tensors '\(a.2)' and '\(b.2)' overlap in the data section")
         }
+        let end = ranges.last?.1 ?? 0
+        guard end == bodyCount else {
+            throw fail("\(bodyCount - end) bytes follow the last tensor's data (the header accounts for \(end) of \(bodyCount))")
+        }
+        let data: Data
+        do { data = try InputFile.read(path, from: body, atMost: bodyCount) } catch { throw fail(error.problem) }
+        guard data.count == bodyCount else { throw fail("changed while it was read") }
+        var tensors: [String: Tensor] = [:]
+        for e in entries {
+            var t = Tensor(uninitializedShape: e.shape)
+            t.withUnsafeMutableBufferPointer { dst in
+                data.withUnsafeBytes { raw in
+                    let src = raw.baseAddress! + e.begin
+                    for i in 0..<e.count { dst[i] = Float(bitPattern: UInt32(littleEndian: (src + i * 4).loadUnaligned(as: UInt32.self))) }
+                }
+            }
+            tensors[e.name] = t
+        }
         return (tensors, metadata)
     }
 
     /// Checkpoints larger than this are refused before reading (ResNet-50 with momentum is ~200 MB).
-    public static let maximumFileBytes = 4 << 30
+    public static let maximumFileBytes = 1 << 30
 
     /// The product of `shape`, or nil when it overflows.
     static func checkedElementCount(_ shape: [Int]) -> Int? {

@@ -96,12 +96,42 @@ public indirect enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// A string as YAML that reads back as the same string: plain when it is made of safe
+    /// characters, single-quoted when it has only printable ones, double-quoted with
+    /// escapes when it holds line breaks or characters YAML does not allow raw (controls,
+    /// DEL, C1, U+2028/2029, BOM, U+FFFE/U+FFFF).
+    static func yamlString(_ s: String) -> String {
+        func safe(_ u: Unicode.Scalar, first: Bool) -> Bool {
+            (u >= "a" && u <= "z") || (u >= "A" && u <= "Z") || (u >= "0" && u <= "9") || "._/+".unicodeScalars.contains(u)
+                || (!first && (u == "-" || u == " "))
+        }
+        func raw(_ u: Unicode.Scalar) -> Bool {
+            !(u.value < 0x20 || (0x7F...0x9F).contains(u.value) || u == "\u{2028}" || u == "\u{2029}" || u == "\u{FEFF}"
+              || u.value == 0xFFFE || u.value == 0xFFFF)
+        }
+        let scalars = s.unicodeScalars
+        if let first = scalars.first, safe(first, first: true), scalars.allSatisfy({ safe($0, first: false) }), s.last != " ",
+           ConfigValue.scalar(s) == .string(s) {
+            return s
+        }
+        if scalars.allSatisfy(raw) { return "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+        var out = "\""
+        for u in scalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default: out += raw(u) ? String(u) : String(format: "\\u%04X", u.value)
+            }
+        }
+        return out + "\""
+    }
+
     private var yamlScalar: String {
         switch self {
         case .string(let s):
-            let plain = ConfigValue.scalar(s) == .string(s) && !s.contains(where: { ":#,[]{}&*!|>'\"%@`".contains($0) })
-                && s.first != " " && s.last != " " && s.first != "-"
-            return plain ? s : "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+            return ConfigValue.yamlString(s)
         case .double(let d): return d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : String(d)
         case .map(let e) where e.isEmpty: return "{}"
         default: return description

@@ -209,10 +209,17 @@ struct TreeReader {
 
     func line(_ path: String) -> Int? { entry(path)?.line }
 
-    mutating func value(_ path: String) -> ConfigValue? {
+    /// Keys whose null means "not set" (config.yaml writes them so); for every other key a
+    /// null is an error, never a silent default.
+    static let nullable: Set<String> = ["dataDir", "trainSamples", "testSamples", "validationFraction", "augment"]
+
+    mutating func value(_ path: String) throws(ConfigError) -> ConfigValue? {
         used.insert(path)
         guard let v = entry(path)?.value else { return nil }
-        if case .null = v { return nil }
+        if case .null = v {
+            if TreeReader.nullable.contains(path) { return nil }
+            throw error(path, "is null (or empty); give it a value or leave the key out for the default")
+        }
         return v
     }
 
@@ -224,7 +231,7 @@ struct TreeReader {
 
     /// True when a map is present at `path`; throws when something else is.
     mutating func map(_ path: String) throws(ConfigError) -> Bool {
-        guard let v = value(path) else { return false }
+        guard let v = try value(path) else { return false }
         guard case .map = v else { throw error(path, "must be a map, found \(v)") }
         return true
     }
@@ -242,7 +249,7 @@ struct TreeReader {
     }
 
     mutating func string(_ path: String, pattern: String? = nil, what: String = "") throws(ConfigError) -> String? {
-        guard let v = value(path) else { return nil }
+        guard let v = try value(path) else { return nil }
         guard case .string(let s) = v else { throw error(path, "must be a string, found \(v)") }
         if let pattern, s.range(of: pattern, options: .regularExpression) == nil {
             throw error(path, "'\(s)' is not allowed; use \(what)")
@@ -259,20 +266,18 @@ struct TreeReader {
     }
 
     mutating func bool(_ path: String) throws(ConfigError) -> Bool? {
-        guard let v = value(path) else { return nil }
+        guard let v = try value(path) else { return nil }
         guard case .bool(let b) = v else { throw error(path, "must be true or false, found \(v)") }
         return b
     }
 
     mutating func int(_ path: String, min: Int, max: Int, why: String? = nil) throws(ConfigError) -> Int? {
-        guard let v = value(path) else { return nil }
+        guard let v = try value(path) else { return nil }
         let range = "from \(min) to \(max)"
         guard case .int(let i) = v else {
-            // A whole number too large for Int arrives as a double or a digit string.
-            if case .double(let d) = v, d == d.rounded() { throw error(path, "\(v) is out of range; it must be a whole number \(range)") }
-            if case .string(let s) = v, !s.isEmpty, s.allSatisfy({ $0.isNumber || $0 == "-" || $0 == "+" }) {
-                throw error(path, "\(s) is out of range; it must be a whole number \(range)")
-            }
+            // A whole number too large for Int arrives as a double.
+            if case .double(let d) = v, d == d.rounded(), abs(d) >= 9.2e18 { throw error(path, "\(v) is out of range; it must be a whole number \(range)") }
+            if case .string(let text) = v, Int(text) != nil { throw error(path, "must be a whole number \(range), found the string '\(text)' (write it without quotes)") }
             throw error(path, "must be a whole number \(range), found \(v)")
         }
         guard i >= min else { throw error(path, "\(i) is too small; it must be at least \(min)" + (why.map { " (\($0))" } ?? "")) }
@@ -282,7 +287,7 @@ struct TreeReader {
 
     mutating func double(_ path: String, above: Double? = nil, atLeast: Double? = nil, below: Double? = nil,
                          atMost: Double? = nil) throws(ConfigError) -> Double? {
-        guard let v = value(path) else { return nil }
+        guard let v = try value(path) else { return nil }
         let d: Double
         switch v {
         case .int(let i): d = Double(i)
@@ -290,6 +295,10 @@ struct TreeReader {
         default: throw error(path, "must be a number, found \(v)")
         }
         guard d.isFinite else { throw error(path, "\(d) must be a finite number") }
+        // Training uses 32-bit floats: a value that becomes 0 or ∞ there is refused.
+        guard d == 0 || (Float(d) != 0 && Float(d).isFinite) else {
+            throw error(path, "\(d) cannot be held by a 32-bit float (magnitudes from about 1e-38 to 3e38)")
+        }
         var rules: [String] = []
         if let above { rules.append("> \(above)") }
         if let atLeast { rules.append("≥ \(atLeast)") }

@@ -17,6 +17,7 @@ public struct RunError: Error, CustomStringConvertible, Equatable {
 ///       events.out.tfevents.*   the same scalars for TensorBoard
 ///       checkpoints/            latest.safetensors and epoch-N.safetensors, written atomically
 ///       run.log                 human-readable log
+///       .lock                   held by the process writing the run (see `RunLock`)
 public struct RunFiles: Sendable, Equatable {
     public let path: String
     public init(_ path: String) { self.path = path }
@@ -27,6 +28,15 @@ public struct RunFiles: Sendable, Equatable {
     public var config: String { path + "/" + RunFiles.configName }
     public var metrics: String { path + "/" + RunFiles.metricsName }
     public var log: String { path + "/run.log" }
+    /// Where a restart from step 0 keeps the records written before (named by the time).
+    public var metricsBeforeRestart: String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.locale = Locale(identifier: "en_US_POSIX")
+        return path + "/metrics-before-restart-\(f.string(from: Date())).jsonl"
+    }
+    /// The one-writer lock (see `RunLock`).
+    public var lock: String { path + "/.lock" }
     public var checkpoints: String { path + "/checkpoints" }
     public var latestCheckpoint: String { checkpoints + "/latest.safetensors" }
     public func epochCheckpoint(_ epoch: Int) -> String { checkpoints + "/epoch-\(epoch).safetensors" }
@@ -76,6 +86,23 @@ public final class RunDirectory {
     private let metricsFD: Int32
     private let logFD: Int32
     let tensorBoard: TensorBoardWriter
+    private let lock: RunLock
+
+    /// Refuses a run directory whose files or checkpoints folder are symbolic links (or
+    /// not what they should be), so that nothing is written outside it; makes checkpoints/.
+    static func checkInside(_ files: RunFiles) throws(RunError) {
+        var st = stat()
+        if lstat(files.checkpoints, &st) != 0 {
+            guard mkdir(files.checkpoints, 0o755) == 0 else { throw RunError("cannot create \(FileFailure.posix("mkdir", files.checkpoints))") }
+        } else if st.st_mode & S_IFMT != S_IFDIR {
+            let what = st.st_mode & S_IFMT == S_IFLNK ? "a symbolic link" : "not a directory"
+            throw RunError("\(files.checkpoints) is \(what); a run writes only files inside its directory")
+        }
+        for file in [files.metrics, files.log] where lstat(file, &st) == 0 && st.st_mode & S_IFMT != S_IFREG {
+            let what = st.st_mode & S_IFMT == S_IFLNK ? "a symbolic link" : "not a regular file"
+            throw RunError("\(file) is \(what); a run writes only files inside its directory")
+        }
+    }
 
     /// Makes `<runsDirectory>/<name>-<yyyyMMdd-HHmmss>` (with a numeric suffix if taken,
     /// never reusing a directory) with its config.yaml, and returns its path.
@@ -108,16 +135,22 @@ public final class RunDirectory {
         return dir
     }
 
-    /// Opens an existing run directory for appending (resuming), removing temporary
+    /// Opens a run directory for appending, under its lock, after removing temporary
     /// files that a killed process left behind.
-    public init(path: String) throws(RunError) {
+    public init(path: String, lock: RunLock) throws(RunError) {
         files = RunFiles(path)
-        try? FileManager.default.createDirectory(atPath: files.checkpoints, withIntermediateDirectories: true)
+        self.lock = lock
+        try RunDirectory.checkInside(files)
         AtomicFile.removeStaleTemporaryFiles(in: path)
         AtomicFile.removeStaleTemporaryFiles(in: files.checkpoints)
         func openAppend(_ p: String) throws(RunError) -> Int32 {
-            let fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw RunError("cannot open \(FileFailure.posix("open", p))") }
+            // O_NOFOLLOW: a link planted in the run directory cannot send writes elsewhere.
+            let fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                let code = errno
+                if code == ELOOP { throw RunError("\(p) is a symbolic link; a run writes only files inside its directory") }
+                throw RunError("cannot open \(FileFailure(path: p, problem: FileFailure.explain(code)))")
+            }
             return fd
         }
         metricsFD = try openAppend(files.metrics)
@@ -179,8 +212,8 @@ public final class RunDirectory {
         let data: Data
         do { data = try InputFile.read(file, limit: MetricsFile.maximumBytes) } catch { throw RunError("cannot read \(error)") }
         var kept = Data()
-        for line in MetricsFile.completeLines(data).lines {
-            guard let r = MetricsFile.decode(line), r.step <= step else { continue }
+        MetricsFile.forEachLine(data) { line in
+            guard let r = MetricsFile.decode(line), r.step <= step else { return }
             kept.append(line); kept.append(0x0A)
         }
         guard kept != data else { return }

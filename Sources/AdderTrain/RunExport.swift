@@ -12,9 +12,14 @@ import Foundation
 public enum RunExport {
     public static func export(_ runDirectory: String, into destination: String, stepEvery n: Int) throws(RunError) -> String {
         guard n >= 1, n <= 1_000_000_000 else { throw RunError("--step-every must be between 1 and 1000000000, got \(n)") }
-        let source = RunFiles(runDirectory)
-        _ = try RunDirectory.readConfig(runDirectory)
-        let target = RunFiles((destination as NSString).appendingPathComponent((runDirectory as NSString).lastPathComponent))
+        // The copy is named after the run directory itself ("runs/X/checkpoints/.." is X).
+        let source = RunFiles(canonical(runDirectory))
+        _ = try RunDirectory.readConfig(source.path)
+        let name = (source.path as NSString).lastPathComponent
+        guard !name.isEmpty, name != ".", name != "..", name != "/" else {
+            throw RunError("cannot export \(runDirectory): its name '\(name)' cannot name a directory in \(destination)")
+        }
+        let target = RunFiles((destination as NSString).appendingPathComponent(name))
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: destination, withIntermediateDirectories: true) } catch {
             throw RunError("cannot create \(destination): \(error.localizedDescription)")
@@ -24,18 +29,29 @@ public enum RunExport {
             throw RunError("cannot export \(runDirectory) into \(destination): the copy would be \(target.path), which is the run itself or inside it; choose another destination")
         }
         let config: Data, metrics: Data
+        // Another run already there (not an earlier copy of this one) is never replaced.
+        if let existing = try? InputFile.read(target.config, limit: YAMLEvents.maximumBytes),
+           let mine = try? InputFile.read(source.config, limit: YAMLEvents.maximumBytes), existing != mine {
+            throw RunError("cannot export \(runDirectory) to \(target.path): a different run is there already; choose another destination")
+        }
         do {
             config = try InputFile.read(source.config, limit: YAMLEvents.maximumBytes)
             metrics = fm.fileExists(atPath: source.metrics) ? try InputFile.read(source.metrics, limit: MetricsFile.maximumBytes) : Data()
         } catch {
             throw RunError("cannot read \(error)")
         }
-        let (lines, consumed) = MetricsFile.completeLines(metrics)
-        let records = lines.map { MetricsFile.decode($0) }
-        let lastStep = records.lastIndex { if case .step = $0 { return true } else { return false } }
+        // Two passes over the lines (never all of them in memory at once): find the last
+        // step record, then copy.
+        var index = 0, lastStep = -1
+        MetricsFile.forEachLine(metrics) { line in
+            if case .step = MetricsFile.decode(line) { lastStep = index }
+            index += 1
+        }
         var kept = Data()
-        for (i, (line, record)) in zip(lines, records).enumerated() {
-            if case .step(let r) = record, i != lastStep, r.step % n != 0 { continue }
+        index = 0
+        let consumed = MetricsFile.forEachLine(metrics) { line in
+            defer { index += 1 }
+            if index != lastStep, case .step(let r) = MetricsFile.decode(line), r.step % n != 0 { return }
             kept.append(line); kept.append(0x0A)
         }
         // A torn last line (a run killed mid-write) is copied as it is, too.

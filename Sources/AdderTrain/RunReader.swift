@@ -92,7 +92,7 @@ public struct MetricsFile {
             discarding = false
         }
         let rest = data[(data.startIndex + consumed)...]
-        let (lines, used) = MetricsFile.completeLines(rest)
+        let used = MetricsFile.forEachLine(rest) { add($0) }
         consumed += used
         if used == 0 && rest.count > MetricsFile.maximumLine {
             // No newline in more than a line's worth: an overlong line, skipped to its end.
@@ -100,7 +100,6 @@ public struct MetricsFile {
             discarding = true
             consumed = data.count
         }
-        for line in lines { add(line) }
         offset += consumed
         hasUnread = consumed < available && consumed > 0
         return consumed > 0
@@ -122,30 +121,32 @@ public struct MetricsFile {
         }
     }
 
-    /// The complete (newline-terminated) lines of `data`, without their newlines and
-    /// skipping empty ones, and the number of bytes they span.
-    static func completeLines(_ data: Data) -> (lines: [Data], consumed: Int) {
-        var ranges: [Range<Int>] = []
+    /// Calls `body` with each complete (newline-terminated) line of `data`, without its
+    /// newline, skipping empty ones; returns the number of bytes those lines span. Lines
+    /// are visited one at a time, so memory does not grow with their number.
+    @discardableResult
+    static func forEachLine(_ data: Data, _ body: (Data) -> Void) -> Int {
         var consumed = 0
         data.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return }
             var start = 0
             while start < raw.count, let hit = memchr(base + start, 0x0A, raw.count - start) {
                 let nl = base.distance(to: UnsafeRawPointer(hit))
-                if nl > start { ranges.append(start..<nl) }
+                if nl > start { body(data[(data.startIndex + start)..<(data.startIndex + nl)]) }
                 start = nl + 1
                 consumed = start
             }
         }
-        let origin = data.startIndex
-        return (ranges.map { data[(origin + $0.lowerBound)..<(origin + $0.upperBound)] }, consumed)
+        return consumed
     }
 
     static func decode(_ line: Data) -> MetricsRecord? { decodeCounting(line)?.record }
 
     /// The record on one line and how many of its values were out of range, or nil.
     static func decodeCounting(_ line: Data) -> (record: MetricsRecord, invalid: Int)? {
-        guard line.count <= maximumLine, let o = JSONLine.parse(line), let kind = o["kind"]?.string,
+        // Every record is an object: anything else is refused before parsing.
+        guard line.count <= maximumLine, line.first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: "{"),
+              let o = JSONLine.parse(line), let kind = o["kind"]?.string,
               let stepNumber = o["step"]?.double, stepNumber >= 0, stepNumber <= Double(maximumStep),
               stepNumber == stepNumber.rounded() else { return nil }
         let step = Int(stepNumber)

@@ -48,6 +48,8 @@ public final class TrainingRun: Sendable {
 
     /// Continues the run in `directory` from its last complete checkpoint.
     public init(resuming directory: String) throws(RunError) {
+        // Refused at once when another process writes it (the lock itself is taken when training starts).
+        if let holder = RunLock.holder(of: directory) { throw RunLock.busy(directory, holder: holder) }
         config = try RunDirectory.readConfig(directory)
         self.directory = directory
         resumeRequested = true
@@ -169,6 +171,12 @@ final class Trainer {
     // MARK: set-up
 
     func setUp() throws {
+        // One writer per run directory: taken before anything is read or changed.
+        var lock: RunLock?
+        if let path = run.directory {
+            lock = try RunLock(directory: path)
+            try RunDirectory.checkInside(RunFiles(path))
+        }
         let data = try DatasetCache.load(config)
         var train = data.train, test = data.test
         if let f = config.validationFraction {
@@ -195,11 +203,11 @@ final class Trainer {
         model = Model(config.model, placement: config.placement, classes: train.classes, seed: UInt64(config.seed))
         model.setGradientRules(config.gradientRules)
         optimizer = SGD(parameters: model.namedParameters, configuration: config.sgdConfiguration)
-        if let path = run.directory {
+        if let path = run.directory, let lock {
             if run.resumeRequested {
                 try restoreCheckpoint(path)
             }
-            dir = try RunDirectory(path: path)
+            dir = try RunDirectory(path: path, lock: lock)
         }
         let stepsPerEpoch = plan.batchesPerEpoch, total = totalSteps, current = step
         run.store.update {
@@ -221,9 +229,17 @@ final class Trainer {
         let files = RunFiles(path)
         let existing = files.checkpointCandidates.filter { FileManager.default.fileExists(atPath: $0) || isSymlink($0) }
         guard !existing.isEmpty else {
-            // Killed before the first checkpoint: start over in the same directory.
-            try RunDirectory.truncateMetrics(in: path, after: -1)
-            resumedFrom = "no checkpoint yet: started again from step 0"
+            // Killed before the first checkpoint: start over in the same directory, keeping
+            // what was recorded before in a file of its own (nothing written is lost).
+            let old = RunReader.read(metricsAt: files.metrics)
+            if !old.steps.isEmpty || !old.evals.isEmpty {
+                let kept = files.metricsBeforeRestart
+                guard rename(files.metrics, kept) == 0 else { throw RunError("cannot keep the old records: \(FileFailure.posix("rename", kept))") }
+                resumedFrom = "no checkpoint: started again from step 0; the \(old.steps.count) steps recorded before are in \((kept as NSString).lastPathComponent)"
+            } else {
+                try RunDirectory.truncateMetrics(in: path, after: -1)
+                resumedFrom = "no checkpoint yet: started again from step 0"
+            }
             return
         }
         var rejected: [String] = []
@@ -293,6 +309,8 @@ final class Trainer {
         guard let e = meta["eta"].flatMap({ Double($0) }), e.isFinite, e > 0, e <= 1e6 else {
             throw bad("eta", "a number > 0 and ≤ 1e6")
         }
+        guard meta["format"] == "adderlab-checkpoint-1" else { throw bad("format", "adderlab-checkpoint-1") }
+        guard meta["model"] == config.model.rawValue else { throw bad("model", config.model.rawValue) }
         guard meta["classes"] == String(model.classes) else { throw bad("classes", "\(model.classes)") }
         let adders = Set(model.adderLayers.map(\.0))
         let recorded = Set(meta.keys.filter { $0.hasPrefix("gradient.") }.map { String($0.dropFirst(9)) })
@@ -302,7 +320,10 @@ final class Trainer {
         for name in adders where GradientRules(label: meta["gradient." + name]!) == nil {
             throw bad("gradient." + name, "filter/input rules such as fullPrecision/hardTanh")
         }
-        if let text = meta["config"] {
+        guard let text = meta["config"] else {
+            throw bad("config", "the run's configuration (a checkpoint without it cannot be checked against config.yaml)")
+        }
+        do {
             let saved: ExperimentConfig
             do { saved = try ExperimentConfig(tree: try ConfigValue.parse(yaml: text), file: file + " metadata 'config'") } catch {
                 throw RunError("its metadata 'config' is not a valid configuration: \(error)")
@@ -310,10 +331,8 @@ final class Trainer {
             var mine = config, theirs = saved
             mine.description = ""; theirs.description = ""
             if mine != theirs {
-                let diff = Comparison(snapshots: [RunSnapshot(config: theirs), RunSnapshot(config: mine)]).differingKeys
-                let shown = diff.map { k in
-                    "\(k) is \(Comparison.value(mine, k)) in config.yaml but \(Comparison.value(theirs, k)) in the checkpoint"
-                }
+                let a = Comparison.flatten(mine.tree), b = Dictionary(Comparison.flatten(theirs.tree), uniquingKeysWith: { x, _ in x })
+                let shown = a.filter { b[$0.0] != $0.1 }.map { k, v in "\(k) is \(v) in config.yaml but \(b[k] ?? "missing") in the checkpoint" }
                 throw RunError("config.yaml was changed after the run started: \(shown.joined(separator: ", ")); restore it or start a new run")
             }
         }

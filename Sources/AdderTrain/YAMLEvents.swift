@@ -120,7 +120,17 @@ enum YAMLEvents {
                 case nil, "!": return quoted ? .string(s) : ConfigValue.scalar(s)
                 case "tag:yaml.org,2002:str": return .string(s)
                 case "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null":
-                    return ConfigValue.scalar(s)
+                    // An explicit tag must agree with the value: `!!bool 1` is not true.
+                    let v = ConfigValue.scalar(s)
+                    let ok: Bool
+                    switch (tag!, v) {
+                    case ("tag:yaml.org,2002:int", .int), ("tag:yaml.org,2002:float", .int), ("tag:yaml.org,2002:float", .double),
+                         ("tag:yaml.org,2002:bool", .bool), ("tag:yaml.org,2002:null", .null): ok = true
+                    default: ok = false
+                    }
+                    guard ok else { throw ConfigError(path: path, message: "is tagged \(tag!.replacingOccurrences(of: "tag:yaml.org,2002:", with: "!!")) but its value '\(s)' is not one", line: line) }
+                    if case .int(let i) = v, tag == "tag:yaml.org,2002:float" { return .double(Double(i)) }
+                    return v
                 case let t?: throw ConfigError(path: path, message: "uses the YAML tag '\(t)', which experiment files do not support", line: line)
                 }
             case let .sequenceStart(tag):

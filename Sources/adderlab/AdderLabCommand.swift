@@ -1,6 +1,7 @@
 import AdderCore
 import AdderNN
 import ArgumentParser
+import Foundation
 
 @main
 struct AdderLab: ParsableCommand {
@@ -13,6 +14,8 @@ struct AdderLab: ParsableCommand {
 
     static func main() {
         Memory.retainFreedBlocks()
+        // A closed pipe makes writes fail (and be dropped) instead of killing a run mid-step.
+        signal(SIGPIPE, SIG_IGN)
         main(nil)
     }
 }

@@ -26,11 +26,11 @@ struct CompareCommand: ParsableCommand {
         // A broken run directory is named on standard error; the others are still compared.
         for d in dirs {
             do { snaps.append(try RunReader.read(directory: d)) } catch {
-                FileHandle.standardError.write(Data("warning: skipped \(d): \(error)\n".utf8))
+                Console.err("warning: skipped \(d): \(error)\n")
             }
         }
         for s in snaps where s.skippedLines > 0 || s.invalidValues > 0 {
-            FileHandle.standardError.write(Data("warning: \(s.directory ?? s.config.name)/\(RunFiles.metricsName): \(s.readProblems)\n".utf8))
+            Console.err("warning: \(s.directory ?? s.config.name)/\(RunFiles.metricsName): \(s.readProblems)\n")
         }
         if snaps.isEmpty { throw failure("error: none of the \(dirs.count) run directories could be read") }
         let report = Comparison(snapshots: snaps)

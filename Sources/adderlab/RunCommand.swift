@@ -80,7 +80,7 @@ struct RunCommand: ParsableCommand {
 
 /// Prints `message` to standard error and gives the exit status 1 to throw.
 func failure(_ message: String) -> ExitCode {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    Console.err(message + "\n")
     return ExitCode(1)
 }
 
@@ -91,7 +91,7 @@ final class StartedRuns: Sendable {
     func stopAll() { for r in runs.withLock({ $0 }) { r.stop() } }
 }
 
-/// Stops runs on SIGINT/SIGTERM (once); a second signal exits at once, removing the
+/// Stops runs on SIGINT/SIGTERM/SIGHUP (once); a second signal exits at once, removing the
 /// temporary file of a checkpoint being written.
 /// Lives on the main thread; the signal handlers share only `flag`.
 final class SignalStopper {
@@ -102,12 +102,12 @@ final class SignalStopper {
 
     init(onSignal: @escaping @Sendable () -> Void) {
         let flag = self.flag
-        sources = [SIGINT, SIGTERM].map { sig in
+        sources = [SIGINT, SIGTERM, SIGHUP].map { sig in
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             s.setEventHandler {
                 if flag.value.exchange(true, ordering: .relaxed) { AtomicFile.abandonWritesInProgress(); exit(130) }
-                FileHandle.standardError.write(Data("\nstopping: finishing the current step and writing checkpoints (again to quit at once)\n".utf8))
+                Console.err("\nstopping: finishing the current step and writing checkpoints (again to quit at once)\n")
                 onSignal()
             }
             s.resume()
@@ -117,7 +117,7 @@ final class SignalStopper {
 
     func cancel() {
         for s in sources { s.cancel() }
-        signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL)
+        signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL); signal(SIGHUP, SIG_DFL)
     }
 }
 
@@ -153,7 +153,7 @@ final class Progress {
             // Only runs still to come are ever added, below the lines drawn so far.
             for s in snaps { out += "\r\u{1B}[2K" + line(s) + "\n" }
             drawnLines = snaps.count
-            FileHandle.standardOutput.write(Data(out.utf8))
+            Console.out(out)
             return
         }
         for (i, s) in snaps.enumerated() {
@@ -182,5 +182,5 @@ final class Progress {
 
 /// Writes a line to standard output unbuffered, so log lines reach a pipe or file as they happen.
 func emit(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    Console.out(line + "\n")
 }

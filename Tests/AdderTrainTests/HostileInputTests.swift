@@ -43,17 +43,61 @@ struct HostileInputTests {
 
     // MARK: 2. a full disk
 
-    /// metrics.jsonl on /dev/full (every write: ENOSPC): the run fails with the reason
-    /// instead of trapping in FileHandle.write.
-    @Test func fullDiskStopsTheRunWithAMessage() throws {
-        let runs = tempDir()
-        let run = try TrainingRun(config: smallConfig("full", steps: 20), runsDirectory: runs)
-        let dir = run.directory!
-        #expect(symlink("/dev/full", dir + "/metrics.jsonl") == 0)
-        run.start()
-        let snap = run.wait()
-        #expect(snap.state == .failed)
-        #expect(snap.message == "cannot write \(dir)/metrics.jsonl: write: no space left on device")
+    /// Every append reports ENOSPC instead of trapping (FileHandle.write did `try!`).
+    @Test func appendsReportAFullDevice() throws {
+        let fd = open("/dev/full", O_WRONLY)
+        defer { close(fd) }
+        #expect(throws: RunError("cannot write /dev/full: write: no space left on device")) {
+            try RunDirectory.appendWhole(Data("{}\n".utf8), fd: fd, path: "/dev/full")
+        }
+    }
+
+    /// A real full disk: a small tmpfs as the runs directory. The run stops with the
+    /// reason, metrics.jsonl ends with a whole record, and the last complete checkpoint
+    /// stays and loads.
+    @Test(.enabled(if: HostileInputTests.canMountTmpfs(), "needs root and mount(2) for a small tmpfs"))
+    func fullDiskStopsTheRunAndKeepsWhatWasWritten() throws {
+        for (size, checkpointEvery) in [("48k", 0), ("900k", 5)] {
+            let runs = tempDir()
+            #expect(HostileInputTests.mountTmpfs(runs, size: size))
+            defer { umount(runs) }
+            let run = try TrainingRun(config: smallConfig("disk", steps: 60, set: ["checkpointEvery=\(checkpointEvery)"]), runsDirectory: runs)
+            run.start()
+            let snap = run.wait()
+            let dir = run.directory!
+            #expect(snap.state == .failed)
+            if checkpointEvery == 0 {
+                // A record fills the disk first (metrics.jsonl, the TensorBoard file or run.log).
+                let file = snap.message.dropFirst("cannot write \(dir)/".count).prefix { $0 != ":" }
+                #expect(snap.message == "cannot write \(dir)/\(file): write: no space left on device", "\(snap.message)")
+                #expect(file == "metrics.jsonl" || file == "run.log" || file.hasPrefix("events.out.tfevents."))
+            } else {
+                // A second checkpoint does not fit beside the first: the first stays.
+                #expect(snap.message.hasPrefix("checkpoint failed: \(dir)/checkpoints/latest.safetensors: cannot write: "), "\(snap.message)")
+                #expect(snap.message.hasSuffix(": no space left on device"), "\(snap.message)")
+                let meta = try Safetensors.read(from: URL(fileURLWithPath: dir + "/checkpoints/latest.safetensors")).metadata
+                #expect(meta["step"] == "5")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints") == ["latest.safetensors"])
+            }
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/metrics.jsonl"))
+            #expect(bytes.last == 0x0A)
+            let reread = try RunReader.read(directory: dir)
+            #expect(reread.skippedLines == 0 && reread.steps.map(\.step) == Array(1...reread.steps.count) && !reread.steps.isEmpty)
+        }
+    }
+
+    static func mountTmpfs(_ path: String, size: String) -> Bool {
+        mount("tmpfs", path, "tmpfs", 0, "size=\(size)") == 0
+    }
+
+    static func canMountTmpfs() -> Bool {
+        guard getuid() == 0 else { return false }
+        let probe = FileManager.default.temporaryDirectory.appendingPathComponent("adderlab-mount-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: probe) }
+        guard mountTmpfs(probe, size: "16k") else { return false }
+        umount(probe)
+        return true
     }
 
     // MARK: 3. absurd values in metrics files
@@ -261,11 +305,135 @@ struct HostileInputTests {
         }
     }
 
+    // MARK: the second attack (on the fixed build)
+
+    /// Links planted in a run directory cannot send a resumed run's writes elsewhere.
+    @Test func linksInARunDirectoryAreRefused() throws {
+        let dir = try checkpointedRun(rolledBack: true)
+        let elsewhere = tempDir()
+        let checkpoints = dir + "/checkpoints"
+        try FileManager.default.moveItem(atPath: checkpoints, toPath: elsewhere + "/ck")
+        #expect(symlink(elsewhere + "/ck", checkpoints) == 0)
+        let run = try TrainingRun(resuming: dir)
+        run.start()
+        let s = run.wait()
+        #expect(s.state == .failed && s.message == "\(checkpoints) is a symbolic link; a run writes only files inside its directory")
+        try FileManager.default.removeItem(atPath: checkpoints)
+        try FileManager.default.moveItem(atPath: elsewhere + "/ck", toPath: checkpoints)
+        let log = dir + "/run.log"
+        try FileManager.default.moveItem(atPath: log, toPath: elsewhere + "/log")
+        #expect(symlink(elsewhere + "/log", log) == 0)
+        let again = try TrainingRun(resuming: dir)
+        again.start()
+        #expect(again.wait().message == "\(log) is a symbolic link; a run writes only files inside its directory")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere) == ["log"])
+    }
+
+    /// "runs/V/checkpoints/.." is V: the copy is named V, and another run already at the
+    /// destination is never replaced.
+    @Test func exportNamesTheCopyAfterTheRunAndReplacesNoOtherRun() throws {
+        let v = try finishedRunDirectory("v"), y = try finishedRunDirectory("y")
+        let yConfig = try Data(contentsOf: URL(fileURLWithPath: y + "/config.yaml"))
+        let target = try RunExport.export(v + "/checkpoints/..", into: y + "/checkpoints", stepEvery: 1)
+        #expect(target == y + "/checkpoints/" + (v as NSString).lastPathComponent)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: y + "/config.yaml")) == yConfig)
+        // Y's own name at a destination holding a different run of that name: refused.
+        var other = try String(contentsOfFile: y + "/config.yaml", encoding: .utf8)
+        other = other.replacingOccurrences(of: "seed: 0", with: "seed: 5")
+        #expect(other.contains("seed: 5"))
+        let out = tempDir()
+        try FileManager.default.createDirectory(atPath: out + "/" + (y as NSString).lastPathComponent, withIntermediateDirectories: true)
+        try other.write(toFile: out + "/" + (y as NSString).lastPathComponent + "/config.yaml", atomically: true, encoding: .utf8)
+        #expect(throws: RunError("cannot export \(y) to \(out)/\((y as NSString).lastPathComponent): a different run is there already; choose another destination")) {
+            _ = try RunExport.export(y, into: out, stepEvery: 1)
+        }
+        // An earlier copy of the same run is brought up to date.
+        let first = try RunExport.export(v, into: out, stepEvery: 10)
+        #expect(try RunExport.export(v, into: out, stepEvery: 1) == first)
+    }
+
+    /// Strings with control characters, line breaks and odd Unicode are written to
+    /// config.yaml so that they read back as they were.
+    @Test func configYamlRoundTripsEveryString() throws {
+        let odd = ["red \u{1B}[31m", "bell\u{07}", "a\nb\n\nc", "cr\r", "del\u{7F}", "nel\u{85}", "ls\u{2028}", "bom\u{FEFF}", "fffe\u{FFFE}",
+                   "quote ' and \" and \\", "- dash", "? q", "# hash", "key: value", "  spaces  ", "1e3", "true", "null", "~", "", "🦀 é"]
+        for text in odd {
+            var c = smallConfig()
+            c.description = text
+            c.dataDir = "/x/" + text
+            let back = try ExperimentConfig(tree: try ConfigValue.parse(yaml: c.tree.yaml()))
+            #expect(back.description == text && back.dataDir == "/x/" + text, "\(text.debugDescription) → \(c.tree.yaml())")
+        }
+    }
+
+    /// Resumed without any checkpoint, a run starts again from step 0 and keeps the
+    /// records written before in a file of their own.
+    @Test func restartingWithoutACheckpointKeepsTheOldRecords() throws {
+        let dir = try checkpointedRun(rolledBack: false)
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/metrics.jsonl"))
+        try FileManager.default.removeItem(atPath: dir + "/checkpoints")
+        let run = try TrainingRun(resuming: dir)
+        run.start()
+        let s = run.wait()
+        #expect(s.state == .finished, "\(s.message)")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("metrics-before-restart-") }
+        #expect(kept.count == 1)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/" + kept[0])) == before)
+        #expect(s.events.first { $0.kind == .resumedFromCheckpoint }?.detail == "no checkpoint: started again from step 0; the 40 steps recorded before are in \(kept[0])")
+        #expect(try RunReader.read(directory: dir).steps.map(\.step) == Array(1...40))
+    }
+
+    @Test(arguments: [
+        ("name: a\nepochs: \"1\"", "x.yaml:2: epochs: must be a whole number from 1 to 100000, found the string '1' (write it without quotes)"),
+        ("name: a\nepochs: 1.0", "x.yaml:2: epochs: must be a whole number from 1 to 100000, found 1.0"),
+        ("name: a\nepochs: ~", "x.yaml:2: epochs: is null (or empty); give it a value or leave the key out for the default"),
+        ("name: a\noptimizer: null", "x.yaml:2: optimizer: is null (or empty); give it a value or leave the key out for the default"),
+        ("name: a\nepochs: !!bool 1", "x.yaml:2: epochs: is tagged !!bool but its value '1' is not one"),
+        ("name: a\nlearningRate: {eta: 1e-320}", "x.yaml:2: learningRate.eta: 1e-320 cannot be held by a 32-bit float (magnitudes from about 1e-38 to 3e38)"),
+    ])
+    func valuesAreNeverSilentlyDefaulted(yaml: String, expected: String) {
+        #expect(parseError(yaml) == expected)
+    }
+
+    @Test func setWithoutAValueIsAnError() {
+        #expect(parseError("name: a", overrides: ["epochs="]) == "x.yaml: epochs: is null (or empty); give it a value or leave the key out for the default")
+    }
+
+    @Test func resumeNeedsTheCheckpointsConfigurationAndNamesEveryChange() throws {
+        let dir = try checkpointedRun(rolledBack: true)
+        for e in [1, 2] { try FileManager.default.removeItem(atPath: dir + "/checkpoints/epoch-\(e).safetensors") }
+        let latest = URL(fileURLWithPath: dir + "/checkpoints/latest.safetensors")
+        let (tensors, meta) = try Safetensors.read(from: latest)
+        let prefix = "cannot resume \(dir): no usable checkpoint (latest.safetensors: "
+        func message() throws -> String {
+            let run = try TrainingRun(resuming: dir)
+            run.start()
+            return run.wait().message
+        }
+        let config = try String(contentsOfFile: dir + "/config.yaml", encoding: .utf8)
+        try config.replacingOccurrences(of: "name: r", with: "name: other").write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
+        #expect(try message() == prefix + "config.yaml was changed after the run started: name is other in config.yaml but r in the checkpoint; restore it or start a new run)")
+        try config.write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
+        var m = meta
+        m["config"] = nil
+        try Safetensors.write(tensors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, metadata: m, to: latest)
+        #expect(try message() == prefix + "metadata 'config' is '(missing)', expected the run's configuration (a checkpoint without it cannot be checked against config.yaml))")
+    }
+
+    @Test func bytesAfterTheLastTensorAreRefused() throws {
+        let url = URL(fileURLWithPath: tempDir() + "/c.safetensors")
+        try Checkpoint.save(model: Model(.lenet5), optimizer: nil, to: url)
+        let h = try FileHandle(forWritingTo: url)
+        try h.seekToEnd(); try h.write(contentsOf: Data(count: 100)); try h.close()
+        let error = #expect(throws: SafetensorsError.self) { try Safetensors.read(from: url) }
+        #expect(error?.problem.hasPrefix("100 bytes follow the last tensor's data (the header accounts for ") == true, "\(String(describing: error))")
+    }
+
     // MARK: helpers
 
     /// A finished small run's directory.
-    func finishedRunDirectory() throws -> String {
-        let run = try TrainingRun(config: smallConfig("t", steps: 20), runsDirectory: tempDir())
+    func finishedRunDirectory(_ name: String = "t") throws -> String {
+        let run = try TrainingRun(config: smallConfig(name, steps: 20), runsDirectory: tempDir())
         run.start()
         #expect(run.wait().state == .finished)
         return run.directory!

@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import AdderTrain
+
+/// Runs the `adderlab` binary built next to this test bundle, with standard output going
+/// to `stdout` (a path, "/dev/full", or nil for a file it returns) and standard error to a
+/// file; waits for it (posix_spawn + waitpid) and returns its exit status and output.
+struct Adderlab {
+    static var binary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("adderlab").path
+    }
+
+    struct Result { var status: Int32; var out: String; var err: String }
+
+    /// The repository's experiments.
+    static var experiments: String { "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/") + "/experiments" }
+
+    static func start(_ args: [String], stdout: String? = nil, closedPipe: Bool = false) throws -> (pid: pid_t, out: String, err: String, pipe: Int32?) {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("adderlab-cmd-\(UUID().uuidString)").path
+        let out = stdout ?? tmp + ".out", err = tmp + ".err"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var pipeRead: Int32?, pipeWrite: Int32?
+        if closedPipe {
+            var fds: [Int32] = [0, 0]
+            pipe(&fds)
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+            posix_spawn_file_actions_addclose(&actions, fds[0])
+            pipeRead = fds[0]; pipeWrite = fds[1]
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        }
+        posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let argv = [binary] + args
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for a in cargs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, binary, &actions, nil, &cargs, environ)
+        if let pipeWrite { close(pipeWrite) }
+        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .ENOENT) }
+        return (pid, out, err, pipeRead)
+    }
+
+    static func wait(_ p: (pid: pid_t, out: String, err: String, pipe: Int32?)) -> Result {
+        var status: Int32 = 0
+        while waitpid(p.pid, &status, 0) < 0 && errno == EINTR {}
+        let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        let text = { (path: String) in (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+        return Result(status: code, out: p.out.hasPrefix("/dev/") ? "" : text(p.out), err: text(p.err))
+    }
+
+    static func run(_ args: [String], stdout: String? = nil, closedPipe: Bool = false) throws -> Result {
+        let p = try start(args, stdout: stdout, closedPipe: closedPipe)
+        if let fd = p.pipe { close(fd) }  // nobody reads: every write gets EPIPE
+        return wait(p)
+    }
+}
+
+func tempDir() -> String {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("adderlab-cmdtest-\(UUID().uuidString)").path
+    try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+}
+
+let small = ["--set", "trainSamples=320", "--set", "testSamples=100", "--set", "epochs=1"]
+
+@Suite("The adderlab command", .timeLimit(.minutes(3)))
+struct CommandTests {
+    @Test func binaryIsBuilt() {
+        #expect(FileManager.default.isExecutableFile(atPath: Adderlab.binary), "build adderlab first: \(Adderlab.binary)")
+    }
+
+    /// A full standard output or a closed pipe does not end the run: it trains to the end.
+    @Test func runSurvivesAFullOrClosedStandardOutput() throws {
+        for closed in [false, true] {
+            let runs = tempDir()
+            let r = try Adderlab.run(["run", Adderlab.experiments + "/smoke.yaml", "--runs-dir", runs] + small, stdout: closed ? nil : "/dev/full", closedPipe: closed)
+            #expect(r.status == 0, "\(r.err)")
+            let dirs = RunReader.runDirectories(in: runs)
+            #expect(dirs.count == 1)
+            #expect(try dirs.map { try RunReader.read(directory: $0).state } == [.finished])
+        }
+    }
+
+    /// One writer per run directory, with a real lock between real processes.
+    @Test func aRunDirectoryHasOneWriter() throws {
+        let runs = tempDir()
+        #expect(try Adderlab.run(["run", Adderlab.experiments + "/smoke.yaml", "--runs-dir", runs] + small).status == 0)
+        let dir = RunReader.runDirectories(in: runs)[0]
+        var lock: RunLock? = try RunLock(directory: dir)
+        let refused = try Adderlab.run(["run", "--resume", dir])
+        #expect(refused.status == 1)
+        let holder = RunLock.holder(of: dir)!
+        #expect(holder.pid == getpid())
+        #expect(refused.err == "error: \(dir) is being written by another process (\(holder)); wait for it to end or stop it first\n")
+        // In-process too, and once the lock is released the resume goes ahead.
+        #expect(throws: RunLock.busy(dir, holder: holder)) { _ = try TrainingRun(resuming: dir) }
+        #expect(lock != nil)
+        lock = nil
+        #expect(RunLock.holder(of: dir) == nil)
+        // Unlocked, the resume goes ahead — and finds a finished run, which it leaves as it is.
+        let resumed = try Adderlab.run(["run", "--resume", dir])
+        let why = "\(dir) finished all 5 steps; there is nothing to resume"
+        #expect(resumed.status == 1 && resumed.out == "run smoke → \(dir)\nsmoke step 5: failed: \(why)\nsmoke: failed: \(why)\n")
+        #expect(try RunReader.read(directory: dir).state == .finished)
+    }
+
+    /// Eight processes started at once get eight run directories, each with one run.
+    @Test func runDirectoriesAreNotSharedBetweenProcesses() throws {
+        let runs = tempDir()
+        let started = try (0..<8).map { _ in try Adderlab.start(["run", Adderlab.experiments + "/smoke.yaml", "--runs-dir", runs, "--threads", "1"] + small) }
+        let results = started.map(Adderlab.wait)
+        #expect(results.map(\.status) == Array(repeating: 0, count: 8), "\(results.map(\.err))")
+        let dirs = RunReader.runDirectories(in: runs)
+        #expect(dirs.count == 8)
+        for d in dirs {
+            let s = try RunReader.read(directory: d)
+            #expect(s.steps.map(\.step) == Array(1...5) && s.events.filter { $0.kind == .state }.map(\.detail) == ["running", "finished"])
+        }
+    }
+}
