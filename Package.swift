@@ -15,6 +15,8 @@ let package = Package(
     products: [
         .executable(name: "adderlab", targets: ["adderlab"]),
         .library(name: "AdderNN", targets: ["AdderNN"]),
+        // Tensors, kernels, threads and gradient rules, for harnesses written against the library.
+        .library(name: "AdderCore", targets: ["AdderCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -37,4 +37,32 @@ public enum Memory {
         _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
         #endif
     }
+
+    /// Resets the kernel's peak-RSS counter for this process (Linux ≥ 4.0).
+    public static func resetPeakResident() {
+        #if canImport(Glibc)
+        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        guard fd >= 0 else { return }
+        _ = write(fd, "5", 1)
+        close(fd)
+        #endif
+    }
+
+    /// VmHWM: the peak resident set size since the last reset, in MiB (NaN where /proc is absent).
+    public static func peakResidentMiB() -> Double {
+        #if canImport(Glibc)
+        let fd = open("/proc/self/status", O_RDONLY)
+        guard fd >= 0 else { return .nan }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 0 else { return .nan }
+        let text = String(decoding: buffer.prefix(n), as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+        return kb / 1024
+        #else
+        return .nan
+        #endif
+    }
 }

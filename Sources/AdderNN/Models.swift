@@ -282,3 +282,19 @@ public final class Unflatten: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor { x.reshapedOrDie([x.shape[0], x.count / Swift.max(x.shape[0], 1), 1, 1]) }
     public func backward(_ gradOutput: Tensor) -> Tensor { gradOutput.reshapedOrDie([gradOutput.shape[0], gradOutput.count / Swift.max(gradOutput.shape[0], 1)]) }
 }
+
+extension Model {
+    /// The distinct T×K×P kernel problems of the adder layers at a batch size (for benchmarks).
+    public func adderKernelShapes(batch: Int) -> [KernelShape] {
+        var shapes: [KernelShape] = []
+        let layers = Dictionary(uniqueKeysWithValues: adderLayers.map { ($0.0, $0.1) })
+        for row in operationBreakdown() {
+            guard let a = layers[row.name] else { continue }
+            let t = a.outChannels, k = a.inChannels * a.kernel * a.kernel, p = batch * row.outputShape[1] * row.outputShape[2]
+            if let i = shapes.firstIndex(where: { $0.t == t && $0.k == k && $0.p == p }) { shapes[i].names.append(row.name) } else {
+                shapes.append(KernelShape(names: [row.name], t: t, k: k, p: p))
+            }
+        }
+        return shapes
+    }
+}

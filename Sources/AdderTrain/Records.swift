@@ -118,6 +118,17 @@ public struct RunSnapshot: Sendable {
     }
 }
 
+extension RunSnapshot {
+    /// One line of progress: epoch, step, loss, accuracy, speed, ETA and state.
+    public var progressLine: String {
+        let epochText = String(format: "epoch %.2f/%d", epoch, config.epochs)
+        let loss = finalLoss.map { String(format: "loss %.4f", $0) } ?? "loss -"
+        let acc = finalAccuracy.map { String(format: "acc %.2f%%", $0 * 100) } ?? "acc -"
+        let eta = remainingSeconds.map { "ETA " + formatDuration($0) } ?? ""
+        return "\(config.name)  \(epochText)  step \(step)/\(totalSteps)  \(loss)  \(acc)  \(Int(imagesPerSecond.rounded(.down))) img/s  \(eta)  [\(state.rawValue)]"
+    }
+}
+
 /// "m:ss", or "h:mm:ss" from an hour on, for ETAs.
 public func formatDuration(_ seconds: Double) -> String {
     // Anything from a hostile file: NaN, negative or beyond a century is shown as such.

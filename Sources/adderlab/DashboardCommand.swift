@@ -27,20 +27,14 @@ struct DashboardCommand: ParsableCommand {
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             throw failure("error: the dashboard needs a terminal; use `adderlab run` for headless training")
         }
-        let quit = Atomic<Bool>(false)
-        let signals = [SIGINT, SIGTERM, SIGHUP].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { quit.store(true, ordering: .relaxed) }
-            s.resume()
-            return s
-        }
+        // A signal leaves the loop below: live runs are stopped with checkpoints, the terminal restored.
+        let signals = SignalStopper(exitOnSecond: false) {}
         let screen = NCursesScreen()
-        defer { screen.close(); for s in signals { s.cancel() } }
+        defer { screen.close(); signals.cancel() }
         let dashboard = Dashboard(runsDirectory: runsDir, experimentsDirectory: experimentsDir, unicode: screen.unicode, color: screen.color)
         if !noQuickstart && dashboard.state.runs.isEmpty { launchQuickstart(dashboard) }
         // Wait for a key up to 100 ms, apply it (and any typed meanwhile), redraw: ~10 frames a second.
-        while !dashboard.shouldQuit && !quit.load(ordering: .relaxed) {
+        while !dashboard.shouldQuit && !signals.fired {
             if let key = screen.readKey() {
                 dashboard.handle(key)
                 while let more = screen.readKey(timeoutZero: true) { dashboard.handle(more) }

@@ -25,17 +25,15 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Continue the run in this directory from its last checkpoint.")
     var resume: String?
 
-    @Option(name: .long, help: "Kernel threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threads: ThreadOption
 
     func validate() throws {
         if experiment == nil && resume == nil { throw ValidationError("name an experiment file, or --resume RUN_DIR") }
         if experiment != nil && resume != nil { throw ValidationError("give an experiment or --resume, not both") }
-        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256, got \(threads)") }
     }
 
     func run() throws {
-        if let threads { Parallel.threads = threads }
+        threads.apply()
         // Each run (and its directory) is made when it starts, not before.
         var makers: [() throws -> TrainingRun] = []
         do {
@@ -53,7 +51,10 @@ struct RunCommand: ParsableCommand {
             throw failure("error: \(e)")
         }
         let started = StartedRuns()
-        let stopper = SignalStopper { started.stopAll() }
+        let stopper = SignalStopper {
+            Console.err("\nstopping: finishing the current step and writing checkpoints (again to quit at once)\n")
+            started.stopAll()
+        }
         defer { stopper.cancel() }
         // Runs share the cores: they train one after another when several are given,
         // except that each one's kernels use every core.
@@ -91,36 +92,6 @@ final class StartedRuns: Sendable {
     func stopAll() { for r in runs.withLock({ $0 }) { r.stop() } }
 }
 
-/// Stops runs on SIGINT/SIGTERM/SIGHUP (once); a second signal exits at once, removing the
-/// temporary file of a checkpoint being written.
-/// Lives on the main thread; the signal handlers share only `flag`.
-final class SignalStopper {
-    private final class Flag: Sendable { let value = Atomic<Bool>(false) }
-    private let flag = Flag()
-    private var sources: [any DispatchSourceSignal] = []
-    var fired: Bool { flag.value.load(ordering: .relaxed) }
-
-    init(onSignal: @escaping @Sendable () -> Void) {
-        let flag = self.flag
-        sources = [SIGINT, SIGTERM, SIGHUP].map { sig in
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler {
-                if flag.value.exchange(true, ordering: .relaxed) { AtomicFile.abandonWritesInProgress(); exit(130) }
-                Console.err("\nstopping: finishing the current step and writing checkpoints (again to quit at once)\n")
-                onSignal()
-            }
-            s.resume()
-            return s
-        }
-    }
-
-    func cancel() {
-        for s in sources { s.cancel() }
-        signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL); signal(SIGHUP, SIG_DFL)
-    }
-}
-
 /// One live line per run on a terminal; plain log lines otherwise.
 final class Progress {
     private(set) var runs: [TrainingRun] = []
@@ -138,20 +109,12 @@ final class Progress {
         if !tty { emit("run \(r.config.name) → \(r.directory ?? "(memory)")") }
     }
 
-    func line(_ s: RunSnapshot) -> String {
-        let epoch = String(format: "epoch %.2f/%d", s.epoch, s.config.epochs)
-        let loss = s.finalLoss.map { String(format: "loss %.4f", $0) } ?? "loss -"
-        let acc = s.finalAccuracy.map { String(format: "acc %.2f%%", $0 * 100) } ?? "acc -"
-        let eta = s.remainingSeconds.map { "ETA " + formatDuration($0) } ?? ""
-        return "\(s.config.name)  \(epoch)  step \(s.step)/\(s.totalSteps)  \(loss)  \(acc)  \(Int(s.imagesPerSecond)) img/s  \(eta)  [\(s.state.rawValue)]"
-    }
-
     func draw() {
         let snaps = runs.map { $0.snapshot() }
         if tty {
             var out = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
             // Only runs still to come are ever added, below the lines drawn so far.
-            for s in snaps { out += "\r\u{1B}[2K" + line(s) + "\n" }
+            for s in snaps { out += "\r\u{1B}[2K" + s.progressLine + "\n" }
             drawnLines = snaps.count
             Console.out(out)
             return
@@ -167,7 +130,7 @@ final class Progress {
             reportedStates[i] = states.count
         }
         if Date().timeIntervalSince(lastPlain) >= 10 {
-            for s in snaps where s.state == .running { emit(line(s)) }
+            for s in snaps where s.state == .running { emit(s.progressLine) }
             lastPlain = Date()
         }
     }
