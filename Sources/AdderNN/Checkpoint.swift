@@ -10,11 +10,13 @@ import Foundation
 /// "optimizer." keys.
 public enum Checkpoint {
     public static let momentumPrefix = "optimizer.momentum."
+    /// The `format` metadata of the checkpoints this version writes.
+    public static let format = "adderlab-checkpoint-1"
 
     public static func save(model: Model, optimizer: SGD?, metadata: [String: String] = [:], to url: URL) throws(SafetensorsError) {
         var tensors = model.namedParameters.map { ($0.0, $0.1.value) }
         var meta = metadata
-        meta["format"] = "adderlab-checkpoint-1"
+        meta["format"] = format
         meta["model"] = model.kind.rawValue
         meta["classes"] = String(model.classes)
         if let optimizer {

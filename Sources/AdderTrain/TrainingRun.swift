@@ -109,7 +109,8 @@ public final class TrainingRun: Sendable {
 final class Trainer {
     let run: TrainingRun
     let config: ExperimentConfig
-    var dir: RunDirectory?
+    /// The store until the run directory is open, then the store and the directory.
+    lazy var sink = MetricsSink(store: run.store, directory: nil)
     var model: Model!
     var optimizer: SGD!
     var plan: BatchPlan!
@@ -148,25 +149,14 @@ final class Trainer {
         }
     }
 
-    /// Ends the run as failed. The reason is recorded wherever it can still be written
-    /// (the disk may be what failed); the store always has it.
-    func fail(_ message: String) {
-        let e = EventRecord(step: step, kind: .state, detail: RunState.failed.rawValue + ": " + message, time: elapsed)
-        run.store.update { $0.state = .failed; $0.message = message; $0.elapsed = e.time; $0.events.append(e) }
-        try? dir?.append(e.json)
-        try? dir?.log(String(format: "[%8.1fs] step %d: %@ %@", e.time, e.step, e.kind.rawValue, e.detail))
-    }
+    /// Ends the run as failed, with the reason.
+    func fail(_ message: String) { sink.failure(message, step: step, time: elapsed) }
 
     func setState(_ state: RunState, _ message: String = "") throws(RunError) {
-        run.store.update { $0.state = state; $0.message = message; $0.elapsed = self.elapsed }
-        try record(EventRecord(step: step, kind: .state, detail: state.rawValue + (message.isEmpty ? "" : ": " + message), time: elapsed))
+        try sink.state(state, message, step: step, time: elapsed)
     }
 
-    func record(_ e: EventRecord) throws(RunError) {
-        run.store.update { $0.events.append(e) }
-        try dir?.append(e.json)
-        try dir?.log(String(format: "[%8.1fs] step %d: %@ %@", e.time, e.step, e.kind.rawValue, e.detail))
-    }
+    func record(_ e: EventRecord) throws(RunError) { try sink.event(e) }
 
     // MARK: set-up
 
@@ -207,7 +197,7 @@ final class Trainer {
             if run.resumeRequested {
                 try restoreCheckpoint(path)
             }
-            dir = try RunDirectory(path: path, lock: lock)
+            sink = MetricsSink(store: run.store, directory: try RunDirectory(path: path, lock: lock))
         }
         let stepsPerEpoch = plan.batchesPerEpoch, total = totalSteps, current = step
         run.store.update {
@@ -217,7 +207,7 @@ final class Trainer {
         if run.resumeRequested {
             try record(EventRecord(step: step, kind: .resumedFromCheckpoint, detail: resumedFrom, time: elapsed))
         } else {
-            try dir?.log("\(config.name): \(config.model.rawValue) (\(config.adders.rawValue)) on \(config.dataset.rawValue), \(train.count) training and \(test.count) test images, \(totalSteps) steps of \(config.batchSize)")
+            try sink.log("\(config.name): \(config.model.rawValue) (\(config.adders.rawValue)) on \(config.dataset.rawValue), \(train.count) training and \(test.count) test images, \(totalSteps) steps of \(config.batchSize)")
         }
         try setState(.running)
     }
@@ -243,29 +233,28 @@ final class Trainer {
             return
         }
         var rejected: [String] = []
-        var restored: (file: String, meta: [String: String])?
+        var restored: (file: String, state: CheckpointState)?
         for file in existing {
             do {
                 let meta = try Checkpoint.read(metadataOf: URL(fileURLWithPath: file))
-                try checkMetadata(meta, file: file)
-                let loaded = try Checkpoint.load(from: URL(fileURLWithPath: file), into: model, optimizer: optimizer)
-                restored = (file, loaded)
+                let state = try CheckpointState(metadata: meta, file: file, config: config, model: model, totalSteps: totalSteps)
+                try Checkpoint.load(from: URL(fileURLWithPath: file), into: model, optimizer: optimizer)
+                restored = (file, state)
                 break
             } catch {
                 rejected.append("\((file as NSString).lastPathComponent): \(error)")
             }
         }
-        guard let (file, meta) = restored else {
+        guard let (file, state) = restored else {
             throw RunError("cannot resume \(path): no usable checkpoint (\(rejected.joined(separator: "; ")))")
         }
-        step = Int(meta["step"]!)!
-        trainCorrect = Int(meta["trainCorrect"] ?? "") ?? 0
-        trainSeen = Int(meta["trainSeen"] ?? "") ?? 0
-        timeOffset = Double(meta["elapsed"] ?? "") ?? 0
-        if let e = Double(meta["eta"] ?? "") { eta = e; optimizer.configuration.eta = Float(e) }
-        for (name, layer) in model.adderLayers {
-            if let rules = meta["gradient." + name].flatMap(GradientRules.init(label:)) { layer.rules = rules }
-        }
+        step = state.step
+        trainCorrect = state.trainCorrect
+        trainSeen = state.trainSeen
+        timeOffset = state.elapsed
+        eta = state.eta
+        optimizer.configuration.eta = Float(state.eta)
+        for (name, layer) in model.adderLayers { if let r = state.rules[name] { layer.rules = r } }
         let name = (file as NSString).lastPathComponent
         resumedFrom = "step \(step) of \(totalSteps) from \(name)"
             + (rejected.isEmpty ? "" : " (skipped \(rejected.joined(separator: "; ")))")
@@ -282,60 +271,6 @@ final class Trainer {
 
     private func isSymlink(_ path: String) -> Bool {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil
-    }
-
-    /// Throws unless every metadata value of a checkpoint is in range and agrees with the
-    /// model, the optimizer's step count and config.yaml.
-    func checkMetadata(_ meta: [String: String], file: String) throws(RunError) {
-        func bad(_ key: String, _ expected: String) -> RunError {
-            RunError("metadata '\(key)' is '\(meta[key] ?? "(missing)")', expected \(expected)")
-        }
-        guard let s = meta["step"].flatMap({ Int($0) }), s >= 0, s <= totalSteps else {
-            throw bad("step", "a step between 0 and \(totalSteps)")
-        }
-        guard let steps = meta["optimizer.steps"].flatMap({ Int($0) }), steps == s else {
-            throw bad("optimizer.steps", "\(s), the checkpoint's step")
-        }
-        let seenLimit = s.multipliedReportingOverflow(by: config.batchSize).partialValue
-        guard let seen = meta["trainSeen"].flatMap({ Int($0) }), seen >= 0, seen <= seenLimit else {
-            throw bad("trainSeen", "a count of images between 0 and \(seenLimit)")
-        }
-        guard let correct = meta["trainCorrect"].flatMap({ Int($0) }), correct >= 0, correct <= seen else {
-            throw bad("trainCorrect", "a count between 0 and trainSeen (\(seen))")
-        }
-        guard let elapsed = meta["elapsed"].flatMap({ Double($0) }), elapsed.isFinite, elapsed >= 0, elapsed <= 1e10 else {
-            throw bad("elapsed", "seconds, a finite number ≥ 0")
-        }
-        guard let e = meta["eta"].flatMap({ Double($0) }), e.isFinite, e > 0, e <= 1e6 else {
-            throw bad("eta", "a number > 0 and ≤ 1e6")
-        }
-        guard meta["format"] == "adderlab-checkpoint-1" else { throw bad("format", "adderlab-checkpoint-1") }
-        guard meta["model"] == config.model.rawValue else { throw bad("model", config.model.rawValue) }
-        guard meta["classes"] == String(model.classes) else { throw bad("classes", "\(model.classes)") }
-        let adders = Set(model.adderLayers.map(\.0))
-        let recorded = Set(meta.keys.filter { $0.hasPrefix("gradient.") }.map { String($0.dropFirst(9)) })
-        guard recorded == adders else {
-            throw RunError("its adder layers (\(recorded.sorted().joined(separator: ", "))) are not the model's (\(adders.sorted().joined(separator: ", "))): config.yaml's adders '\(config.adders.rawValue)' does not match the checkpoint")
-        }
-        for name in adders where GradientRules(label: meta["gradient." + name]!) == nil {
-            throw bad("gradient." + name, "filter/input rules such as fullPrecision/hardTanh")
-        }
-        guard let text = meta["config"] else {
-            throw bad("config", "the run's configuration (a checkpoint without it cannot be checked against config.yaml)")
-        }
-        do {
-            let saved: ExperimentConfig
-            do { saved = try ExperimentConfig(tree: try ConfigValue.parse(yaml: text), file: file + " metadata 'config'") } catch {
-                throw RunError("its metadata 'config' is not a valid configuration: \(error)")
-            }
-            var mine = config, theirs = saved
-            mine.description = ""; theirs.description = ""
-            if mine != theirs {
-                let a = Comparison.flatten(mine.tree), b = Dictionary(Comparison.flatten(theirs.tree), uniquingKeysWith: { x, _ in x })
-                let shown = a.filter { b[$0.0] != $0.1 }.map { k, v in "\(k) is \(v) in config.yaml but \(b[k] ?? "missing") in the checkpoint" }
-                throw RunError("config.yaml was changed after the run started: \(shown.joined(separator: ", ")); restore it or start a new run")
-            }
-        }
     }
 
     // MARK: the loop
@@ -437,29 +372,9 @@ final class Trainer {
         return nil
     }
 
-    func publish(_ r: StepRecord) throws(RunError) {
-        let s = step
-        run.store.update { $0.steps.append(r); $0.step = s; $0.elapsed = r.time }
-        try dir?.append(r.json)
-        try dir?.tensorBoard.add(step: r.step, scalars: [("train/loss", r.loss), ("train/learning_rate", r.learningRate),
-                                                      ("train/images_per_second", r.imagesPerSecond), ("train/batch_accuracy", r.batchAccuracy)])
-        if step % 50 == 0 || step == totalSteps {
-            try dir?.log(String(format: "[%8.1fs] step %d/%d epoch %.2f loss %.4f lr %.4g %.0f img/s", r.time, step, totalSteps, r.epoch, r.loss, r.learningRate, r.imagesPerSecond))
-        }
-    }
+    func publish(_ r: StepRecord) throws(RunError) { try sink.step(r, totalSteps: totalSteps) }
 
-    func publishLayers() throws(RunError) {
-        let rec = LayerRecord(step: step, layers: model.layerStatistics())
-        run.store.update { $0.layers.append(rec) }
-        try dir?.append(rec.json)
-        var scalars: [(String, Double)] = []
-        for l in rec.layers {
-            scalars += [("layers/\(l.name)/grad_norm", l.gradNorm), ("layers/\(l.name)/weight_norm", l.weightNorm),
-                        ("layers/\(l.name)/output_std", l.outputStd)]
-            if l.type == "Adder2d" { scalars.append(("layers/\(l.name)/alpha", l.alpha)) }
-        }
-        try dir?.tensorBoard.add(step: step, scalars: scalars)
-    }
+    func publishLayers() throws(RunError) { try sink.layers(LayerRecord(step: step, layers: model.layerStatistics())) }
 
     /// Test loss and accuracy with running statistics, accuracy with batch statistics,
     /// training accuracy since the last evaluation, and batch-norm drift.
@@ -474,12 +389,7 @@ final class Trainer {
         trainCorrect = 0; trainSeen = 0
         let rec = EvalRecord(step: step, epoch: Double(step) / Double(plan.batchesPerEpoch), testLoss: loss, testAccuracy: acc,
                              testAccuracyBatchStatistics: accBatch, trainAccuracy: trainAcc, time: elapsed, drift: drift)
-        run.store.update { $0.evals.append(rec) }
-        try dir?.append(rec.json)
-        try dir?.tensorBoard.add(step: step, scalars: [("test/loss", loss), ("test/accuracy", acc), ("test/accuracy_batch_stats", accBatch),
-                                                   ("train/accuracy", trainAcc)])
-        try dir?.log(String(format: "[%8.1fs] eval at step %d: test loss %.4f, test accuracy %.2f%% (batch statistics %.2f%%), train accuracy %.2f%%",
-                        rec.time, step, loss, acc * 100, accBatch * 100, trainAcc * 100))
+        try sink.evaluation(rec)
     }
 
     func testPass(batchStatistics: Bool) -> (loss: Double, accuracy: Double) {
@@ -500,10 +410,9 @@ final class Trainer {
 
     func checkpoint(epoch: Int?) throws {
         guard let path = run.directory else { return }
-        var meta = ["step": String(step), "trainCorrect": String(trainCorrect), "trainSeen": String(trainSeen),
-                    "elapsed": String(elapsed), "eta": String(eta), "config": config.tree.yaml()]
-        for (name, l) in model.adderLayers { meta["gradient." + name] = l.rules.label }
-        if let epoch { meta["epoch"] = String(epoch) }
+        let meta = CheckpointState(step: step, trainCorrect: trainCorrect, trainSeen: trainSeen, elapsed: elapsed, eta: eta,
+                                   rules: Dictionary(uniqueKeysWithValues: model.adderLayers.map { ($0.0, $0.1.rules) }),
+                                   config: config, epoch: epoch).metadata
         do {
             let files = RunFiles(path)
             try Checkpoint.save(model: model, optimizer: optimizer, metadata: meta, to: URL(fileURLWithPath: files.latestCheckpoint))
