@@ -57,7 +57,8 @@ public final class Dashboard {
         for gone in Set(unreadable.keys).subtracting(present) { unreadable[gone] = nil }
         for dir in dirs {
             guard var known = pastRuns[dir] else { continue }
-            if known.metrics.update(chunk: Dashboard.chunk) {
+            // A run shown as training elsewhere is looked at again: its holder may be gone.
+            if known.metrics.update(chunk: Dashboard.chunk) || known.entry.snapshot.state == .running {
                 known.entry = entry(dir, known)
                 pastRuns[dir] = known
             }

@@ -39,8 +39,14 @@ public struct Comparison {
             let loss: String = s.finalLoss.map { String(format: "%.4f", $0) } ?? "-"
             let results: [String] = [s.state.rawValue, best, final, loss, String(format: "%.0fs", s.elapsed),
                                      String(format: "%.0f", meanImagesPerSecond(s))]
-            return [s.config.name] + differingKeys.map { value(s, $0) } + results
+            return [label(s)] + differingKeys.map { value(s, $0) } + results
         }
+    }
+
+    /// A run's name, or its directory's name when two runs share a name.
+    func label(_ s: RunSnapshot) -> String {
+        guard Set(snapshots.map(\.config.name)).count < snapshots.count, let d = s.directory else { return s.config.name }
+        return (d as NSString).lastPathComponent
     }
 
     func meanImagesPerSecond(_ s: RunSnapshot) -> Double {

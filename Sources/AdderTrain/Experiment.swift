@@ -34,6 +34,7 @@ public struct Experiment: Sendable {
         var tree: ConfigValue
         do { tree = try ConfigValue.parse(yaml: yaml) } catch { throw ConfigError(file: file, path: error.path, message: error.message, line: error.line) }
         guard case .map = tree else { throw ConfigError(file: file, path: "", message: "must be a map of keys (name, model, dataset, …)") }
+        var fromSet: [String: String] = [:]  // key → the --set argument, for errors
         for o in overrides {
             guard let eq = o.firstIndex(of: "="), eq != o.startIndex else {
                 throw ConfigError(file: file, path: "", message: "--set '\(o.prefix(200))' must look like key=value (e.g. optimizer.lr=0.05)")
@@ -47,10 +48,16 @@ public struct Experiment: Sendable {
                 throw ConfigError(file: file, path: key, message: "--set value is \(value.utf8.count) bytes; at most 4096")
             }
             tree.set(key, to: ConfigValue.scalar(value))
+            fromSet[key] = o
         }
         let group = tree["group"]
         let base = tree.removing("group")
-        let baseConfig = try ExperimentConfig(tree: base, file: file)
+        let baseConfig: ExperimentConfig
+        do { baseConfig = try ExperimentConfig(tree: base, file: file) } catch {
+            // A bad value given with --set is blamed on --set, not on the file.
+            if let o = fromSet[error.path] { throw ConfigError(file: "--set \(o)", path: error.path, message: error.message) }
+            throw error
+        }
         guard let group, group != .null else {
             return Experiment(file: file, name: baseConfig.name, description: baseConfig.description, runs: [baseConfig])
         }

@@ -83,6 +83,8 @@ public struct RunSnapshot: Sendable {
     /// Lines of metrics.jsonl that could not be read, and values out of range read as missing.
     public var skippedLines = 0
     public var invalidValues = 0
+    /// Why metrics.jsonl could not be read at all, or nil.
+    public var fileProblem: String?
 
     public init(config: ExperimentConfig) {
         self.config = config
@@ -93,6 +95,7 @@ public struct RunSnapshot: Sendable {
     /// What could not be read of the metrics file, e.g. "2 unreadable lines, 1 value out of range skipped"; empty when all was read.
     public var readProblems: String {
         var parts: [String] = []
+        if let fileProblem { return "unreadable: " + fileProblem }
         if skippedLines > 0 { parts.append("\(skippedLines) unreadable line\(skippedLines == 1 ? "" : "s")") }
         if invalidValues > 0 { parts.append("\(invalidValues) value\(invalidValues == 1 ? "" : "s") out of range") }
         return parts.isEmpty ? "" : parts.joined(separator: ", ") + " skipped"

@@ -28,12 +28,16 @@ public struct RunFiles: Sendable, Equatable {
     public var config: String { path + "/" + RunFiles.configName }
     public var metrics: String { path + "/" + RunFiles.metricsName }
     public var log: String { path + "/run.log" }
-    /// Where a restart from step 0 keeps the records written before (named by the time).
+    /// Where a restart from step 0 keeps the records written before: named by the time,
+    /// with a suffix when that name is taken.
     public var metricsBeforeRestart: String {
         let f = DateFormatter()
         f.dateFormat = "yyyyMMdd-HHmmss"
         f.locale = Locale(identifier: "en_US_POSIX")
-        return path + "/metrics-before-restart-\(f.string(from: Date())).jsonl"
+        let base = path + "/metrics-before-restart-\(f.string(from: Date()))"
+        var name = base + ".jsonl", n = 2
+        while InputFile.entryExists(name) { name = base + "-\(n).jsonl"; n += 1 }
+        return name
     }
     /// The one-writer lock (see `RunLock`).
     public var lock: String { path + "/.lock" }
@@ -202,18 +206,22 @@ public final class RunDirectory {
         }
     }
 
-    /// Keeps only the complete metrics records at or before `step` in the run directory at
-    /// `path` (a resumed run repeats the steps after its checkpoint): torn, unreadable and
-    /// later lines are dropped. The file is replaced atomically; call it before opening
-    /// the directory for appending.
+    /// Keeps the metrics records at or before `step` in the run directory at `path` (a
+    /// resumed run repeats the steps after its checkpoint) and drops the later ones, and a
+    /// torn or unreadable end of the file. A line it cannot read between records it keeps
+    /// is kept as it is (a newer version's record, say). The file is replaced atomically;
+    /// call it before opening the directory for appending.
     static func truncateMetrics(in path: String, after step: Int) throws(RunError) {
         let file = RunFiles(path).metrics
         guard FileManager.default.fileExists(atPath: file) else { return }
         let data: Data
         do { data = try InputFile.read(file, limit: MetricsFile.maximumBytes) } catch { throw RunError("cannot read \(error)") }
-        var kept = Data()
+        var kept = Data(), unread = Data(), later = false
         MetricsFile.forEachLine(data) { line in
-            guard let r = MetricsFile.decode(line), r.step <= step else { return }
+            guard !later else { return }
+            guard let r = MetricsFile.decode(line) else { unread.append(line); unread.append(0x0A); return }
+            guard r.step <= step else { later = true; return }
+            kept.append(unread); unread = Data()
             kept.append(line); kept.append(0x0A)
         }
         guard kept != data else { return }

@@ -12,6 +12,7 @@ import Foundation
 public enum RunExport {
     public static func export(_ runDirectory: String, into destination: String, stepEvery n: Int) throws(RunError) -> String {
         guard n >= 1, n <= 1_000_000_000 else { throw RunError("--step-every must be between 1 and 1000000000, got \(n)") }
+        guard !destination.isEmpty else { throw RunError("the destination is empty; name a directory to export into") }
         // The copy is named after the run directory itself ("runs/X/checkpoints/.." is X).
         let source = RunFiles(canonical(runDirectory))
         _ = try RunDirectory.readConfig(source.path)
@@ -29,6 +30,22 @@ public enum RunExport {
             throw RunError("cannot export \(runDirectory) into \(destination): the copy would be \(target.path), which is the run itself or inside it; choose another destination")
         }
         let config: Data, metrics: Data
+        // Only an earlier export (config.yaml and metrics.jsonl, nothing else) is replaced:
+        // never a run directory, a run being written, or anything reached through a link.
+        var st = stat()
+        if lstat(target.path, &st) == 0 {
+            guard st.st_mode & S_IFMT == S_IFDIR else {
+                throw RunError("cannot export \(runDirectory) to \(target.path): it is \(st.st_mode & S_IFMT == S_IFLNK ? "a symbolic link" : "not a directory")")
+            }
+            let inside = ((try? FileManager.default.contentsOfDirectory(atPath: target.path)) ?? []).filter { !$0.hasPrefix(".") || $0 == ".lock" }
+                .sorted { a, b in a.hasPrefix(".") == b.hasPrefix(".") ? a < b : !a.hasPrefix(".") }
+            if let other = inside.first(where: { $0 != RunFiles.configName && $0 != RunFiles.metricsName }) {
+                throw RunError("cannot export \(runDirectory) to \(target.path): it is a run directory (it holds \(other)), not an earlier export; choose another destination")
+            }
+            for f in [target.config, target.metrics] where lstat(f, &st) == 0 && st.st_mode & S_IFMT != S_IFREG {
+                throw RunError("cannot export \(runDirectory) to \(target.path): \(f) is not a regular file")
+            }
+        }
         // Another run already there (not an earlier copy of this one) is never replaced.
         if let existing = try? InputFile.read(target.config, limit: YAMLEvents.maximumBytes),
            let mine = try? InputFile.read(source.config, limit: YAMLEvents.maximumBytes), existing != mine {
@@ -36,7 +53,7 @@ public enum RunExport {
         }
         do {
             config = try InputFile.read(source.config, limit: YAMLEvents.maximumBytes)
-            metrics = fm.fileExists(atPath: source.metrics) ? try InputFile.read(source.metrics, limit: MetricsFile.maximumBytes) : Data()
+            metrics = InputFile.entryExists(source.metrics) ? try InputFile.read(source.metrics, limit: MetricsFile.maximumBytes) : Data()
         } catch {
             throw RunError("cannot read \(error)")
         }
@@ -57,7 +74,7 @@ public enum RunExport {
         // A torn last line (a run killed mid-write) is copied as it is, too.
         if consumed < metrics.count { kept.append(metrics[(metrics.startIndex + consumed)...]) }
         do {
-            try fm.createDirectory(atPath: target.path, withIntermediateDirectories: true)
+            if mkdir(target.path, 0o755) != 0 && errno != EEXIST { throw FileFailure.posix("mkdir", target.path) }
             try AtomicFile.write(config, to: URL(fileURLWithPath: target.config))
             try AtomicFile.write(kept, to: URL(fileURLWithPath: target.metrics))
         } catch {

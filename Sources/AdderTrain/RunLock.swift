@@ -15,17 +15,24 @@ public final class RunLock {
         public var pid: Int32
         public var since: Date
         public var description: String {
-            let f = ISO8601DateFormatter()
-            return "pid \(pid) on \(host) since \(f.string(from: since))"
+            if self == .unknown { return "its lock file does not say which" }
+            return "pid \(pid) on \(host) since \(ISO8601DateFormatter().string(from: since))"
         }
 
-        /// Parses "host pid seconds-since-1970".
+        /// Parses "host pid seconds-since-1970"; nil unless the host is a plain host name
+        /// (it is shown to users), the pid positive and the time between 2000 and 2200.
         init?(_ text: String) {
             let parts = text.split(separator: " ")
-            guard parts.count == 3, let pid = Int32(parts[1]), let t = Double(parts[2]), t.isFinite else { return nil }
-            host = String(parts[0].prefix(255)); self.pid = pid; since = Date(timeIntervalSince1970: t)
+            guard parts.count == 3, let pid = Int32(parts[1]), pid > 0, let t = Double(parts[2]),
+                  t >= 946_684_800, t <= 7_258_118_400, parts[0].count <= 255,
+                  parts[0].unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "-._".unicodeScalars.contains($0)) })
+            else { return nil }
+            host = String(parts[0]); self.pid = pid; since = Date(timeIntervalSince1970: t)
         }
         init(host: String, pid: Int32, since: Date) { self.host = host; self.pid = pid; self.since = since }
+
+        /// A holder whose lock file does not say who it is.
+        public static let unknown = Holder(host: "", pid: 0, since: .distantPast)
         var text: String { "\(host) \(pid) \(since.timeIntervalSince1970)\n" }
     }
 
@@ -33,7 +40,16 @@ public final class RunLock {
     public init(directory: String) throws(RunError) {
         path = RunFiles(directory).lock
         let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RunError("cannot open the lock \(FileFailure.posix("open", path))") }
+        guard fd >= 0 else {
+            let code = errno
+            if code == ELOOP { throw RunError("\(path) is a symbolic link; a run writes only files inside its directory") }
+            throw RunError("cannot open the lock \(FileFailure(path: path, problem: FileFailure.explain(code)))")
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw RunError("\(path) is not a regular file; remove it (a run directory's lock is a small text file)")
+        }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
             close(fd)
@@ -57,16 +73,18 @@ public final class RunLock {
     /// Who holds the lock of `directory` now, or nil when nobody does.
     public static func holder(of directory: String) -> Holder? {
         let path = RunFiles(directory).lock
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        // Non-blocking, regular files only: a FIFO planted as the lock must not hang us.
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
         // Free when a shared lock can be taken.
         if flock(fd, LOCK_SH | LOCK_NB) == 0 { flock(fd, LOCK_UN); return nil }
         var buffer = [UInt8](repeating: 0, count: 512)
         let n = read(fd, &buffer, buffer.count)
-        guard n > 0 else { return Holder(host: "?", pid: 0, since: .distantPast) }
-        return Holder(String(decoding: buffer.prefix(n), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-            ?? Holder(host: "?", pid: 0, since: .distantPast)
+        let text = n > 0 ? String(decoding: buffer.prefix(n), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+        return Holder(text) ?? .unknown
     }
 
     deinit {

@@ -52,6 +52,8 @@ public struct MetricsFile {
         public var skippedLines = 0
         /// Values outside their range, read as missing.
         public var invalidValues = 0
+        /// Why the file could not be read at all (a FIFO, a directory, a link loop), or nil.
+        public var fileProblem: String?
     }
 
     public init(path: String) { self.path = path }
@@ -64,6 +66,10 @@ public struct MetricsFile {
         guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
             let had = offset > 0
             if had { self = MetricsFile(path: path) }
+            // Missing is empty; anything else there is named.
+            if InputFile.entryExists(path) {
+                do { _ = try InputFile.size(path) } catch { history.fileProblem = error.problem }
+            }
             return had
         }
         if inode != UInt64(st.st_ino) || Int(st.st_size) < offset {
@@ -214,6 +220,7 @@ public enum RunReader {
         snap.directory = directory
         snap.steps = h.steps; snap.evals = h.evals; snap.layers = h.layers; snap.events = h.events
         snap.skippedLines = h.skippedLines; snap.invalidValues = h.invalidValues
+        snap.fileProblem = h.fileProblem
         snap.step = h.steps.last?.step ?? 0
         snap.elapsed = max(h.steps.last?.time ?? 0, h.events.last?.time ?? 0)
         if let first = h.steps.first, first.epoch > 0 {
@@ -228,6 +235,11 @@ public enum RunReader {
             if let colon = last.detail.firstIndex(of: ":") { snap.message = last.detail[last.detail.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
         } else {
             snap.state = .interrupted
+        }
+        // Not interrupted while another process holds the run's lock: it is training there.
+        if snap.state == .interrupted, let holder = RunLock.holder(of: directory) {
+            snap.state = .running
+            snap.message = "training in another process (\(holder))"
         }
         if let mode = h.events.last(where: { $0.kind == .gradientMode }), let rules = GradientRules(label: String(mode.detail.split(separator: " ").first ?? "")) {
             // A change of one layer leaves the others as they were: the layer records say which.

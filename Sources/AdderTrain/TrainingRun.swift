@@ -224,7 +224,8 @@ final class Trainer {
             let old = RunReader.read(metricsAt: files.metrics)
             if !old.steps.isEmpty || !old.evals.isEmpty {
                 let kept = files.metricsBeforeRestart
-                guard rename(files.metrics, kept) == 0 else { throw RunError("cannot keep the old records: \(FileFailure.posix("rename", kept))") }
+                // A name never taken before: a second restart in the same second gets "-2".
+                guard link(files.metrics, kept) == 0, unlink(files.metrics) == 0 else { throw RunError("cannot keep the old records: \(FileFailure.posix("link", kept))") }
                 resumedFrom = "no checkpoint: started again from step 0; the \(old.steps.count) steps recorded before are in \((kept as NSString).lastPathComponent)"
             } else {
                 try RunDirectory.truncateMetrics(in: path, after: -1)

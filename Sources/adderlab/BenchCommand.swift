@@ -50,11 +50,11 @@ struct BenchCommand: ParsableCommand {
                                           ("sgemmInputGradientGMACPerSecond", r.blasInput.json)]))
                 }
             }
-            if options.json { print(JSON.encode(.array(items))) } else {
-                print("threads \(Parallel.threads); median of \(options.repeats) after a warm-up; G pairs/s (adder), G MAC/s (sgemm)\n")
-                print(table(header: ["model", "layer shape T×K×P", "fwd", "dX ht", "dW sign", "dW fp", "sgemm", "fwd/sgemm"], rows: rows))
-                print("\nconvolution input gradient dX = Wᵀ·G: MACKernels against OpenBLAS, G MAC/s\n")
-                print(table(header: ["model", "layer shape T×K×P", "MACKernels", "sgemm", "ratio"], rows: macRows))
+            if options.json { Console.line(JSON.encode(.array(items))) } else {
+                Console.line("threads \(Parallel.threads); median of \(options.repeats) after a warm-up; G pairs/s (adder), G MAC/s (sgemm)\n")
+                Console.line(table(header: ["model", "layer shape T×K×P", "fwd", "dX ht", "dW sign", "dW fp", "sgemm", "fwd/sgemm"], rows: rows))
+                Console.line("\nconvolution input gradient dX = Wᵀ·G: MACKernels against OpenBLAS, G MAC/s\n")
+                Console.line(table(header: ["model", "layer shape T×K×P", "MACKernels", "sgemm", "ratio"], rows: macRows))
             }
         }
     }
@@ -113,10 +113,10 @@ struct BenchCommand: ParsableCommand {
                                       ("peakResidentMiB", .number(peak))]))
             }
             if options.json {
-                print(JSON.encode(.object([("model", .string(model.rawValue)), ("batch", .int(n)), ("threads", .int(Parallel.threads)), ("variants", .array(items))])))
+                Console.line(JSON.encode(.object([("model", .string(model.rawValue)), ("batch", .int(n)), ("threads", .int(Parallel.threads)), ("variants", .array(items))])))
             } else {
-                print("\(model.rawValue), batch \(n), threads \(Parallel.threads); median (min–max) of \(options.repeats) steps after a warm-up\n")
-                print(table(header: ["variant", "ms/step", "spread", "images/s", "peak MiB"], rows: rows))
+                Console.line("\(model.rawValue), batch \(n), threads \(Parallel.threads); median (min–max) of \(options.repeats) steps after a warm-up\n")
+                Console.line(table(header: ["variant", "ms/step", "spread", "images/s", "peak MiB"], rows: rows))
             }
         }
     }

@@ -29,13 +29,13 @@ struct CompareCommand: ParsableCommand {
                 Console.err("warning: skipped \(d): \(error)\n")
             }
         }
-        for s in snaps where s.skippedLines > 0 || s.invalidValues > 0 {
+        for s in snaps where !s.readProblems.isEmpty {
             Console.err("warning: \(s.directory ?? s.config.name)/\(RunFiles.metricsName): \(s.readProblems)\n")
         }
         if snaps.isEmpty { throw failure("error: none of the \(dirs.count) run directories could be read") }
         let report = Comparison(snapshots: snaps)
-        if json { print(report.json()) } else if csv { print(report.csv()) } else if markdown { print(report.markdown()) } else {
-            print(table(header: report.header, rows: report.rows, rightAlign: true))
+        if json { Console.line(report.json()) } else if csv { Console.line(report.csv()) } else if markdown { Console.line(report.markdown()) } else {
+            Console.line(table(header: report.header, rows: report.rows, rightAlign: true))
         }
     }
 }

@@ -15,7 +15,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         for d in try expandRunDirectories(runs) {
-            do { print(try RunExport.export(d, into: to, stepEvery: stepEvery)) } catch { throw failure("error: \(error)") }
+            do { Console.line(try RunExport.export(d, into: to, stepEvery: stepEvery)) } catch { throw failure("error: \(error)") }
         }
     }
 }

@@ -26,7 +26,7 @@ struct ListCommand: ParsableCommand {
                 rows.append([file, "BROKEN", "", err.description])
             }
         }
-        print(table(header: ["experiment", "runs", "model/data", "description"], rows: rows, rightAlign: false))
+        Console.line(table(header: ["experiment", "runs", "model/data", "description"], rows: rows, rightAlign: false))
         if broken > 0 { throw failure("\(broken) experiment file(s) could not be read") }
     }
 }

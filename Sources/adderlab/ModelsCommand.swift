@@ -23,9 +23,9 @@ struct ModelsCommand: ParsableCommand {
 
     func run() {
         let kinds = model.flatMap(ModelKind.init(rawValue:)).map { [$0] } ?? ModelKind.allCases
-        print("Operations per image. A conv multiply-accumulate counts one multiplication and one addition;")
-        print("an adder pair counts two additions; batch norm is left out, as in the paper. Energy: FP32 at 45 nm")
-        print("(Horowitz, ISSCC 2014: addition 0.9 pJ, multiplication 3.7 pJ), per image.\n")
+        Console.line("Operations per image. A conv multiply-accumulate counts one multiplication and one addition;")
+        Console.line("an adder pair counts two additions; batch norm is left out, as in the paper. Energy: FP32 at 45 nm")
+        Console.line("(Horowitz, ISSCC 2014: addition 0.9 pJ, multiplication 3.7 pJ), per image.\n")
         let header = ["model", "input", "params", "CNN mult", "CNN add", "AdderNet mult", "AdderNet add", "CNN µJ", "AdderNet µJ"]
         var rows: [[String]] = []
         for kind in kinds {
@@ -36,16 +36,16 @@ struct ModelsCommand: ParsableCommand {
                          compact(c.multiplications), compact(c.additions), compact(a.multiplications), compact(a.additions),
                          energy(c.energyMicrojoules()), energy(a.energyMicrojoules())])
         }
-        print(table(header: header, rows: rows))
+        Console.line(table(header: header, rows: rows))
         guard layers else { return }
         for kind in kinds {
             let adder = Model(kind, placement: .paper)
-            print("\n\(kind.rawValue) — \(kind.summary), as the paper's AdderNet")
+            Console.line("\n\(kind.rawValue) — \(kind.summary), as the paper's AdderNet")
             let rows = adder.operationBreakdown().map { r in
                 [r.name, r.type, r.outputShape.map(String.init).joined(separator: "×"),
                  compact(r.operations.multiplications), compact(r.operations.additions)]
             }
-            print(table(header: ["layer", "type", "output", "mult", "add"], rows: rows))
+            Console.line(table(header: ["layer", "type", "output", "mult", "add"], rows: rows))
         }
     }
 }

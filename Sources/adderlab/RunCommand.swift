@@ -114,9 +114,9 @@ final class Progress {
         if tty {
             var out = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
             // Only runs still to come are ever added, below the lines drawn so far.
-            for s in snaps { out += "\r\u{1B}[2K" + s.progressLine + "\n" }
+            for s in snaps { out += "\r\u{1B}[2K" + Console.visible(s.progressLine) + "\n" }
             drawnLines = snaps.count
-            Console.out(out)
+            Console.control(out)
             return
         }
         for (i, s) in snaps.enumerated() {

@@ -120,4 +120,18 @@ struct CommandTests {
             #expect(s.steps.map(\.step) == Array(1...5) && s.events.filter { $0.kind == .state }.map(\.detail) == ["running", "finished"])
         }
     }
+
+    /// Text from files reaches the terminal with its control characters made visible.
+    @Test func terminalEscapesInFilesAreShownNotObeyed() throws {
+        let dir = tempDir()
+        try "name: evil\ndescription: \"a\\e]0;T\\ab\\u202eR\"\n".write(toFile: dir + "/e.yaml", atomically: true, encoding: .utf8)
+        let r = try Adderlab.run(["list", "--dir", dir])
+        #expect(r.status == 0)
+        #expect(r.out == """
+            experiment  runs   model/data        description
+            ----------  -----  ----------------  -----------
+            e.yaml      1 run  lenet5/synthetic  a\\u{1B}]0;T\\u{7}b\\u{202E}R\u{20}
+
+            """)
+    }
 }

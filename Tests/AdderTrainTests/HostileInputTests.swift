@@ -180,11 +180,11 @@ struct HostileInputTests {
     // MARK: 5. numbers out of range
 
     @Test(arguments: [
-        ("epochs=9223372036854775807", "x.yaml: epochs: 9223372036854775807 is too large; it must be at most 100000"),
-        ("epochs=99999999999999999999999", "x.yaml: epochs: 1e+23 is out of range; it must be a whole number from 1 to 100000"),
-        ("schedule.stepSize=4611686018427387904", "x.yaml: schedule.stepSize: 4611686018427387904 is too large; it must be at most 100000"),
-        ("batchSize=4611686018427387904", "x.yaml: batchSize: 4611686018427387904 is too large; it must be at most 65536"),
-        ("seed=9223372036854775807", "x.yaml: seed: 9223372036854775807 is too large; it must be at most 9007199254740992"),
+        ("epochs=9223372036854775807", "--set epochs=9223372036854775807: epochs: 9223372036854775807 is too large; it must be at most 100000"),
+        ("epochs=99999999999999999999999", "--set epochs=99999999999999999999999: epochs: 1e+23 is out of range; it must be a whole number from 1 to 100000"),
+        ("schedule.stepSize=4611686018427387904", "--set schedule.stepSize=4611686018427387904: schedule.stepSize: 4611686018427387904 is too large; it must be at most 100000"),
+        ("batchSize=4611686018427387904", "--set batchSize=4611686018427387904: batchSize: 4611686018427387904 is too large; it must be at most 65536"),
+        ("seed=9223372036854775807", "--set seed=9223372036854775807: seed: 9223372036854775807 is too large; it must be at most 9007199254740992"),
     ])
     func hugeNumbersAreRefusedWithTheirRange(set: String, expected: String) {
         #expect(parseError("name: a", overrides: [set]) == expected)
@@ -396,7 +396,7 @@ struct HostileInputTests {
     }
 
     @Test func setWithoutAValueIsAnError() {
-        #expect(parseError("name: a", overrides: ["epochs="]) == "x.yaml: epochs: is null (or empty); give it a value or leave the key out for the default")
+        #expect(parseError("name: a", overrides: ["epochs="]) == "--set epochs=: epochs: is null (or empty); give it a value or leave the key out for the default")
     }
 
     @Test func resumeNeedsTheCheckpointsConfigurationAndNamesEveryChange() throws {
@@ -427,6 +427,88 @@ struct HostileInputTests {
         try h.seekToEnd(); try h.write(contentsOf: Data(count: 100)); try h.close()
         let error = #expect(throws: SafetensorsError.self) { try Safetensors.read(from: url) }
         #expect(error?.problem.hasPrefix("100 bytes follow the last tensor's data (the header accounts for ") == true, "\(String(describing: error))")
+    }
+
+    // MARK: the third attack
+
+    @Test func restartsInOneSecondKeepEveryOldRecord() throws {
+        let files = RunFiles(tempDir())
+        let first = files.metricsBeforeRestart
+        try "a\n".write(toFile: first, atomically: false, encoding: .utf8)
+        let second = files.metricsBeforeRestart
+        #expect(second != first && (second.hasSuffix("-2.jsonl") || !second.hasPrefix(String(first.dropLast(6)))))
+    }
+
+    @Test func exportNeverReplacesARunDirectoryOrFollowsALink() throws {
+        let run = try finishedRunDirectory("live")
+        let copy = try RunExport.export(run, into: tempDir(), stepEvery: 10)
+        let parent = (run as NSString).deletingLastPathComponent
+        #expect(throws: RunError("cannot export \(copy) to \(run): it is a run directory (it holds checkpoints), not an earlier export; choose another destination")) {
+            _ = try RunExport.export(copy, into: parent, stepEvery: 1)
+        }
+        let dest = tempDir(), outside = tempDir()
+        #expect(symlink(outside, dest + "/" + (run as NSString).lastPathComponent) == 0)
+        #expect(throws: RunError("cannot export \(run) to \(dest)/\((run as NSString).lastPathComponent): it is a symbolic link")) {
+            _ = try RunExport.export(run, into: dest, stepEvery: 1)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
+        #expect(throws: RunError("the destination is empty; name a directory to export into")) { _ = try RunExport.export(run, into: "", stepEvery: 1) }
+    }
+
+    @Test func lockFilesThatAreNotFilesOrSayNothingUseful() throws {
+        let dir = try finishedRunDirectory("lock")
+        let lock = dir + "/.lock"
+        try? FileManager.default.removeItem(atPath: lock)
+        #expect(mkfifo(lock, 0o644) == 0)
+        #expect(RunLock.holder(of: dir) == nil)  // returns at once: no hang on the FIFO
+        #expect(throws: RunError("\(lock) is not a regular file; remove it (a run directory's lock is a small text file)")) { _ = try RunLock(directory: dir) }
+        try FileManager.default.removeItem(atPath: lock)
+        #expect(symlink("/tmp/elsewhere", lock) == 0)
+        #expect(throws: RunError("\(lock) is a symbolic link; a run writes only files inside its directory")) { _ = try RunLock(directory: dir) }
+        try FileManager.default.removeItem(atPath: lock)
+        // Held, with hostile text: the holder is not believed.
+        let held = try RunLock(directory: dir)
+        for text in ["evil\u{1B}[2J 1 1800000000", "h 1 -1e300", "h -5 1e9", ""] {
+            try text.write(toFile: lock, atomically: false, encoding: .utf8)
+            #expect(RunLock.holder(of: dir) == .unknown, "\(text.debugDescription)")
+        }
+        #expect(RunLock.Holder.unknown.description == "its lock file does not say which")
+        // While held, readers show the run as training elsewhere, not interrupted.
+        try "vm 4242 1800000000".write(toFile: lock, atomically: false, encoding: .utf8)
+        let s = try RunReader.read(directory: dir)
+        #expect(s.state == .finished)  // finished is final
+        withExtendedLifetime(held) {}
+    }
+
+    @Test func aRunHeldElsewhereReadsAsRunning() throws {
+        let dir = try checkpointedRun(rolledBack: true)
+        // Cut the file back to before "finished", as a run still training would have it.
+        try RunDirectory.truncateMetrics(in: dir, after: 20)
+        #expect(try RunReader.read(directory: dir).state == .interrupted)
+        let held = try RunLock(directory: dir)
+        let s = try RunReader.read(directory: dir)
+        #expect(s.state == .running && s.message == "training in another process (\(RunLock.holder(of: dir)!))")
+        withExtendedLifetime(held) {}
+    }
+
+    @Test func resumeKeepsLinesItCannotReadBetweenRecords() throws {
+        let dir = try checkpointedRun(rolledBack: true)
+        let path = dir + "/metrics.jsonl"
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        let note = #"{"kind":"note","step":5,"text":"from a newer version"}"#
+        lines.insert(note, at: 3)
+        try (lines.joined(separator: "\n") + "\n{\"kind\":\"st").write(toFile: path, atomically: true, encoding: .utf8)
+        try RunDirectory.truncateMetrics(in: dir, after: 20)
+        let kept = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(kept[3] == note && kept.last!.hasPrefix("{\"kind\":\"") && !kept.contains("{\"kind\":\"st"))
+        #expect(try RunReader.read(directory: dir).steps.map(\.step) == Array(1...20))
+    }
+
+    @Test func anUnreadableMetricsFileIsNamed() throws {
+        let dir = try finishedRunDirectory("fifo")
+        try FileManager.default.removeItem(atPath: dir + "/metrics.jsonl")
+        #expect(mkfifo(dir + "/metrics.jsonl", 0o644) == 0)
+        #expect(try RunReader.read(directory: dir).readProblems == "unreadable: is a FIFO (named pipe), expected a regular file")
     }
 
     // MARK: helpers
