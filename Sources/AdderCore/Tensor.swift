@@ -68,6 +68,20 @@ public struct Tensor: Sendable {
         return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
     }
 
+    /// Opens several tensors at once, as llm.c passes buffers to its kernels: `body` gets
+    /// the base addresses of `inputs` (read-only) and of `outputs` (made unique first, so
+    /// writing them changes no other tensor), in order. The pointers are valid during
+    /// `body` only. Put an output into `outputs` without another reference to it (create
+    /// it there, take it out after) or making it unique copies it.
+    public static func withPointers<R>(_ inputs: [Tensor], _ outputs: inout [Tensor],
+                                       _ body: ([UnsafePointer<Float>], [UnsafeMutablePointer<Float>]) throws -> R) rethrows -> R {
+        for i in outputs.indices { outputs[i].makeUnique() }
+        let ins = inputs.map { UnsafePointer($0.storage.pointer) }
+        let outs = outputs.map(\.storage.pointer)
+        // The arrays keep every storage alive until `body` returns.
+        return try withExtendedLifetime((inputs, outputs)) { try body(ins, outs) }
+    }
+
     /// The same elements under a new shape with the same element count.
     public func reshaped(_ newShape: [Int]) throws(TensorError) -> Tensor {
         guard newShape.allSatisfy({ $0 >= 0 }), newShape.reduce(1, *) == count else {

@@ -66,57 +66,43 @@ public final class BatchNorm: Layer {
         var y = Tensor(uninitializedShape: x.shape)
         if training || evaluateWithBatchStatistics {
             precondition(m > 1, "\(typeName)(\(channels)) needs more than one value per channel in training, got input \(x.shape)")
-            var xhat = Tensor(uninitializedShape: x.shape)
-            var mean = [Float](repeating: 0, count: C), variance = [Float](repeating: 0, count: C)
-            var inv = [Float](repeating: 0, count: C)
-            x.withUnsafeBufferPointer { xb in
-                xhat.withUnsafeMutableBufferPointer { hb in
-                    y.withUnsafeMutableBufferPointer { yb in
-                        scale.value.withUnsafeBufferPointer { gamma in
-                            shift.value.withUnsafeBufferPointer { beta in
-                                mean.withUnsafeMutableBufferPointer { meanB in
-                                    variance.withUnsafeMutableBufferPointer { varB in
-                                        inv.withUnsafeMutableBufferPointer { invB in
-                                            let xp = xb.baseAddress!, hp = hb.baseAddress!, yp = yb.baseAddress!
-                                            let g = gamma.baseAddress!, b = beta.baseAddress!
-                                            let mp = meanB.baseAddress!, vp = varB.baseAddress!, ip = invB.baseAddress!
-                                            Parallel.chunks(C) { lo, hi in
-                                                for c in lo..<hi {
-                                                    // Moments about the channel's first value, which keeps
-                                                    // E[d²] − E[d]² well conditioned when |mean| ≫ std (adder
-                                                    // outputs are large negative numbers).
-                                                    let origin = xp[c * plane]
-                                                    var s = 0.0, ss = 0.0
-                                                    for i in 0..<n {
-                                                        let row = xp + (i * C + c) * plane
-                                                        let (a, b) = rowSums(row, row, plane, origin: origin)
-                                                        s += a; ss += b
-                                                    }
-                                                    let d = s / Double(m)
-                                                    let mu = Double(origin) + d
-                                                    let v = Swift.max(0, ss / Double(m) - d * d)
-                                                    let istd = Float(1 / (v + Double(epsilon)).squareRoot())
-                                                    let muF = Float(mu)
-                                                    mp[c] = muF; vp[c] = Float(v); ip[c] = istd
-                                                    let gc = g[c], bc = b[c]   // locals: the stores below could alias g and b
-                                                    for i in 0..<n {
-                                                        let o = (i * C + c) * plane
-                                                        for j in 0..<plane {
-                                                            let h = (xp[o + j] - muF) * istd
-                                                            hp[o + j] = h
-                                                            yp[o + j] = gc * h + bc
-                                                        }
-                                                    }
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
+            // Outputs: y, x̂, and the per-channel mean, variance and 1/σ.
+            var out = [Tensor(uninitializedShape: x.shape), Tensor(uninitializedShape: x.shape),
+                       Tensor(shape: [C]), Tensor(shape: [C]), Tensor(shape: [C])]
+            Tensor.withPointers([x, scale.value, shift.value], &out) { input, output in
+                let (xp, g, b) = (input[0], input[1], input[2])
+                let (yp, hp, mp, vp, ip) = (output[0], output[1], output[2], output[3], output[4])
+                Parallel.chunks(C) { lo, hi in
+                    for c in lo..<hi {
+                        // Moments about the channel's first value, which keeps E[d²] − E[d]²
+                        // well conditioned when |mean| ≫ std (adder outputs are large negative numbers).
+                        let origin = xp[c * plane]
+                        var s = 0.0, ss = 0.0
+                        for i in 0..<n {
+                            let row = xp + (i * C + c) * plane
+                            let (a, b) = rowSums(row, row, plane, origin: origin)
+                            s += a; ss += b
+                        }
+                        let d = s / Double(m)
+                        let mu = Double(origin) + d
+                        let v = Swift.max(0, ss / Double(m) - d * d)
+                        let istd = Float(1 / (v + Double(epsilon)).squareRoot())
+                        let muF = Float(mu)
+                        mp[c] = muF; vp[c] = Float(v); ip[c] = istd
+                        let gc = g[c], bc = b[c]   // locals: the stores below could alias g and b
+                        for i in 0..<n {
+                            let o = (i * C + c) * plane
+                            for j in 0..<plane {
+                                let h = (xp[o + j] - muF) * istd
+                                hp[o + j] = h
+                                yp[o + j] = gc * h + bc
                             }
                         }
                     }
                 }
             }
+            y = out[0]
+            let xhat = out[1], mean = out[2].values, variance = out[3].values, inv = out[4].values
             guard training else { return y }
             let unbias = Float(m) / Float(m - 1)
             runningMean.value.withUnsafeMutableBufferPointer { rm in
@@ -156,39 +142,32 @@ public final class BatchNorm: Layer {
         gradOutput.checkShape(xhat.shape, "\(typeName)(\(channels)) output gradient")
         let (n, plane) = checkInput(xhat)
         let C = channels, m = Float(n * plane)
-        var dx = Tensor(uninitializedShape: xhat.shape)
         let inv = inverseStd
-        gradOutput.withUnsafeBufferPointer { gb in
-            xhat.withUnsafeBufferPointer { hb in
-                dx.withUnsafeMutableBufferPointer { db in
-                    scale.value.withUnsafeBufferPointer { gamma in
-                        scale.grad.withUnsafeMutableBufferPointer { dgamma in
-                            shift.grad.withUnsafeMutableBufferPointer { dbeta in
-                                let gp = gb.baseAddress!, hp = hb.baseAddress!, dp = db.baseAddress!
-                                let ga = gamma.baseAddress!, dga = dgamma.baseAddress!, dba = dbeta.baseAddress!
-                                Parallel.chunks(C) { lo, hi in
-                                    for c in lo..<hi {
-                                        var sg = 0.0, sgh = 0.0
-                                        for i in 0..<n {
-                                            let o = (i * C + c) * plane
-                                            let (a, b) = rowSums(gp + o, hp + o, plane)
-                                            sg += a; sgh += b
-                                        }
-                                        dga[c] = Float(sgh); dba[c] = Float(sg)
-                                        let k = ga[c] * inv[c] / m
-                                        let sgF = Float(sg), sghF = Float(sgh)
-                                        for i in 0..<n {
-                                            let o = (i * C + c) * plane
-                                            for j in 0..<plane { dp[o + j] = k * (m * gp[o + j] - sgF - hp[o + j] * sghF) }
-                                        }
-                                    }
-                                }
-                            }
-                        }
+        // Outputs: dx, dγ, dβ (both overwritten, so made here).
+        var out = [Tensor(uninitializedShape: xhat.shape), Tensor(shape: [C]), Tensor(shape: [C])]
+        Tensor.withPointers([gradOutput, xhat, scale.value], &out) { input, output in
+            let (gp, hp, ga) = (input[0], input[1], input[2])
+            let (dp, dga, dba) = (output[0], output[1], output[2])
+            Parallel.chunks(C) { lo, hi in
+                for c in lo..<hi {
+                    var sg = 0.0, sgh = 0.0
+                    for i in 0..<n {
+                        let o = (i * C + c) * plane
+                        let (a, b) = rowSums(gp + o, hp + o, plane)
+                        sg += a; sgh += b
+                    }
+                    dga[c] = Float(sgh); dba[c] = Float(sg)
+                    let k = ga[c] * inv[c] / m
+                    let sgF = Float(sg), sghF = Float(sgh)
+                    for i in 0..<n {
+                        let o = (i * C + c) * plane
+                        for j in 0..<plane { dp[o + j] = k * (m * gp[o + j] - sgF - hp[o + j] * sghF) }
                     }
                 }
             }
         }
+        let dx = out[0]
+        scale.grad = out[1]; shift.grad = out[2]
         normalized = nil
         trainedForward = false
         return dx
