@@ -134,4 +134,34 @@ struct CommandTests {
 
             """)
     }
+
+    /// A broken run directory is named; the others are still compared.
+    @Test func compareSkipsABrokenRunAndSaysWhy() throws {
+        let runs = tempDir()
+        #expect(try Adderlab.run(["run", Adderlab.experiments + "/smoke.yaml", "--runs-dir", runs] + small).status == 0)
+        try FileManager.default.createDirectory(atPath: runs + "/broken", withIntermediateDirectories: true)
+        try "name: broken\nepochs: [1\n".write(toFile: runs + "/broken/config.yaml", atomically: true, encoding: .utf8)
+        let r = try Adderlab.run(["compare", runs, "--csv"])
+        #expect(r.status == 0)
+        #expect(r.err.hasPrefix("warning: skipped \(runs)/broken: \(runs)/broken/config.yaml:3: is not valid YAML: "), "\(r.err)")
+        #expect(r.out.split(separator: "\n").count == 2 && r.out.hasPrefix("run,state,best acc,final acc,final loss,time,img/s\nsmoke,finished,"))
+    }
+
+    /// A group's run directories are made as its runs start: stopped during the first,
+    /// a three-run group leaves one directory.
+    @Test func groupRunsGetTheirDirectoriesWhenTheyStart() throws {
+        let runs = tempDir()
+        let group = tempDir() + "/g.yaml"
+        try (try String(contentsOfFile: Adderlab.experiments + "/smoke.yaml", encoding: .utf8)
+             + "group:\n  seeds: [1, 2, 3]\n").write(toFile: group, atomically: true, encoding: .utf8)
+        let p = try Adderlab.start(["run", group, "--runs-dir", runs, "--set", "trainSamples=6400", "--set", "epochs=5"])
+        let end = Date().addingTimeInterval(30)
+        while RunReader.runDirectories(in: runs).isEmpty && Date() < end { usleep(10_000) }
+        kill(p.pid, SIGTERM)
+        let r = Adderlab.wait(p)
+        #expect(r.status == 1)
+        let dirs = RunReader.runDirectories(in: runs)
+        #expect(dirs.count == 1 && dirs[0].hasPrefix(runs + "/smoke-s1-"))
+        #expect(try RunReader.read(directory: dirs[0]).state == .stopped)
+    }
 }
