@@ -51,13 +51,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "AdderCoreTests", dependencies: ["AdderCore"]),
-        .testTarget(name: "AdderNNTests", dependencies: ["AdderNN", "AdderCore"]),
-        .testTarget(name: "AdderTUITests", dependencies: ["AdderTUI", "AdderTrain"]),
-        .testTarget(name: "AdderTrainTests", dependencies: ["AdderTrain", "AdderNN", "AdderData", "AdderCore", "CZlib"]),
-        .testTarget(name: "AdderDataTests", dependencies: ["AdderData", "AdderCore", "CZlib"]),
+        // Helpers every test target shares: temporary directories, tolerances.
+        .target(name: "AdderTestSupport", path: "Tests/AdderTestSupport"),
+        .testTarget(name: "AdderCoreTests", dependencies: ["AdderCore", "AdderTestSupport"]),
+        .testTarget(name: "AdderNNTests", dependencies: ["AdderTestSupport", "AdderNN", "AdderCore"]),
+        .testTarget(name: "AdderTUITests", dependencies: ["AdderTestSupport", "AdderTUI", "AdderTrain"]),
+        .testTarget(name: "AdderTrainTests", dependencies: ["AdderTestSupport", "AdderTrain", "AdderNN", "AdderData", "AdderCore", "CZlib"]),
+        .testTarget(name: "AdderDataTests", dependencies: ["AdderTestSupport", "AdderData", "AdderCore", "CZlib"]),
         // The `adderlab` command run as a process, as a user runs it.
-        .testTarget(name: "AdderLabCommandTests", dependencies: ["AdderTrain", "adderlab"]),
+        .testTarget(name: "AdderLabCommandTests", dependencies: ["AdderTestSupport", "AdderTrain", "adderlab"]),
     ],
     swiftLanguageModes: [.v6]
 )

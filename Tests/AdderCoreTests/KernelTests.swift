@@ -1,4 +1,5 @@
 import Testing
+import AdderTestSupport
 @testable import AdderCore
 import Synchronization
 #if canImport(Glibc)
@@ -68,13 +69,6 @@ func random(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
     return (0..<n).map { _ in g.nextNormal() * scale }
 }
 
-/// max |a−b| / (1 + max |b|): a relative bound that tolerates Float32 summation-order
-/// differences (~K·2⁻²⁴ relative) against the Double reference.
-func relativeError(_ a: [Float], _ b: [Float]) -> Float {
-    precondition(a.count == b.count)
-    let scale = 1 + (b.map(abs).max() ?? 0)
-    return zip(a, b).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
-}
 
 /// Shapes not multiple of the vector width or the register block: T, K, P.
 /// Odd sizes around the vector width and the blocking factors; (7, 10, 597) and

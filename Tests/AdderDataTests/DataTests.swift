@@ -2,13 +2,10 @@ import CZlib
 import Foundation
 import Testing
 import AdderCore
+import AdderTestSupport
 @testable import AdderData
 
-func tempDir() -> String {
-    let d = FileManager.default.temporaryDirectory.appendingPathComponent("adderlab-data-\(UUID().uuidString)").path
-    try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-    return d
-}
+func tempDir() -> String { temporaryDirectory("data") }
 
 /// An IDX file of unsigned bytes.
 func idxBytes(_ dims: [Int], _ body: [UInt8]) -> Data {
@@ -40,7 +37,8 @@ func write(_ data: Data, _ dir: String, _ name: String) -> String {
     return p
 }
 
-@Suite("Fashion-MNIST from Debian's dataset-fashion-mnist")
+@Suite("Fashion-MNIST from Debian's dataset-fashion-mnist",
+       .enabled(if: Datasets.fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"))
 struct FashionMNISTTests {
     @Test func realFilesHaveTheKnownCountsAndFirstImage() throws {
         let d = try Datasets.load(.fashionMNIST)

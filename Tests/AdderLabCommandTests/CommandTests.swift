@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AdderTestSupport
 import AdderTrain
 
 /// Runs the `adderlab` binary built next to this test bundle, with standard output going
@@ -58,11 +59,7 @@ struct Adderlab {
     }
 }
 
-func tempDir() -> String {
-    let d = FileManager.default.temporaryDirectory.appendingPathComponent("adderlab-cmdtest-\(UUID().uuidString)").path
-    try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-    return d
-}
+func tempDir() -> String { temporaryDirectory("command") }
 
 let small = ["--set", "trainSamples=320", "--set", "testSamples=100", "--set", "epochs=1"]
 

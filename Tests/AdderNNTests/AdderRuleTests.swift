@@ -1,4 +1,5 @@
 import Testing
+import AdderTestSupport
 import AdderCore
 @testable import AdderNN
 
@@ -136,9 +137,5 @@ struct BlockedUnfoldingTests {
             #expect(maxDifference(layer.weight.grad.values, dw) < 1e-4, "\(layer.typeName) filter gradient")
             #expect(maxDifference(dx.values, dxRef) < 1e-5, "\(layer.typeName) input gradient")
         }
-    }
-
-    func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
-        zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
     }
 }

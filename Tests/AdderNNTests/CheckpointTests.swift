@@ -1,15 +1,12 @@
 import Foundation
 import Testing
 import AdderCore
+import AdderTestSupport
 @testable import AdderNN
 
 @Suite("Safetensors checkpoints")
 struct CheckpointTests {
-    func tempDir() -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("adderlab-ckpt-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }
+    func tempDir() -> URL { URL(fileURLWithPath: temporaryDirectory("checkpoint")) }
 
     func trainedModel(seed: UInt64) -> (Model, SGD) {
         let m = Model(.lenet5, seed: seed)

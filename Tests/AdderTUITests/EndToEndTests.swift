@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import AdderTestSupport
+@testable import AdderTUI
 
 /// The dashboard driven as a person would, in a real terminal: tmux runs `adderlab`,
 /// keys go in with send-keys, and the screen comes back with capture-pane.
@@ -57,7 +59,7 @@ struct EndToEndTests {
 
     @Test func launchFlipGradientModeAndQuit() throws {
         #expect(FileManager.default.isExecutableFile(atPath: binary), "build adderlab first: \(binary)")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("adderlab-e2e-\(UUID().uuidString)").path
+        let dir = temporaryDirectory("e2e")
         try FileManager.default.createDirectory(atPath: dir + "/experiments", withIntermediateDirectories: true)
         try """
         name: e2e
@@ -81,7 +83,8 @@ struct EndToEndTests {
         // Launch from the launcher: n, down to [ Launch ], Enter.
         try keys("n")
         _ = try waitFor(10, "the launcher") { $0.contains("Launch a run") && $0.contains("e2e") }
-        for _ in 0..<9 { try keys("Down") }
+        // Down to [ Launch ], however many fields the launcher has.
+        for _ in 0..<LauncherForm(directory: dir + "/experiments").launchRow { try keys("Down") }
         try keys("Enter")
         let running = try waitFor(30, "the run and its loss chart") { s in
             s.contains("running") && s.unicodeScalars.contains { $0.value > 0x2800 && $0.value <= 0x28FF }

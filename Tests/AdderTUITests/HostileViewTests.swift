@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AdderTestSupport
 @testable import AdderTrain
 @testable import AdderTUI
 
@@ -55,7 +56,7 @@ struct HostileViewTests {
 
     /// A run directory whose config.yaml is broken is named on screen, not hidden.
     @Test func unreadableRunDirectoriesAreNamed() throws {
-        let runs = FileManager.default.temporaryDirectory.appendingPathComponent("adderlab-tui-\(UUID().uuidString)").path
+        let runs = temporaryDirectory("tui")
         try FileManager.default.createDirectory(atPath: runs + "/bad", withIntermediateDirectories: true)
         try "name: bad\nepochs: -1\n".write(toFile: runs + "/bad/config.yaml", atomically: true, encoding: .utf8)
         let d = Dashboard(runsDirectory: runs, experimentsDirectory: runs, unicode: true, color: false)

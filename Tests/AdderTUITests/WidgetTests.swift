@@ -38,7 +38,7 @@ struct WidgetTests {
         #expect(grid.row(0).hasPrefix("loss  ●a ●b"))
         #expect(grid[6, 0].style.foreground == .cyan && grid[9, 0].style.foreground == .magenta)
         let text = grid.text
-        #expect(text.contains("2.04") || text.contains("2.0"))       // top y label (with 4% headroom)
+        #expect(grid.row(1).hasPrefix("  2.04 ┤"))                   // top y label: 2.0 with 4% headroom
         #expect(grid.row(11).contains("step") && grid.row(11).contains("100"))
         #expect(grid.row(11).hasPrefix("       └0"))               // x starts at 0 under the plot
         #expect(text.contains("┊") && text.contains("g"))          // the marker column and its label

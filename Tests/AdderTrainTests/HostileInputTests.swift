@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import AdderTestSupport
 import AdderCore
 import AdderNN
 @testable import AdderTrain
@@ -92,8 +93,7 @@ struct HostileInputTests {
 
     static func canMountTmpfs() -> Bool {
         guard getuid() == 0 else { return false }
-        let probe = FileManager.default.temporaryDirectory.appendingPathComponent("adderlab-mount-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
+        let probe = temporaryDirectory("mount")
         defer { try? FileManager.default.removeItem(atPath: probe) }
         guard mountTmpfs(probe, size: "16k") else { return false }
         umount(probe)

@@ -1,11 +1,8 @@
 import Foundation
+import AdderTestSupport
 import AdderTrain
 
-func tempDir() -> String {
-    let d = FileManager.default.temporaryDirectory.appendingPathComponent("adderlab-train-\(UUID().uuidString)").path
-    try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-    return d
-}
+func tempDir() -> String { temporaryDirectory("train") }
 
 /// A small synthetic AdderNet LeNet-5-BN experiment.
 func smallConfig(_ name: String = "t", steps: Int = 60, batch: Int = 32, epochs: Int = 1, set overrides: [String] = []) -> ExperimentConfig {
