@@ -7,43 +7,54 @@ import AdderCore
 /// `inputRule` (`.hardTanh`, the paper's clamp(F − X̃, −1, 1), `.sign`, or
 /// `.identity`). See DESIGN.md §1.
 public final class Adder2d: UnfoldedLayer {
-    public var filterRule: AdderKernels.FilterRule
-    public var inputRule: AdderKernels.InputRule
+    /// The adder kernels on columns, with the rules in force.
+    final class Columns: ColumnKernels {
+        var rules: GradientRules
+        init(_ rules: GradientRules) { self.rules = rules }
+
+        var typeName: String { "Adder2d" }
+
+        func forward(w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
+            AdderKernels.forward(w: w, x: x, y: y, t: t, k: k, p: p)
+        }
+
+        func filterGradient(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                            dw: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
+            AdderKernels.filterGradient(rule: rules.filter, w: w, x: x, g: g, dw: dw, t: t, k: k, p: p)
+        }
+
+        func inputGradient(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                           dx: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
+            AdderKernels.inputGradient(rule: rules.input, w: w, x: x, g: g, dx: dx, t: t, k: k, p: p)
+        }
+
+        /// Each output is kh·kw·C pairs; a pair is a subtraction and an accumulation.
+        func operations(windowProducts: Int) -> OperationCount { OperationCount(multiplications: 0, additions: 2 * windowProducts) }
+    }
+
+    private let adderColumns: Columns
 
     /// Both rules as one value.
     public var rules: GradientRules {
-        get { GradientRules(filter: filterRule, input: inputRule) }
-        set { filterRule = newValue.filter; inputRule = newValue.input }
+        get { adderColumns.rules }
+        set { adderColumns.rules = newValue }
     }
-    override public var typeName: String { "Adder2d" }
+    public var filterRule: AdderKernels.FilterRule {
+        get { rules.filter }
+        set { rules.filter = newValue }
+    }
+    public var inputRule: AdderKernels.InputRule {
+        get { rules.input }
+        set { rules.input = newValue }
+    }
 
     /// Filters start as N(0, 1), as in the paper's code.
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = false,
+    public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0, bias: Bool = false,
                 filterRule: AdderKernels.FilterRule = .fullPrecision, inputRule: AdderKernels.InputRule = .hardTanh,
                 generator: inout SeededGenerator) {
-        self.filterRule = filterRule
-        self.inputRule = inputRule
-        super.init(inChannels, outChannels, kernel: kernel, stride: stride, padding: padding, bias: bias,
-                   weight: .normal(shape: [outChannels, inChannels, kernel, kernel], generator: &generator),
-                   role: .adderFilter)
-    }
-
-    /// Each output is kh·kw·C pairs; a pair is a subtraction and an accumulation.
-    override public func operations(input: [Int]) -> OperationCount {
-        OperationCount(multiplications: 0, additions: 2 * windowProducts(input: input))
-    }
-
-    override func forwardColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
-        AdderKernels.forward(w: w, x: x, y: y, t: t, k: k, p: p)
-    }
-
-    override func filterGradientColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
-                                        dw: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
-        AdderKernels.filterGradient(rule: filterRule, w: w, x: x, g: g, dw: dw, t: t, k: k, p: p)
-    }
-
-    override func inputGradientColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
-                                       dx: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
-        AdderKernels.inputGradient(rule: inputRule, w: w, x: x, g: g, dx: dx, t: t, k: k, p: p)
+        adderColumns = Columns(GradientRules(filter: filterRule, input: inputRule))
+        super.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize, stride: stride, padding: padding,
+                   bias: bias, weight: .normal(shape: [outputChannels, inputChannels, kernelSize, kernelSize], generator: &generator),
+                   role: .adderFilter, columns: adderColumns)
     }
 }

@@ -28,7 +28,7 @@ public final class BatchNorm: Layer {
     private var inverseStd: [Float] = []
     private var trainedForward = false
 
-    public init(_ channels: Int, dimensions: Int = 2, momentum: Float = 0.1, epsilon: Float = 1e-5) {
+    public init(channels: Int, dimensions: Int = 2, momentum: Float = 0.1, epsilon: Float = 1e-5) {
         precondition(dimensions == 1 || dimensions == 2, "BatchNorm dimensions must be 1 or 2, got \(dimensions)")
         self.channels = channels; self.dimensions = dimensions
         self.momentum = momentum; self.epsilon = epsilon

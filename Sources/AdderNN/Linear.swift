@@ -12,7 +12,7 @@ public final class Linear: Layer, OutputStatistics {
     public var typeName: String { "Linear" }
     private var savedInput: Tensor?
 
-    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: inout SeededGenerator) {
+    public init(inputFeatures inFeatures: Int, outputFeatures outFeatures: Int, bias: Bool = true, generator: inout SeededGenerator) {
         self.inFeatures = inFeatures; self.outFeatures = outFeatures
         let bound = 1 / Float(inFeatures).squareRoot()
         weight = Parameter(.uniform(shape: [outFeatures, inFeatures], in: -bound, bound, generator: &generator), role: .weight)

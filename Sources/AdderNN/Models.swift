@@ -150,8 +150,8 @@ final class ModelBuilder {
 
     func conv(_ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1, padding: Int = 0, adder: Bool) -> any Layer {
         adder
-            ? Adder2d(cin, cout, kernel: k, stride: stride, padding: padding, generator: &generator)
-            : Conv2d(cin, cout, kernel: k, stride: stride, padding: padding, generator: &generator)
+            ? Adder2d(inputChannels: cin, outputChannels: cout, kernelSize: k, stride: stride, padding: padding, generator: &generator)
+            : Conv2d(inputChannels: cin, outputChannels: cout, kernelSize: k, stride: stride, padding: padding, generator: &generator)
     }
 
     func hidden(_ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1, padding: Int = 0) -> any Layer {
@@ -165,9 +165,9 @@ final class ModelBuilder {
     /// A fully connected layer; as an adder it is a 1×1 adder layer on N×F×1×1 with
     /// batch norm after it (adder outputs are ≤ 0 and large).
     func fullyConnected(_ fin: Int, _ fout: Int) -> [any Layer] {
-        guard placement.classifier else { return [Linear(fin, fout, generator: &generator)] }
-        return [Unflatten(), Adder2d(fin, fout, kernel: 1, generator: &generator),
-                BatchNorm(fout), Flatten()]
+        guard placement.classifier else { return [Linear(inputFeatures: fin, outputFeatures: fout, generator: &generator)] }
+        return [Unflatten(), Adder2d(inputChannels: fin, outputChannels: fout, kernelSize: 1, generator: &generator),
+                BatchNorm(channels: fout), Flatten()]
     }
 
     func build(_ kind: ModelKind, classes: Int) -> Sequential {
@@ -186,11 +186,11 @@ final class ModelBuilder {
     /// ReLU pool, L(16→120,5) BN ReLU, FC 120→84 BN ReLU, FC 84→classes.
     func lenet5(_ classes: Int) -> Sequential {
         var layers: [(String, any Layer)] = [
-            ("conv1", first(1, 6, 5, padding: 2)), ("bn1", BatchNorm(6)), ("relu1", ReLU()), ("pool1", MaxPool2d(kernel: 2)),
-            ("conv2", hidden(6, 16, 5)), ("bn2", BatchNorm(16)), ("relu2", ReLU()), ("pool2", MaxPool2d(kernel: 2)),
-            ("conv3", hidden(16, 120, 5)), ("bn3", BatchNorm(120)), ("relu3", ReLU()), ("flatten", Flatten()),
+            ("conv1", first(1, 6, 5, padding: 2)), ("bn1", BatchNorm(channels: 6)), ("relu1", ReLU()), ("pool1", MaxPool2d(kernel: 2)),
+            ("conv2", hidden(6, 16, 5)), ("bn2", BatchNorm(channels: 16)), ("relu2", ReLU()), ("pool2", MaxPool2d(kernel: 2)),
+            ("conv3", hidden(16, 120, 5)), ("bn3", BatchNorm(channels: 120)), ("relu3", ReLU()), ("flatten", Flatten()),
         ]
-        layers += named("fc1", fullyConnected(120, 84)) + [("bn4", BatchNorm(84, dimensions: 1)), ("relu4", ReLU())]
+        layers += named("fc1", fullyConnected(120, 84)) + [("bn4", BatchNorm(channels: 84, dimensions: 1)), ("relu4", ReLU())]
         layers += named("fc2", fullyConnected(84, classes))
         return Sequential(named: layers)
     }
@@ -201,26 +201,26 @@ final class ModelBuilder {
     }
 
     func basicBlock(_ cin: Int, _ cout: Int, stride: Int) -> Residual {
-        let shortcut = (stride != 1 || cin != cout) ? Sequential([hidden(cin, cout, 1, stride: stride), BatchNorm(cout)]) : nil
+        let shortcut = (stride != 1 || cin != cout) ? Sequential([hidden(cin, cout, 1, stride: stride), BatchNorm(channels: cout)]) : nil
         return Residual(typeName: "BasicBlock", body: [
-            ("conv1", hidden(cin, cout, 3, stride: stride, padding: 1)), ("bn1", BatchNorm(cout)), ("relu", ReLU()),
-            ("conv2", hidden(cout, cout, 3, padding: 1)), ("bn2", BatchNorm(cout)),
+            ("conv1", hidden(cin, cout, 3, stride: stride, padding: 1)), ("bn1", BatchNorm(channels: cout)), ("relu", ReLU()),
+            ("conv2", hidden(cout, cout, 3, padding: 1)), ("bn2", BatchNorm(channels: cout)),
         ], shortcut: shortcut)
     }
 
     /// The official code's bottleneck: the stride sits in the 3×3 layer.
     func bottleneck(_ cin: Int, _ planes: Int, stride: Int) -> Residual {
         let cout = planes * 4
-        let shortcut = (stride != 1 || cin != cout) ? Sequential([hidden(cin, cout, 1, stride: stride), BatchNorm(cout)]) : nil
+        let shortcut = (stride != 1 || cin != cout) ? Sequential([hidden(cin, cout, 1, stride: stride), BatchNorm(channels: cout)]) : nil
         return Residual(typeName: "Bottleneck", body: [
-            ("conv1", hidden(cin, planes, 1)), ("bn1", BatchNorm(planes)), ("relu1", ReLU()),
-            ("conv2", hidden(planes, planes, 3, stride: stride, padding: 1)), ("bn2", BatchNorm(planes)), ("relu2", ReLU()),
-            ("conv3", hidden(planes, cout, 1)), ("bn3", BatchNorm(cout)),
+            ("conv1", hidden(cin, planes, 1)), ("bn1", BatchNorm(channels: planes)), ("relu1", ReLU()),
+            ("conv2", hidden(planes, planes, 3, stride: stride, padding: 1)), ("bn2", BatchNorm(channels: planes)), ("relu2", ReLU()),
+            ("conv3", hidden(planes, cout, 1)), ("bn3", BatchNorm(channels: cout)),
         ], shortcut: shortcut)
     }
 
     func cifarResNet(blocks: Int, classes: Int) -> Sequential {
-        var layers: [(String, any Layer)] = [("conv1", first(3, 16, 3, padding: 1)), ("bn1", BatchNorm(16)), ("relu", ReLU())]
+        var layers: [(String, any Layer)] = [("conv1", first(3, 16, 3, padding: 1)), ("bn1", BatchNorm(channels: 16)), ("relu", ReLU())]
         var cin = 16
         for (stage, (cout, stride)) in [(16, 1), (32, 2), (64, 2)].enumerated() {
             var stageBlocks: [any Layer] = []
@@ -236,7 +236,7 @@ final class ModelBuilder {
 
     func imageNetResNet(blocks: [Int], bottleneck useBottleneck: Bool, classes: Int) -> Sequential {
         var layers: [(String, any Layer)] = [
-            ("conv1", first(3, 64, 7, stride: 2, padding: 3)), ("bn1", BatchNorm(64)), ("relu", ReLU()),
+            ("conv1", first(3, 64, 7, stride: 2, padding: 3)), ("bn1", BatchNorm(channels: 64)), ("relu", ReLU()),
             ("maxpool", MaxPool2d(kernel: 3, stride: 2, padding: 1)),
         ]
         var cin = 64
@@ -264,7 +264,7 @@ final class ModelBuilder {
         var cin = 3
         for (i, cout) in [128, 128, 256, 256, 512, 512].enumerated() {
             layers.append(("conv\(i + 1)", i == 0 ? first(cin, cout, 3, padding: 1) : hidden(cin, cout, 3, padding: 1)))
-            layers += [("bn\(i + 1)", BatchNorm(cout)), ("relu\(i + 1)", ReLU())]
+            layers += [("bn\(i + 1)", BatchNorm(channels: cout)), ("relu\(i + 1)", ReLU())]
             if i % 2 == 1 { layers.append(("pool\(i / 2 + 1)", MaxPool2d(kernel: 2))) }
             cin = cout
         }

@@ -19,7 +19,17 @@ public enum ParameterRole: String, Sendable, Codable {
 /// so there is no zeroing step. `gradNorm`, `weightNorm` and `alpha` are filled in
 /// by the optimizer as a by-product of its update.
 public final class Parameter {
-    public var value: Tensor
+    private var stored: Tensor
+    /// The parameter's tensor. Assigning a tensor of another shape is a programming
+    /// error and traps with both shapes; updating it in place (the optimizer) is free.
+    public var value: Tensor {
+        get { stored }
+        set {
+            precondition(newValue.shape == stored.shape, "parameter of shape \(stored.shape) assigned a tensor of shape \(newValue.shape)")
+            stored = newValue
+        }
+        _modify { yield &stored }
+    }
     public var grad: Tensor
     public let role: ParameterRole
 
@@ -31,7 +41,7 @@ public final class Parameter {
     public internal(set) var alpha: Double = 1
 
     public init(_ value: Tensor, role: ParameterRole) {
-        self.value = value
+        stored = value
         self.role = role
         grad = role == .runningStatistic ? Tensor(shape: [0]) : Tensor(shape: value.shape)
     }

@@ -1,9 +1,27 @@
 import AdderCore
 
+/// What an unfolded layer computes on columns: the filters (T × K) against the unfolded
+/// input (K × P). `Adder2d` and `Conv2d` each supply one; a new unfolded layer is a new
+/// conformance, and the compiler lists what it must provide.
+public protocol ColumnKernels: AnyObject {
+    /// "Adder2d", "Conv2d": the layer's name in statistics and tables.
+    var typeName: String { get }
+    /// ycol (T × P) from the filters w (T × K) and the columns x (K × P).
+    func forward(w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int)
+    /// dw (T × K) from the output gradient g (T × P).
+    func filterGradient(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                        dw: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int)
+    /// dx columns (K × P) from the output gradient g (T × P).
+    func inputGradient(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                       dx: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int)
+    /// Operations per image from the number of window products (pairs or MACs).
+    func operations(windowProducts: Int) -> OperationCount
+}
+
 /// The shared body of `Adder2d` and `Conv2d`: both unfold the input into columns
-/// (K × P), combine the filters (T × K) with them, and fold gradients back. The
-/// subclasses supply the three column kernels; this class owns the shapes, the
-/// blocking, the bias, the saved input and the output statistics.
+/// (K × P), combine the filters (T × K) with them through their `ColumnKernels`, and
+/// fold gradients back. This class owns the shapes, the blocking, the bias, the saved
+/// input and the output statistics.
 public class UnfoldedLayer: Layer, OutputStatistics {
     public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
     public let weight: Parameter
@@ -11,42 +29,27 @@ public class UnfoldedLayer: Layer, OutputStatistics {
     public private(set) var outputMean: Double = 0
     public private(set) var outputStd: Double = 0
     public var recordsOutputStatistics = true
-    public var typeName: String { preconditionFailure("subclass responsibility") }
+    public var typeName: String { kernels.typeName }
     /// When false (the network's first layer: its input is the data), `backward` skips
     /// ∂L/∂X — the input-gradient kernel and col2im — and returns an empty tensor.
     public var computesInputGradient = true
 
+    let kernels: any ColumnKernels
     private let window: Window
     private var savedInput: Tensor?
 
-    init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int, bias: Bool,
-         weight: Tensor, role: ParameterRole) {
-        self.inChannels = inChannels; self.outChannels = outChannels
-        self.kernel = kernel; self.stride = stride; self.padding = padding
-        window = Window(channels: inChannels, kernel: kernel, stride: stride, padding: padding)
+    init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int, bias: Bool,
+         weight: Tensor, role: ParameterRole, columns: any ColumnKernels) {
+        inChannels = inputChannels; outChannels = outputChannels
+        kernel = kernelSize; self.stride = stride; self.padding = padding
+        kernels = columns
+        window = Window(channels: inputChannels, kernel: kernelSize, stride: stride, padding: padding)
         self.weight = Parameter(weight, role: role)
-        self.bias = bias ? Parameter(Tensor(shape: [outChannels]), role: .bias) : nil
+        self.bias = bias ? Parameter(Tensor(shape: [outputChannels]), role: .bias) : nil
     }
 
-    /// ycol (T × P) from the filters w (T × K) and the columns x (K × P).
-    func forwardColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
-        preconditionFailure("subclass responsibility")
-    }
-
-    /// dw (T × K) from the output gradient g (T × P).
-    func filterGradientColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
-                               dw: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
-        preconditionFailure("subclass responsibility")
-    }
-
-    /// dx columns (K × P) from the output gradient g (T × P).
-    func inputGradientColumns(w: UnsafePointer<Float>, x: UnsafePointer<Float>, g: UnsafePointer<Float>,
-                              dx: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int) {
-        preconditionFailure("subclass responsibility")
-    }
-
-    /// Operations per image; the subclasses count pairs or multiply-accumulates.
-    public func operations(input: [Int]) -> OperationCount { preconditionFailure("subclass responsibility") }
+    /// Operations per image: the kernels count pairs or multiply-accumulates.
+    public func operations(input: [Int]) -> OperationCount { kernels.operations(windowProducts: windowProducts(input: input)) }
 
     /// Number of window positions per image times the window size: the pairs or MACs.
     func windowProducts(input: [Int]) -> Int {
@@ -107,7 +110,7 @@ public class UnfoldedLayer: Layer, OutputStatistics {
                         Unfold.im2col(xp + n0 * image, part, into: cols)
                         // One image's T × plane columns are already its NCHW slice.
                         let ycol = part.n == 1 ? out : scratch + K * columns
-                        forwardColumns(w: w, x: cols, y: ycol, t: T, k: K, p: part.p)
+                        kernels.forward(w: w, x: cols, y: ycol, t: T, k: K, p: part.p)
                         if part.n > 1 { Unfold.columnsToNCHW(ycol, into: out, n: part.n, t: T, plane: plane) }
                     }
                 }
@@ -145,9 +148,9 @@ public class UnfoldedLayer: Layer, OutputStatistics {
                                 Unfold.nchwToColumns(gp + n0 * T * plane, into: scratch, n: part.n, t: T, plane: plane)
                             }
                             Unfold.im2col(xp + n0 * image, part, into: cols)
-                            filterGradientColumns(w: w, x: cols, g: gcol, dw: partials + block * T * K, t: T, k: K, p: part.p)
+                            kernels.filterGradient(w: w, x: cols, g: gcol, dw: partials + block * T * K, t: T, k: K, p: part.p)
                             guard inputGradient, let dxp else { return }
-                            inputGradientColumns(w: w, x: cols, g: gcol, dx: dcol, t: T, k: K, p: part.p)
+                            kernels.inputGradient(w: w, x: cols, g: gcol, dx: dcol, t: T, k: K, p: part.p)
                             Unfold.col2im(scratch: dcol, part, into: dxp + n0 * image)
                         }
                     }

@@ -13,7 +13,7 @@ struct AdderRuleTests {
     func adder(_ cin: Int, _ cout: Int, k: Int, stride: Int = 1, padding: Int = 0, weight: [Float],
                filter: AdderKernels.FilterRule = .fullPrecision, input: AdderKernels.InputRule = .hardTanh) -> Adder2d {
         var g = SeededGenerator(seed: 0)
-        let a = Adder2d(cin, cout, kernel: k, stride: stride, padding: padding, filterRule: filter, inputRule: input, generator: &g)
+        let a = Adder2d(inputChannels: cin, outputChannels: cout, kernelSize: k, stride: stride, padding: padding, filterRule: filter, inputRule: input, generator: &g)
         a.weight.value = t([cout, cin, k, k], weight)
         return a
     }
@@ -110,9 +110,9 @@ struct BlockedUnfoldingTests {
         var gen = SeededGenerator(seed: 40)
         let n = 11, c = 3, h = 4, w = 5, t = 7   // t = 7: a full register block of filters and a remainder
         let x = Tensor.normal(shape: [n, c, h, w], generator: &gen)
-        let layers: [UnfoldedLayer] = [Adder2d(c, t, kernel: 3, padding: 1, generator: &gen),
-                                       Conv2d(c, t, kernel: 3, padding: 1, generator: &gen),
-                                       Conv2d(c, t, kernel: 3, stride: 2, padding: 1, generator: &gen)]
+        let layers: [UnfoldedLayer] = [Adder2d(inputChannels: c, outputChannels: t, kernelSize: 3, padding: 1, generator: &gen),
+                                       Conv2d(inputChannels: c, outputChannels: t, kernelSize: 3, padding: 1, generator: &gen),
+                                       Conv2d(inputChannels: c, outputChannels: t, kernelSize: 3, stride: 2, padding: 1, generator: &gen)]
         for layer in layers {
             let geometry = try ConvGeometry(n: n, c: c, h: h, w: w, kh: 3, kw: 3, stride: layer.stride, padding: 1)
             #expect(layer.imagesPerBlock(geometry) > 1 && n % layer.imagesPerBlock(geometry) != 0, "a partial block is exercised")
@@ -126,12 +126,12 @@ struct BlockedUnfoldingTests {
             var dw = [Float](repeating: 0, count: t * K), dxRef = [Float](repeating: 0, count: x.count)
             let wv = layer.weight.value.values
             x.values.withUnsafeBufferPointer { Unfold.im2col($0.baseAddress!, geometry, into: &cols) }
-            layer.forwardColumns(w: wv, x: cols, y: &ycol, t: t, k: K, p: P)
+            layer.kernels.forward(w: wv, x: cols, y: &ycol, t: t, k: K, p: P)
             var yRef = [Float](repeating: 0, count: y.count)
             Unfold.columnsToNCHW(ycol, into: &yRef, n: n, t: t, plane: plane)
             Unfold.nchwToColumns(gy.values, into: &gcol, n: n, t: t, plane: plane)
-            layer.filterGradientColumns(w: wv, x: cols, g: gcol, dw: &dw, t: t, k: K, p: P)
-            layer.inputGradientColumns(w: wv, x: cols, g: gcol, dx: &dcol, t: t, k: K, p: P)
+            layer.kernels.filterGradient(w: wv, x: cols, g: gcol, dw: &dw, t: t, k: K, p: P)
+            layer.kernels.inputGradient(w: wv, x: cols, g: gcol, dx: &dcol, t: t, k: K, p: P)
             Unfold.col2im(dcol, geometry, into: &dxRef)
             #expect(maxDifference(y.values, yRef) < 1e-5, "\(layer.typeName) forward")
             #expect(maxDifference(layer.weight.grad.values, dw) < 1e-4, "\(layer.typeName) filter gradient")

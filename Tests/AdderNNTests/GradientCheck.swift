@@ -78,20 +78,20 @@ struct GradientCheckTests {
     @Test func conv2d() {
         var g = SeededGenerator(seed: 1)
         for (k, s, p) in [(3, 1, 1), (3, 2, 1), (1, 1, 0), (2, 2, 0)] {
-            let conv = Conv2d(3, 4, kernel: k, stride: s, padding: p, bias: true, generator: &g)
+            let conv = Conv2d(inputChannels: 3, outputChannels: 4, kernelSize: k, stride: s, padding: p, bias: true, generator: &g)
             GradientChecker().check(conv, input: normalTensor([2, 3, 5, 5], seed: 2))
         }
     }
 
     @Test func linear() {
         var g = SeededGenerator(seed: 3)
-        GradientChecker().check(Linear(7, 5, generator: &g), input: normalTensor([4, 7], seed: 4))
+        GradientChecker().check(Linear(inputFeatures: 7, outputFeatures: 5, generator: &g), input: normalTensor([4, 7], seed: 4))
     }
 
     /// Adder outputs are large negative numbers with a comparatively small spread; the
     /// batch statistics must stay accurate there (E[x²] − E[x]² about 0 would not be).
     @Test func batchNormStatisticsFarFromZero() {
-        let bn = BatchNorm(2)
+        let bn = BatchNorm(channels: 2)
         var x = normalTensor([6, 2, 5, 7], seed: 41, std: 0.3)
         x.withUnsafeMutableBufferPointer { b in for i in b.indices { b[i] -= 500 } }
         let y = bn.forward(x, training: true)
@@ -113,11 +113,11 @@ struct GradientCheckTests {
 
     @Test func batchNormTrainingMode() {
         // The loss couples every element of a channel through the batch statistics.
-        let bn2 = BatchNorm(3)
+        let bn2 = BatchNorm(channels: 3)
         bn2.scale.value = (try? Tensor(shape: [3], values: [1.5, -0.7, 0.9]))!
         bn2.shift.value = (try? Tensor(shape: [3], values: [0.1, 0.2, -0.3]))!
         GradientChecker().check(bn2, input: normalTensor([4, 3, 3, 3], seed: 5, std: 2))
-        GradientChecker().check(BatchNorm(5, dimensions: 1), input: normalTensor([6, 5], seed: 6))
+        GradientChecker().check(BatchNorm(channels: 5, dimensions: 1), input: normalTensor([6, 5], seed: 6))
     }
 
     @Test func relu() {
@@ -174,7 +174,7 @@ struct GradientCheckTests {
             return t
         }
         for (k, s, p) in [(3, 1, 1), (3, 2, 1), (1, 1, 0), (2, 2, 0)] {
-            let adder = Adder2d(3, 4, kernel: k, stride: s, padding: p, bias: true, filterRule: .sign, inputRule: .sign, generator: &g)
+            let adder = Adder2d(inputChannels: 3, outputChannels: 4, kernelSize: k, stride: s, padding: p, bias: true, filterRule: .sign, inputRule: .sign, generator: &g)
             adder.weight.value = grid(adder.weight.value.shape, offset: 0.0625)
             GradientChecker(h: 1e-2).check(adder, input: grid([2, 3, 5, 5], offset: 0.125))
         }

@@ -168,3 +168,18 @@ struct FirstLayerTests {
         #expect(unfolded[0].weight.grad.l2Norm() > 0)   // its filter gradient is still there
     }
 }
+
+@Suite("Parameters")
+struct ParameterTests {
+    /// Assigning a tensor of another shape is caught where it happens, not steps later.
+    @Test func assigningAnotherShapeTraps() async {
+        await #expect(processExitsWith: .failure) {
+            let p = Parameter(Tensor(shape: [2, 3]), role: .weight)
+            p.value = Tensor(shape: [7])
+        }
+        let p = Parameter(Tensor(shape: [2, 3]), role: .weight)
+        p.value = Tensor(shape: [2, 3], repeating: 1)
+        p.value.withUnsafeMutableBufferPointer { $0[0] = 5 }
+        #expect(p.value.values == [5, 1, 1, 1, 1, 1])
+    }
+}
