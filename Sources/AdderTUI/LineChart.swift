@@ -2,7 +2,7 @@ import Foundation
 
 /// A braille line chart with a labelled y axis, x-axis labels, a legend in the series'
 /// colours, optional log scale, and vertical markers (control events).
-public struct LineChart {
+public struct LineChart: Widget {
     public struct Series: Sendable {
         public var name: String
         public var color: TermColor
@@ -27,6 +27,10 @@ public struct LineChart {
     /// Fixed y range (e.g. 0…1 for accuracy); nil fits the data.
     public var yRange: ClosedRange<Double>?
 
+    public var glyphs = Glyphs(unicode: true)
+    /// Series in their colours; without, they differ by name only.
+    public var color = true
+
     public init(title: String, series: [Series]) { self.title = title; self.series = series }
 
     /// Number formatting for axis labels: short and fixed-width friendly.
@@ -42,7 +46,7 @@ public struct LineChart {
         return String(format: "%.0e", v)
     }
 
-    public func draw(into grid: inout Grid, _ rect: Rect, glyphs: Glyphs, color: Bool) {
+    public func render(into grid: inout Grid, area rect: Rect) {
         guard rect.width >= 16, rect.height >= 5 else {
             grid.put(rect.x, rect.y, Grid.fit(title + " (too small)", rect.width, unicode: glyphs.unicode))
             return

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Small widgets drawn straight into a grid.
+/// Text builders for small in-line graphics (a sparkline, a progress bar, a heat strip):
+/// they make strings that panels place in table cells, so they are not `Widget`s.
 public enum Widgets {
     /// The last `width` values as block heights between their min and max.
     public static func sparkline(_ values: [Double], width: Int, glyphs: Glyphs) -> String {
@@ -53,44 +54,5 @@ public enum Widgets {
             }
             return String(String.UnicodeScalarView(out)) + String(repeating: " ", count: width - n)
         }
-    }
-
-    /// A frame with a title in the top border.
-    public static func box(_ grid: inout Grid, _ r: Rect, title: String, glyphs: Glyphs, highlight: Bool = false) {
-        guard r.width >= 2, r.height >= 2 else { return }
-        let st = Style(highlight ? .cyan : nil, dim: !highlight)
-        for x in (r.x + 1)..<(r.maxX - 1) {
-            grid[x, r.y] = Cell(character: glyphs.horizontal, style: st)
-            grid[x, r.maxY - 1] = Cell(character: glyphs.horizontal, style: st)
-        }
-        for y in (r.y + 1)..<(r.maxY - 1) {
-            grid[r.x, y] = Cell(character: glyphs.vertical, style: st)
-            grid[r.maxX - 1, y] = Cell(character: glyphs.vertical, style: st)
-        }
-        grid[r.x, r.y] = Cell(character: glyphs.topLeft, style: st)
-        grid[r.maxX - 1, r.y] = Cell(character: glyphs.topRight, style: st)
-        grid[r.x, r.maxY - 1] = Cell(character: glyphs.bottomLeft, style: st)
-        grid[r.maxX - 1, r.maxY - 1] = Cell(character: glyphs.bottomRight, style: st)
-        if !title.isEmpty && r.width > 4 {
-            grid.put(r.x + 2, r.y, " " + title + " ", Style(bold: true), maxWidth: r.width - 4)
-        }
-    }
-
-    /// A table: header row then rows, each column fitted to its width (negative width:
-    /// right-aligned). Returns the rows drawn.
-    @discardableResult
-    public static func table(_ grid: inout Grid, _ r: Rect, columns: [(String, Int)], rows: [[String]], styles: [Style] = [],
-                             glyphs: Glyphs) -> Int {
-        guard r.height > 0 else { return 0 }
-        func line(_ cells: [String]) -> String {
-            zip(cells, columns).map { c, col in Grid.fit(c, abs(col.1), unicode: glyphs.unicode, alignRight: col.1 < 0) }.joined(separator: " ")
-        }
-        grid.put(r.x, r.y, line(columns.map(\.0)), Style(bold: true), maxWidth: r.width)
-        var drawn = 0
-        for (i, row) in rows.enumerated() where i + 1 < r.height {
-            grid.put(r.x, r.y + 1 + i, line(row), i < styles.count ? styles[i] : .plain, maxWidth: r.width)
-            drawn += 1
-        }
-        return drawn
     }
 }

@@ -34,7 +34,7 @@ struct WidgetTests {
             .init(name: "b", color: .magenta, points: (0...10).map { (Double($0 * 10), 1.5) }),
         ])
         chart.markers = [.init(x: 50, color: .cyan, label: "g")]
-        chart.draw(into: &grid, Rect(x: 0, y: 0, width: 50, height: 12), glyphs: Glyphs(unicode: true), color: true)
+        chart.glyphs = Glyphs(unicode: true); chart.color = true; chart.render(into: &grid, area: Rect(x: 0, y: 0, width: 50, height: 12))
         #expect(grid.row(0).hasPrefix("loss  ●a ●b"))
         #expect(grid[6, 0].style.foreground == .cyan && grid[9, 0].style.foreground == .magenta)
         let text = grid.text
@@ -47,10 +47,10 @@ struct WidgetTests {
 
     @Test func lineChartTooSmallOrEmptySaysSo() {
         var tiny = Grid(width: 10, height: 3)
-        LineChart(title: "loss", series: []).draw(into: &tiny, Rect(x: 0, y: 0, width: 10, height: 3), glyphs: Glyphs(unicode: true), color: true)
+        LineChart(title: "loss", series: []).render(into: &tiny, area: Rect(x: 0, y: 0, width: 10, height: 3))
         #expect(tiny.row(0) == "loss (too…")
         var empty = Grid(width: 40, height: 8)
-        LineChart(title: "acc", series: []).draw(into: &empty, Rect(x: 0, y: 0, width: 40, height: 8), glyphs: Glyphs(unicode: true), color: true)
+        LineChart(title: "acc", series: []).render(into: &empty, area: Rect(x: 0, y: 0, width: 40, height: 8))
         #expect(empty.text.contains("no data yet"))
     }
 
@@ -58,7 +58,7 @@ struct WidgetTests {
         var grid = Grid(width: 40, height: 10)
         var chart = LineChart(title: "loss", series: [.init(name: "a", color: .red, points: [(0, 100), (1, 10), (2, 1), (3, 0.1)])])
         chart.logY = true
-        chart.draw(into: &grid, Rect(x: 0, y: 0, width: 40, height: 10), glyphs: Glyphs(unicode: false), color: false)
+        chart.glyphs = Glyphs(unicode: false); chart.color = false; chart.render(into: &grid, area: Rect(x: 0, y: 0, width: 40, height: 10))
         let text = grid.text
         #expect(text.unicodeScalars.allSatisfy { $0.isASCII })
         #expect(text.contains("*") && text.contains("|") && text.contains("+"))
@@ -92,7 +92,7 @@ struct WidgetTests {
         grid.put(0, 5, "off the grid")
         #expect(grid.row(0) == "   he")
         var boxed = Grid(width: 8, height: 3)
-        Widgets.box(&boxed, Rect(x: 0, y: 0, width: 8, height: 3), title: "a long title", glyphs: Glyphs(unicode: false))
+        Box(title: "a long title", glyphs: Glyphs(unicode: false)).render(into: &boxed, area: Rect(x: 0, y: 0, width: 8, height: 3))
         #expect(boxed.row(0) == "+- a l-+")
         #expect(boxed.row(1) == "|      |")
     }
@@ -103,5 +103,18 @@ struct WidgetTests {
         let s = smoothed([1, 0], weight: 0.5)
         #expect(s[0] == 1 && abs(s[1] - 1.0 / 3) < 1e-12)   // (0.5·0.5·1 + 0.5·0)/(1 − 0.25)
         #expect(smoothed([1, 2], weight: 0) == [1, 2])
+    }
+}
+
+@Suite("Layout")
+struct LayoutTests {
+    @Test func rowsAndColumnsShareWhatTheFixedSizesLeave() {
+        let area = Rect(x: 2, y: 1, width: 11, height: 20)
+        #expect(Layout.rows(area, [.fixed(5), .fill, .fixed(1)]) == [Rect(x: 2, y: 1, width: 11, height: 5), Rect(x: 2, y: 6, width: 11, height: 14),
+                                                                       Rect(x: 2, y: 20, width: 11, height: 1)])
+        #expect(Layout.columns(area, [.fill, .fill]) == [Rect(x: 2, y: 1, width: 6, height: 20), Rect(x: 8, y: 1, width: 5, height: 20)])
+        // More asked than there is: the last parts get what remains, never a negative size.
+        #expect(Layout.rows(Rect(x: 0, y: 0, width: 4, height: 6), [.fixed(4), .fixed(4), .fill]) == [Rect(x: 0, y: 0, width: 4, height: 4),
+                Rect(x: 0, y: 4, width: 4, height: 2), Rect(x: 0, y: 6, width: 4, height: 0)])
     }
 }

@@ -1,0 +1,72 @@
+import AdderTrain
+import Foundation
+
+/// The focused run's layers: gradient norm, weight norm, α, output spread with sparklines,
+/// a heat strip of gradient norms when wide, and the batch-norm line.
+struct LayersPanel: Widget {
+    let state: DashboardState
+    let glyphs: Glyphs
+
+    func render(into grid: inout Grid, area r: Rect) {
+        let g = glyphs
+        guard r.height >= 3 else { return }
+        guard let e = state.focused else { Box.draw(&grid, r, title: "Layers", glyphs: g); return }
+        let s = e.snapshot
+        let dot = g.unicode ? "·" : "|"
+        Box.draw(&grid, r, title: "Layers of \(s.config.name) \(dot) \(g.eta)=\(String(format: "%g", s.eta)) \(dot) mode \(s.gradientMode.shortLabel)", glyphs: g)
+        let inner = r.inset(1)
+        guard let last = s.layers.last else {
+            grid.put(inner.x + 1, inner.y, "no layer statistics yet", Style(dim: true), maxWidth: inner.width)
+            return
+        }
+        let history = s.layers.suffix(400)
+        func series(_ name: String, _ f: @escaping (LayerRecord.Layer) -> Double) -> [Double] {
+            history.compactMap { rec in rec.layers.first { $0.name == name }.map(f) }
+        }
+        // Table on the left, heat strip of gradient norms on the right when wide enough.
+        let stripWidth = inner.width >= 120 ? min(60, inner.width / 3) : 0
+        let tableWidth = inner.width - (stripWidth > 0 ? stripWidth + 2 : 0)
+        let spark = tableWidth >= 110 ? 16 : (tableWidth >= 90 ? 10 : 0)
+        var cols: [(String, Int)] = [("layer", 16), ("type", 7), ("mode", 9), ("grad ‖g‖", -9)]
+        if spark > 0 { cols.append(("", spark)) }
+        cols += [("‖w‖", -8), (g.alpha, -9)]
+        if spark > 0 { cols.append(("", spark)) }
+        cols.append(("out std", -8))
+        if !g.unicode { cols = cols.map { ($0.0.replacingOccurrences(of: "‖", with: "|"), $0.1) } }
+        let rows: [[String]] = last.layers.map { l in
+            var row = [l.name, l.type.replacingOccurrences(of: "Adder2d", with: "adder").replacingOccurrences(of: "Conv2d", with: "conv"),
+                       l.gradientRules?.shortLabel ?? "", LayersPanel.sci(l.gradNorm)]
+            if spark > 0 { row.append(Widgets.sparkline(series(l.name, { $0.gradNorm }), width: spark, glyphs: g)) }
+            row += [LayersPanel.sci(l.weightNorm), l.type == "Adder2d" ? LayersPanel.sci(l.alpha) : "1"]
+            if spark > 0 { row.append(Widgets.sparkline(series(l.name, { $0.alpha }), width: spark, glyphs: g)) }
+            row.append(LayersPanel.sci(l.outputStd))
+            return row
+        }
+        let driftLine: String? = s.evals.last.map { ev in
+            let worst = ev.drift.max { $0.meanGap < $1.meanGap }
+            return String(format: "BN: test acc %.2f%% with running stats, %.2f%% with batch stats", ev.testAccuracy * 100, ev.testAccuracyBatchStatistics * 100)
+                + (worst.map { String(format: "; largest drift %@ (mean gap %.2f%@)", $0.name, $0.meanGap, g.unicode ? "σ" : " sd") } ?? "")
+        }
+        let tableRows = inner.height - (driftLine == nil ? 0 : 1)
+        Table(columns: cols, rows: rows, glyphs: g).render(into: &grid, area: Rect(x: inner.x, y: inner.y, width: tableWidth, height: tableRows))
+        if rows.count + 1 > tableRows, tableRows > 1 {
+            grid.put(inner.x + tableWidth - 12, inner.y + tableRows - 1, " +\(rows.count + 1 - tableRows) more ", Style(dim: true))
+        }
+        if let driftLine { grid.put(inner.x, inner.maxY - 1, driftLine, Style(dim: true), maxWidth: tableWidth) }
+        if stripWidth > 0 {
+            let x0 = inner.maxX - stripWidth
+            grid.put(x0, inner.y, "grad-norm heat (layer \(g.unicode ? "×" : "x") time)", Style(bold: true), maxWidth: stripWidth)
+            let strip = Widgets.heatStrip(rows: last.layers.map { l in series(l.name, { $0.gradNorm }) }, width: stripWidth, glyphs: g)
+            for (i, line) in strip.enumerated() where i + 1 < inner.height {
+                grid.put(x0, inner.y + 1 + i, line, Style(state.color ? .yellow : nil))
+            }
+        }
+    }
+
+    static func sci(_ v: Double) -> String {
+        guard v.isFinite else { return v.isNaN ? "nan" : "inf" }
+        let a = abs(v)
+        if a != 0 && (a < 0.01 || a >= 10_000) { return String(format: "%.2e", v) }
+        return String(format: "%.4g", v)
+    }
+}

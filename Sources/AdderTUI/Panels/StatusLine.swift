@@ -1,0 +1,19 @@
+import AdderTrain
+import Foundation
+
+/// The bottom line: the last message, then smoothing, scale, x axis and comparison count.
+struct StatusLine: Widget {
+    let state: DashboardState
+    let glyphs: Glyphs
+
+    func render(into grid: inout Grid, area: Rect) {
+        let g = glyphs, width = area.width, y = area.y
+        let dot = g.unicode ? "·" : "|"
+        let opts = String(format: "smoothing %.2f %@ %@ %@ x: %@ %@ %d compared", state.smoothing, dot, state.logScale ? "log" : "linear",
+                          dot, state.xByEpoch ? "epoch" : "step", dot, state.compared.count)
+        var message = state.message
+        if !g.unicode { message = String(String.UnicodeScalarView(message.unicodeScalars.map { $0.isASCII ? $0 : "?" })) }
+        let text = message.isEmpty ? opts : message + "  \(dot)  " + opts
+        grid.put(area.x, y, Grid.fit(" " + text, width, unicode: g.unicode), Style(dim: state.message.isEmpty))
+    }
+}
