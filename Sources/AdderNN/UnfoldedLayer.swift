@@ -100,22 +100,19 @@ public class UnfoldedLayer: Layer, OutputStatistics {
         let g = window.geometry(for: x.shape, layer: label)
         let T = outChannels, K = g.k, plane = g.ho * g.wo, image = g.c * g.h * g.w
         let columns = imagesPerBlock(g) * plane
-        var y = Tensor(uninitializedShape: [g.n, T, g.ho, g.wo])
-        weight.value.withUnsafeBufferPointer { wb in
-            x.withUnsafeBufferPointer { xb in
-                y.withUnsafeMutableBufferPointer { yb in
-                    let w = wb.baseAddress!, xp = xb.baseAddress!, yp = yb.baseAddress!
-                    forEachBlock(g, scratch: K + T) { _, n0, part, scratch in
-                        let cols = scratch, out = yp + n0 * T * plane
-                        Unfold.im2col(xp + n0 * image, part, into: cols)
-                        // One image's T × plane columns are already its NCHW slice.
-                        let ycol = part.n == 1 ? out : scratch + K * columns
-                        kernels.forward(w: w, x: cols, y: ycol, t: T, k: K, p: part.p)
-                        if part.n > 1 { Unfold.columnsToNCHW(ycol, into: out, n: part.n, t: T, plane: plane) }
-                    }
-                }
+        var out = [Tensor(uninitializedShape: [g.n, T, g.ho, g.wo])]
+        Tensor.withPointers([weight.value, x], &out) { input, output in
+            let (w, xp, yp) = (input[0], input[1], output[0])
+            forEachBlock(g, scratch: K + T) { _, n0, part, scratch in
+                let cols = scratch, out = yp + n0 * T * plane
+                Unfold.im2col(xp + n0 * image, part, into: cols)
+                // One image's T × plane columns are already its NCHW slice.
+                let ycol = part.n == 1 ? out : scratch + K * columns
+                kernels.forward(w: w, x: cols, y: ycol, t: T, k: K, p: part.p)
+                if part.n > 1 { Unfold.columnsToNCHW(ycol, into: out, n: part.n, t: T, plane: plane) }
             }
         }
+        var y = out.removeLast()   // moved out: the bias is added in place, not on a copy
         if let bias { addChannelBias(&y, bias.value) }
         if training {
             savedInput = x
@@ -135,28 +132,23 @@ public class UnfoldedLayer: Layer, OutputStatistics {
         let partials = UnsafeMutablePointer<Float>.allocate(capacity: blocks * T * K)
         defer { partials.deallocate() }
         let inputGradient = computesInputGradient
-        var dx = Tensor(uninitializedShape: inputGradient ? x.shape : [0])   // [0]: ∂L/∂X not wanted
-        weight.value.withUnsafeBufferPointer { wb in
-            x.withUnsafeBufferPointer { xb in
-                gradOutput.withUnsafeBufferPointer { gb in
-                    dx.withUnsafeMutableBufferPointer { db in
-                        let w = wb.baseAddress!, xp = xb.baseAddress!, gp = gb.baseAddress!, dxp = db.baseAddress
-                        forEachBlock(g, scratch: T + K + (inputGradient ? K : 0)) { block, n0, part, scratch in
-                            let cols = scratch + T * columns, dcol = cols + K * columns
-                            var gcol = UnsafePointer(scratch)
-                            if part.n == 1 { gcol = gp + n0 * T * plane } else {
-                                Unfold.nchwToColumns(gp + n0 * T * plane, into: scratch, n: part.n, t: T, plane: plane)
-                            }
-                            Unfold.im2col(xp + n0 * image, part, into: cols)
-                            kernels.filterGradient(w: w, x: cols, g: gcol, dw: partials + block * T * K, t: T, k: K, p: part.p)
-                            guard inputGradient, let dxp else { return }
-                            kernels.inputGradient(w: w, x: cols, g: gcol, dx: dcol, t: T, k: K, p: part.p)
-                            Unfold.col2im(scratch: dcol, part, into: dxp + n0 * image)
-                        }
-                    }
+        var out = [Tensor(uninitializedShape: inputGradient ? x.shape : [0])]   // [0]: ∂L/∂X not wanted
+        Tensor.withPointers([weight.value, x, gradOutput], &out) { input, output in
+            let (w, xp, gp, dxp) = (input[0], input[1], input[2], output[0])
+            forEachBlock(g, scratch: T + K + (inputGradient ? K : 0)) { block, n0, part, scratch in
+                let cols = scratch + T * columns, dcol = cols + K * columns
+                var gcol = UnsafePointer(scratch)
+                if part.n == 1 { gcol = gp + n0 * T * plane } else {
+                    Unfold.nchwToColumns(gp + n0 * T * plane, into: scratch, n: part.n, t: T, plane: plane)
                 }
+                Unfold.im2col(xp + n0 * image, part, into: cols)
+                kernels.filterGradient(w: w, x: cols, g: gcol, dw: partials + block * T * K, t: T, k: K, p: part.p)
+                guard inputGradient else { return }
+                kernels.inputGradient(w: w, x: cols, g: gcol, dx: dcol, t: T, k: K, p: part.p)
+                Unfold.col2im(scratch: dcol, part, into: dxp + n0 * image)
             }
         }
+        let dx = out.removeLast()
         weight.grad.withUnsafeMutableBufferPointer { dw in
             let TK = T * K
             Parallel.chunks(TK, minChunk: 4096) { lo, hi in

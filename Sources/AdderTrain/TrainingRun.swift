@@ -64,8 +64,12 @@ public final class TrainingRun: Sendable {
         done.enter()
         queue.async { [self] in
             defer { done.leave() }
-            let trainer = Trainer(run: self)
-            trainer.train()
+            do {
+                try Trainer(run: self).train()
+            } catch {
+                // Failed before training could start (data, set-up): the store has the reason.
+                MetricsSink(store: store, directory: nil).failure(Trainer.describe(error), step: 0, time: 0)
+            }
         }
     }
 
@@ -111,13 +115,16 @@ final class Trainer {
     let config: ExperimentConfig
     /// The store until the run directory is open, then the store and the directory.
     lazy var sink = MetricsSink(store: run.store, directory: nil)
-    var model: Model!
-    var optimizer: SGD!
-    var plan: BatchPlan!
-    var testSet: ImageSet!
-    var normalization: Normalization!
+    let model: Model
+    let optimizer: SGD
+    let plan: BatchPlan
+    let testSet: ImageSet
+    let normalization: Normalization
+    let totalSteps: Int
+    /// The run directory's lock, held from the start (nil for an in-memory run).
+    private let lock: RunLock?
+    private let trainCount: Int
     var step = 0
-    var totalSteps = 0
     var eta: Double
     var trainCorrect = 0, trainSeen = 0
     var timeOffset = 0.0
@@ -128,24 +135,24 @@ final class Trainer {
     /// True when the resumed checkpoint's step was already evaluated.
     var evaluatedAtResume = false
 
-    init(run: TrainingRun) {
-        self.run = run
-        config = run.config
-        eta = config.eta
-    }
-
     var elapsed: Double { timeOffset + Date().timeIntervalSince(started) }
 
+    /// Opens the run directory (resuming from its checkpoint) and trains to the end; a
+    /// failure ends the run with its reason.
     func train() {
         do {
-            try setUp()
+            try open()
             try trainLoop()
-        } catch let e as RunError {
-            fail(e.message)
-        } catch let e as DataError {
-            fail(e.description)
         } catch {
-            fail("\(error)")
+            fail(Trainer.describe(error))
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let e as RunError: return e.message
+        case let e as DataError: return e.description
+        default: return "\(error)"
         }
     }
 
@@ -160,12 +167,18 @@ final class Trainer {
 
     // MARK: set-up
 
-    func setUp() throws {
+    /// Takes the run directory's lock, loads the data and builds the model and optimizer;
+    /// nothing of the run directory is changed yet.
+    init(run: TrainingRun) throws {
+        self.run = run
+        config = run.config
+        eta = config.eta
         // One writer per run directory: taken before anything is read or changed.
-        var lock: RunLock?
         if let path = run.directory {
             lock = try RunLock(directory: path)
             try RunDirectory.checkInside(RunFiles(path))
+        } else {
+            lock = nil
         }
         let data = try DatasetCache.load(config)
         var train = data.train, test = data.test
@@ -183,6 +196,7 @@ final class Trainer {
         }
         normalization = data.normalization
         testSet = test
+        trainCount = train.count
         do {
             plan = try BatchPlan(set: train, batchSize: config.batchSize, shuffle: true, augment: config.augment ?? data.augment,
                                  normalization: data.normalization, partial: .drop, seed: UInt64(config.seed))
@@ -190,9 +204,14 @@ final class Trainer {
             throw RunError("\(config.name): \(error)")
         }
         totalSteps = plan.batchesPerEpoch * config.epochs
-        model = Model(config.model, placement: config.placement, classes: train.classes, seed: UInt64(config.seed))
+        let model = Model(config.model, placement: config.placement, classes: train.classes, seed: UInt64(config.seed))
         model.setGradientRules(config.gradientRules)
+        self.model = model
         optimizer = SGD(parameters: model.namedParameters, configuration: config.sgdConfiguration)
+    }
+
+    /// Opens the run directory — resuming from its newest valid checkpoint — and records the start.
+    func open() throws {
         if let path = run.directory, let lock {
             if run.resumeRequested {
                 try restoreCheckpoint(path)
@@ -207,7 +226,7 @@ final class Trainer {
         if run.resumeRequested {
             try record(EventRecord(step: step, kind: .resumedFromCheckpoint, detail: resumedFrom, time: elapsed))
         } else {
-            try sink.log("\(config.name): \(config.model.rawValue) (\(config.adders.rawValue)) on \(config.dataset.rawValue), \(train.count) training and \(test.count) test images, \(totalSteps) steps of \(config.batchSize)")
+            try sink.log("\(config.name): \(config.model.rawValue) (\(config.adders.rawValue)) on \(config.dataset.rawValue), \(trainCount) training and \(testSet.count) test images, \(totalSteps) steps of \(config.batchSize)")
         }
         try setState(.running)
     }
