@@ -136,7 +136,8 @@ public enum AtomicFile {
         let tmp = temporaryPath(for: url)
         inProgress.withLock { _ = $0.insert(tmp) }
         defer { inProgress.withLock { _ = $0.remove(tmp) } }
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        unlink(tmp)   // a file (or planted link) of that name is replaced, never written through
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .posix("open", tmp) }
         var failure: FileFailure?
         data.withUnsafeBytes { raw in

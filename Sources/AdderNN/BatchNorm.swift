@@ -63,7 +63,7 @@ public final class BatchNorm: Layer {
         let (n, plane) = checkInput(x)
         let m = n * plane
         let C = channels
-        var y = Tensor(uninitializedShape: x.shape)
+        var y: Tensor
         if training || evaluateWithBatchStatistics {
             precondition(m > 1, "\(typeName)(\(channels)) needs more than one value per channel in training, got input \(x.shape)")
             // Outputs: y, x̂, and the per-channel mean, variance and 1/σ.
@@ -116,6 +116,7 @@ public final class BatchNorm: Layer {
             batchMean = mean; batchVariance = variance
             normalized = xhat; inverseStd = inv; trainedForward = true
         } else {
+            y = Tensor(uninitializedShape: x.shape)
             let rm = runningMean.value.values, rv = runningVariance.value.values
             let gamma = scale.value.values, beta = shift.value.values
             x.withUnsafeBufferPointer { xb in

@@ -30,7 +30,7 @@ public enum Checkpoint {
 
     /// The metadata of a checkpoint file, read without loading it into a model.
     public static func read(metadataOf url: URL) throws(SafetensorsError) -> [String: String] {
-        try Safetensors.read(from: url).metadata
+        try Safetensors.readMetadata(from: url)
     }
 
     /// Loads into `model` (and `optimizer`), after checking every name and shape;

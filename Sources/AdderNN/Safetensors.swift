@@ -49,10 +49,43 @@ public enum Safetensors {
         }
     }
 
+    /// The checked header of a file: where each tensor's data is, and the metadata.
+    struct Header {
+        var body: Int, bodyCount: Int
+        var entries: [(name: String, shape: [Int], count: Int, begin: Int)]
+        var metadata: [String: String]
+    }
+
     /// Reads every tensor and the metadata, validating the header against the file:
     /// sizes, dtypes, shapes, and that data offsets lie inside the file and match the shapes.
     public static func read(from url: URL) throws(SafetensorsError) -> (tensors: [String: Tensor], metadata: [String: String]) {
         let path = url.path
+        func fail(_ s: String) -> SafetensorsError { SafetensorsError(path: path, problem: s) }
+        let h = try header(path)
+        let data: Data
+        do { data = try InputFile.read(path, from: h.body, atMost: h.bodyCount) } catch { throw fail(error.problem) }
+        guard data.count == h.bodyCount else { throw fail("changed while it was read") }
+        var tensors: [String: Tensor] = [:]
+        for e in h.entries {
+            var t = Tensor(uninitializedShape: e.shape)
+            guard e.count > 0 else { tensors[e.name] = t; continue }
+            t.withUnsafeMutableBufferPointer { dst in
+                data.withUnsafeBytes { raw in
+                    let src = raw.baseAddress! + e.begin
+                    for i in 0..<e.count { dst[i] = Float(bitPattern: UInt32(littleEndian: (src + i * 4).loadUnaligned(as: UInt32.self))) }
+                }
+            }
+            tensors[e.name] = t
+        }
+        return (tensors, h.metadata)
+    }
+
+    /// The metadata alone, after the same checks of the header, without reading the tensors.
+    public static func readMetadata(from url: URL) throws(SafetensorsError) -> [String: String] {
+        try header(url.path).metadata
+    }
+
+    static func header(_ path: String) throws(SafetensorsError) -> Header {
         func fail(_ s: String) -> SafetensorsError { SafetensorsError(path: path, problem: s) }
         // The header is read and checked against the file's size before the data is read.
         let size: Int, head: Data
@@ -65,7 +98,7 @@ public enum Safetensors {
         } catch { throw fail(error.problem) }
         guard head.count >= 8 else { throw fail("file is \(head.count) bytes, shorter than the 8-byte header length") }
         let n = head.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard n >= 2, n <= UInt64(size - 8), n <= 100_000_000 else {
+        guard size >= 8, n >= 2, n <= UInt64(size - 8), n <= 100_000_000 else {
             throw fail("header length \(n) does not fit a file of \(size) bytes (truncated or not safetensors)")
         }
         let headerData: Data
@@ -112,21 +145,7 @@ public enum Safetensors {
         guard end == bodyCount else {
             throw fail("\(bodyCount - end) bytes follow the last tensor's data (the header accounts for \(end) of \(bodyCount))")
         }
-        let data: Data
-        do { data = try InputFile.read(path, from: body, atMost: bodyCount) } catch { throw fail(error.problem) }
-        guard data.count == bodyCount else { throw fail("changed while it was read") }
-        var tensors: [String: Tensor] = [:]
-        for e in entries {
-            var t = Tensor(uninitializedShape: e.shape)
-            t.withUnsafeMutableBufferPointer { dst in
-                data.withUnsafeBytes { raw in
-                    let src = raw.baseAddress! + e.begin
-                    for i in 0..<e.count { dst[i] = Float(bitPattern: UInt32(littleEndian: (src + i * 4).loadUnaligned(as: UInt32.self))) }
-                }
-            }
-            tensors[e.name] = t
-        }
-        return (tensors, metadata)
+        return Header(body: body, bodyCount: bodyCount, entries: entries, metadata: metadata)
     }
 
     /// Checkpoints larger than this are refused before reading (ResNet-50 with momentum is ~200 MB).

@@ -58,10 +58,11 @@ public final class Dashboard {
         for dir in dirs {
             guard var known = pastRuns[dir] else { continue }
             // A run shown as training elsewhere is looked at again: its holder may be gone.
-            if known.metrics.update(chunk: Dashboard.chunk) || known.entry.snapshot.state == .running {
+            let changed = known.metrics.update(chunk: Dashboard.chunk)
+            if changed || known.entry.snapshot.state == .running || known.metrics.history.fileProblem != known.entry.snapshot.fileProblem {
                 known.entry = entry(dir, known)
-                pastRuns[dir] = known
             }
+            pastRuns[dir] = known
         }
         let queued = Set(pending)
         let new = dirs.filter { pastRuns[$0] == nil && unreadable[$0] == nil && !queued.contains($0) }
@@ -241,6 +242,10 @@ public final class Dashboard {
                 state.message = "flipping the gradient mode of \(snap.config.name)"
             case .char("e"), .char("E"):
                 let eta = key == .char("e") ? snap.eta * 1.25 : snap.eta / 1.25
+                guard ExperimentConfig.isValidEta(eta), Float(eta) > 0 else {
+                    state.message = String(format: "η of %@ stays %g: it must be > 0 and at most %g", snap.config.name, snap.eta, ExperimentConfig.maximumEta)
+                    return
+                }
                 run.setEta(eta)
                 state.message = String(format: "η of %@ → %g", snap.config.name, eta)
             default:

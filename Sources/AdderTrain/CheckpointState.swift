@@ -50,7 +50,7 @@ struct CheckpointState: Equatable {
         guard let elapsed = meta["elapsed"].flatMap({ Double($0) }), elapsed.isFinite, elapsed >= 0, elapsed <= 1e10 else {
             throw bad("elapsed", "seconds, a finite number ≥ 0")
         }
-        guard let e = meta["eta"].flatMap({ Double($0) }), e.isFinite, e > 0, e <= 1e6 else {
+        guard let e = meta["eta"].flatMap({ Double($0) }), ExperimentConfig.isValidEta(e) else {
             throw bad("eta", "a number > 0 and ≤ 1e6")
         }
         guard meta["format"] == Checkpoint.format else { throw bad("format", Checkpoint.format) }

@@ -42,6 +42,13 @@ public struct ExperimentConfig: Sendable, Equatable {
 
     public init(name: String) { self.name = name }
 
+    /// η of the adaptive learning rate is > 0 and at most this, in config files, live
+    /// changes and checkpoints alike.
+    public static let maximumEta = 1e6
+
+    /// True when `eta` is an η a run can take.
+    public static func isValidEta(_ eta: Double) -> Bool { eta > 0 && eta <= maximumEta }
+
     /// Seeds stay below 2^53 so that every JSON reader holds them exactly.
     public static let maximumSeed = 1 << 53
 
@@ -161,7 +168,7 @@ public struct ExperimentConfig: Sendable, Equatable {
         }
         if try r.map("learningRate") {
             strategy = try r.choice("learningRate.strategy", LearningRateStrategy.self) ?? strategy
-            eta = try r.double("learningRate.eta", above: 0, atMost: 1e6) ?? eta
+            eta = try r.double("learningRate.eta", above: 0, atMost: ExperimentConfig.maximumEta) ?? eta
             scale = try r.double("learningRate.scale", above: 0, atMost: 1e6) ?? scale
             try r.finishMap("learningRate")
         }
@@ -211,7 +218,8 @@ struct TreeReader {
 
     /// Keys whose null means "not set" (config.yaml writes them so); for every other key a
     /// null is an error, never a silent default.
-    static let nullable: Set<String> = ["dataDir", "trainSamples", "testSamples", "validationFraction", "augment"]
+    static let nullable: Set<String> = ["dataDir", "trainSamples", "testSamples", "validationFraction", "augment", "description",
+                                        "optimizer", "schedule", "learningRate", "gradient"]
 
     mutating func value(_ path: String) throws(ConfigError) -> ConfigValue? {
         used.insert(path)

@@ -50,6 +50,12 @@ public final class RunLock {
             close(fd)
             throw RunError("\(path) is not a regular file; remove it (a run directory's lock is a small text file)")
         }
+        // A reader testing the lock (`holder(of:)`) holds it shared for an instant: retry briefly.
+        var tries = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK && RunLock.holder(of: directory) == nil && tries < 10 {
+            tries += 1
+            usleep(5_000)
+        }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
             close(fd)

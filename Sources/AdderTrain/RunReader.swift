@@ -72,14 +72,16 @@ public struct MetricsFile {
             }
             return had
         }
+        var reset = false
         if inode != UInt64(st.st_ino) || Int(st.st_size) < offset {
             // Replaced (a resume rewrote it) or truncated: read again from the start.
+            reset = inode != nil
             self = MetricsFile(path: path)
             inode = UInt64(st.st_ino)
         }
         let available = Int(st.st_size) - offset
         hasUnread = false
-        guard available > 0 else { return false }
+        guard available > 0 else { return reset }
         guard var data = try? InputFile.read(path, from: offset, atMost: min(available, chunk)) else { return false }
         if !data.contains(0x0A) && data.count < available && data.count <= MetricsFile.maximumLine {
             // A line longer than the chunk: read enough for the longest line accepted.

@@ -29,7 +29,7 @@ public final class TrainingRun: Sendable {
     private let done = DispatchGroup()
     private let queue: DispatchQueue
     /// True when this run continues a run directory from its checkpoint.
-    let resumeRequested: Bool
+    public let resumeRequested: Bool
 
     /// A new run writing to a fresh directory under `runsDirectory` (nil: in memory only).
     public init(config: ExperimentConfig, runsDirectory: String?) throws(RunError) {
@@ -241,10 +241,19 @@ final class Trainer {
             // Killed before the first checkpoint: start over in the same directory, keeping
             // what was recorded before in a file of its own (nothing written is lost).
             let old = RunReader.read(metricsAt: files.metrics)
-            if !old.steps.isEmpty || !old.evals.isEmpty {
+            if ((try? InputFile.size(files.metrics)) ?? 0) > 0 {
                 let kept = files.metricsBeforeRestart
-                // A name never taken before: a second restart in the same second gets "-2".
-                guard link(files.metrics, kept) == 0, unlink(files.metrics) == 0 else { throw RunError("cannot keep the old records: \(FileFailure.posix("link", kept))") }
+                // A name never taken before (a second restart in the same second gets "-2"):
+                // link() never replaces; where hard links are not supported, rename under our lock.
+                if link(files.metrics, kept) == 0 {
+                    guard unlink(files.metrics) == 0 else { throw RunError("cannot keep the old records: \(FileFailure.posix("unlink", files.metrics))") }
+                } else {
+                    let code = errno
+                    guard code == EPERM || code == EXDEV || code == ENOTSUP || code == EOPNOTSUPP || code == EMLINK, !InputFile.entryExists(kept),
+                          rename(files.metrics, kept) == 0 else {
+                        throw RunError("cannot keep the old records: \(FileFailure.posix("link", kept, errno: code))")
+                    }
+                }
                 resumedFrom = "no checkpoint: started again from step 0; the \(old.steps.count) steps recorded before are in \((kept as NSString).lastPathComponent)"
             } else {
                 try RunDirectory.truncateMetrics(in: path, after: -1)
@@ -354,7 +363,7 @@ final class Trainer {
                 case let .toggleGradient(layer):
                     let target = model.adderLayers.first { layer == nil || $0.0 == layer }?.1
                     try setRules(target?.filterRule == .fullPrecision ? .sign : .paper, layer: layer)
-                case let .eta(e) where e > 0 && e.isFinite:
+                case let .eta(e) where ExperimentConfig.isValidEta(e):
                     eta = e
                     optimizer.configuration.eta = Float(e)
                     run.store.update { $0.eta = e }

@@ -87,9 +87,14 @@ func failure(_ message: String) -> ExitCode {
 
 /// The runs started so far, for the signal handler to stop.
 final class StartedRuns: Sendable {
-    private let runs = Mutex<[TrainingRun]>([])
-    func add(_ r: TrainingRun) { runs.withLock { $0.append(r) } }
-    func stopAll() { for r in runs.withLock({ $0 }) { r.stop() } }
+    private let state = Mutex<(runs: [TrainingRun], stopping: Bool)>(([], false))
+    /// A run added after a stop was asked for is stopped at once (its first step checkpoints it).
+    func add(_ r: TrainingRun) {
+        if state.withLock({ $0.runs.append(r); return $0.stopping }) { r.stop() }
+    }
+    func stopAll() {
+        for r in state.withLock({ s -> [TrainingRun] in s.stopping = true; return s.runs }) { r.stop() }
+    }
 }
 
 /// One live line per run on a terminal; plain log lines otherwise.
@@ -120,6 +125,13 @@ final class Progress {
             return
         }
         for (i, s) in snaps.enumerated() {
+            // A resumed run's history (loaded when it starts) was reported by its first process:
+            // wait for the resume to be recorded, then report only what follows it.
+            if runs[i].resumeRequested, !s.state.isTerminal, !s.events.contains(where: { $0.kind == .resumedFromCheckpoint }) { continue }
+            if reportedEvals[i] == 0, reportedStates[i] == 0, let resumed = s.events.lastIndex(where: { $0.kind == .resumedFromCheckpoint }) {
+                reportedEvals[i] = s.evals.filter { $0.time < s.events[resumed].time }.count
+                reportedStates[i] = s.events[..<resumed].filter { $0.kind == .state }.count
+            }
             for e in s.evals.dropFirst(reportedEvals[i]) {
                 emit(String(format: "%@ eval step %d epoch %.2f: test accuracy %.2f%% test loss %.4f train accuracy %.2f%%",
                              s.config.name, e.step, e.epoch, e.testAccuracy * 100, e.testLoss, e.trainAccuracy * 100))

@@ -387,7 +387,7 @@ struct HostileInputTests {
         ("name: a\nepochs: \"1\"", "x.yaml:2: epochs: must be a whole number from 1 to 100000, found the string '1' (write it without quotes)"),
         ("name: a\nepochs: 1.0", "x.yaml:2: epochs: must be a whole number from 1 to 100000, found 1.0"),
         ("name: a\nepochs: ~", "x.yaml:2: epochs: is null (or empty); give it a value or leave the key out for the default"),
-        ("name: a\noptimizer: null", "x.yaml:2: optimizer: is null (or empty); give it a value or leave the key out for the default"),
+        ("name: a\nseed: null", "x.yaml:2: seed: is null (or empty); give it a value or leave the key out for the default"),
         ("name: a\nepochs: !!bool 1", "x.yaml:2: epochs: is tagged !!bool but its value '1' is not one"),
         ("name: a\nlearningRate: {eta: 1e-320}", "x.yaml:2: learningRate.eta: 1e-320 cannot be held by a 32-bit float (magnitudes from about 1e-38 to 3e38)"),
     ])
@@ -509,6 +509,38 @@ struct HostileInputTests {
         try FileManager.default.removeItem(atPath: dir + "/metrics.jsonl")
         #expect(mkfifo(dir + "/metrics.jsonl", 0o644) == 0)
         #expect(try RunReader.read(directory: dir).readProblems == "unreadable: is a FIFO (named pipe), expected a regular file")
+    }
+
+    // MARK: the review
+
+    /// η outside what a checkpoint may hold is refused live too, so every checkpoint resumes.
+    @Test func etaBeyondItsRangeIsIgnoredLive() throws {
+        let run = try TrainingRun(config: smallConfig("eta", steps: 30, set: ["learningRate.eta=1000000"]), runsDirectory: nil)
+        run.setEta(1.25e6)
+        run.setEta(-1)
+        run.start()
+        let s = run.wait()
+        #expect(s.state == .finished && s.eta == 1e6 && !s.events.contains { $0.kind == .eta })
+    }
+
+    /// A restart keeps any non-empty metrics file, even one with no line it can read.
+    @Test func restartKeepsAFileOfUnreadableLines() throws {
+        let dir = try checkpointedRun(rolledBack: false)
+        try FileManager.default.removeItem(atPath: dir + "/checkpoints")
+        try "{\"kind\":\"fromTheFuture\",\"step\":3}\n".write(toFile: dir + "/metrics.jsonl", atomically: true, encoding: .utf8)
+        let run = try TrainingRun(resuming: dir)
+        run.start()
+        #expect(run.wait().state == .finished)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("metrics-before-restart-") }
+        #expect(kept.count == 1)
+        #expect(try String(contentsOfFile: dir + "/" + kept[0], encoding: .utf8) == "{\"kind\":\"fromTheFuture\",\"step\":3}\n")
+    }
+
+    @Test func metadataIsReadWithoutTheTensors() throws {
+        let url = URL(fileURLWithPath: tempDir() + "/c.safetensors")
+        try Checkpoint.save(model: Model(.lenet5), optimizer: nil, metadata: ["step": "3"], to: url)
+        #expect(try Safetensors.readMetadata(from: url) == Safetensors.read(from: url).metadata)
+        #expect(try Checkpoint.read(metadataOf: url)["step"] == "3")
     }
 
     // MARK: helpers
