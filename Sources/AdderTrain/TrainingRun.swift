@@ -67,8 +67,14 @@ public final class TrainingRun: Sendable {
             do {
                 try Trainer(run: self).train()
             } catch {
-                // Failed before training could start (data, set-up): the store has the reason.
-                MetricsSink(store: store, directory: nil).failure(Trainer.describe(error), step: 0, time: 0)
+                // Failed before training could start (data, set-up). A new run's directory gets
+                // the reason too (run.log and a failed event); a resumed run's record is left as
+                // it was, and nothing is written where another process holds the lock.
+                var directory: RunDirectory?
+                if let path = self.directory, !resumeRequested, let lock = try? RunLock(directory: path) {
+                    directory = try? RunDirectory(path: path, lock: lock)
+                }
+                MetricsSink(store: store, directory: directory).failure(Trainer.describe(error), step: 0, time: 0)
             }
         }
     }

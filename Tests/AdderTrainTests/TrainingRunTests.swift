@@ -115,6 +115,18 @@ struct RunTests {
         #expect(snap.message.contains("/nonexistent/mnist/train-images-idx3-ubyte"), "\(snap.message)")
     }
 
+    /// A run that cannot start says why in its directory, not only on screen.
+    @Test func aFailedStartIsRecordedInTheRunDirectory() throws {
+        let config = try Experiment.parse(yaml: "name: m\ndataset: mnist\ndataDir: /nonexistent/mnist").runs[0]
+        let run = try TrainingRun(config: config, runsDirectory: tempDir())
+        run.start()
+        let snap = run.wait()
+        let reread = try RunReader.read(directory: run.directory!)
+        #expect(reread.state == .failed && reread.message == snap.message && snap.message.contains("/nonexistent/mnist/train-images-idx3-ubyte"))
+        let log = try String(contentsOfFile: run.directory! + "/run.log", encoding: .utf8)
+        #expect(log == String(format: "[%8.1fs] step 0: state failed: %@\n", 0.0, snap.message))
+    }
+
     /// A run killed after a checkpoint (simulated: the latest checkpoint is rolled back to
     /// epoch 1, and metrics.jsonl holds later records and a torn last line) resumes to the
     /// same final weights, bit for bit, as the uninterrupted run, continuing the same file.
