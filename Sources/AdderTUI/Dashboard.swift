@@ -241,13 +241,10 @@ public final class Dashboard {
                 run.toggleGradientMode()
                 state.message = "flipping the gradient mode of \(snap.config.name)"
             case .char("e"), .char("E"):
-                let eta = key == .char("e") ? snap.eta * 1.25 : snap.eta / 1.25
-                guard ExperimentConfig.isValidEta(eta), Float(eta) > 0 else {
-                    state.message = String(format: "η of %@ stays %g: it must be > 0 and at most %g", snap.config.name, snap.eta, ExperimentConfig.maximumEta)
-                    return
-                }
-                run.setEta(eta)
-                state.message = String(format: "η of %@ → %g", snap.config.name, eta)
+                // Relative to η when the change takes effect: presses in a row compound.
+                let factor = key == .char("e") ? 1.25 : 1 / 1.25
+                run.scaleEta(by: factor)
+                state.message = String(format: "η of %@ × %g (η must stay > 0 and at most %g)", snap.config.name, factor, ExperimentConfig.maximumEta)
             default:
                 run.stop()
                 state.message = "stopping \(snap.config.name) (checkpoint after this step)"

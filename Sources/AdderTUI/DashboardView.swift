@@ -19,9 +19,11 @@ public enum DashboardView {
             return grid
         }
         // Title bar.
-        let live = state.runs.filter { $0.live && !$0.snapshot.state.isTerminal }.count
+        let training = state.runs.filter { $0.snapshot.state == .running }.count
+        let paused = state.runs.filter { $0.snapshot.state == .paused }.count
         let dot = g.unicode ? "·" : "|"
-        let title = " AdderLab  \(state.runs.count) runs, \(live) training  \(dot)  n new run  ? help  q quit "
+        let title = " AdderLab  \(state.runs.count) runs, \(training) training" + (paused > 0 ? ", \(paused) paused" : "")
+            + "  \(dot)  n new run  ? help  q quit "
         grid.fill(Rect(x: 0, y: 0, width: width, height: 1), Cell(character: " ", style: Style(reverse: true)))
         grid.put(0, 0, title, Style(bold: true, reverse: true), maxWidth: width)
 

@@ -106,9 +106,11 @@ public struct RunSnapshot: Sendable {
     public var finalAccuracy: Double? { evals.last(where: { $0.testAccuracy.isFinite })?.testAccuracy }
     public var finalLoss: Double? { steps.last(where: { $0.loss.isFinite })?.loss }
 
-    /// Images per second over the last few steps.
+    /// Images per second: over the last few steps while training, over the whole run once
+    /// it has ended, 0 while paused (nothing is being trained).
     public var imagesPerSecond: Double {
-        let recent = steps.suffix(20).map(\.imagesPerSecond).filter { $0 > 0 && $0.isFinite }
+        guard state != .paused else { return 0 }
+        let recent = (state.isTerminal ? steps[...] : steps.suffix(20)).map(\.imagesPerSecond).filter { $0 > 0 && $0.isFinite }
         return recent.isEmpty ? 0 : recent.reduce(0, +) / Double(recent.count)
     }
 

@@ -22,6 +22,7 @@ public final class TrainingRun: Sendable {
         case gradient(GradientRules, layer: String?)
         case toggleGradient(layer: String?)
         case eta(Double)
+        case scaleEta(Double)
     }
 
     private let commands = Mutex<[Command]>([])
@@ -103,6 +104,9 @@ public final class TrainingRun: Sendable {
     public func toggleGradientMode(layer: String? = nil) { send(.toggleGradient(layer: layer)) }
     /// Changes η of the adaptive learning rate.
     public func setEta(_ eta: Double) { send(.eta(eta)) }
+    /// Multiplies η by `factor`, applied to η as it is when the command takes effect (so
+    /// n presses in a row give factorⁿ); a result outside η's range is ignored.
+    public func scaleEta(by factor: Double) { send(.scaleEta(factor)) }
 
     private func send(_ c: Command) {
         commands.withLock { $0.append(c) }
@@ -369,11 +373,10 @@ final class Trainer {
                 case let .toggleGradient(layer):
                     let target = model.adderLayers.first { layer == nil || $0.0 == layer }?.1
                     try setRules(target?.filterRule == .fullPrecision ? .sign : .paper, layer: layer)
+                case let .scaleEta(f) where ExperimentConfig.isValidEta(eta * f) && Float(eta * f) > 0:
+                    try setEta(eta * f)
                 case let .eta(e) where ExperimentConfig.isValidEta(e):
-                    eta = e
-                    optimizer.configuration.eta = Float(e)
-                    run.store.update { $0.eta = e }
-                    try record(EventRecord(step: step, kind: .eta, detail: String(format: "%g", e), time: elapsed))
+                    try setEta(e)
                 default:
                     break
                 }
@@ -381,6 +384,13 @@ final class Trainer {
             if !paused { return false }
             run.sleepUntilCommand()
         }
+    }
+
+    func setEta(_ e: Double) throws(RunError) {
+        eta = e
+        optimizer.configuration.eta = Float(e)
+        run.store.update { $0.eta = e }
+        try record(EventRecord(step: step, kind: .eta, detail: String(format: "%g", e), time: elapsed))
     }
 
     func setRules(_ rules: GradientRules, layer: String?) throws(RunError) {

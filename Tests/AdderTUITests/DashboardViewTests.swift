@@ -65,6 +65,14 @@ struct ViewTests {
         #expect(text.contains("┊"))                                   // the gradient-mode marker
     }
 
+    @Test func pausedRunsAreNotCountedAsTraining() {
+        let grid = DashboardView.render(state([fakeRun("fp"), fakeRun("held", state: .paused)]), width: 160, height: 50)
+        #expect(grid.row(0) == (" AdderLab  2 runs, 1 training, 1 paused  ·  n new run  ? help  q quit ").padding(toLength: 160, withPad: " ", startingAt: 0))
+        let held = (0..<50).map { grid.row($0) }.first { $0.contains("held") }!
+        #expect(held == "│   held                                 paused      [███████░░░░░]  87.30% fp/ht      adder   1.2/2 lenet5         -  paused"
+                + String(repeating: " ", count: 34) + "│")
+    }
+
     @Test func tooSmallTerminalShowsAMessage() {
         let grid = DashboardView.render(state([fakeRun("fp")]), width: 40, height: 10)
         #expect(grid.text.contains("Terminal too small for AdderLab"))

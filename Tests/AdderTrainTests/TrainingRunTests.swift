@@ -115,6 +115,30 @@ struct RunTests {
         #expect(snap.message.contains("/nonexistent/mnist/train-images-idx3-ubyte"), "\(snap.message)")
     }
 
+    /// Presses in a row compound: each scales η as it is when it takes effect.
+    @Test func etaChangesActOnTheCurrentValue() throws {
+        let run = try TrainingRun(config: smallConfig("eta2", steps: 20), runsDirectory: nil)
+        run.scaleEta(by: 1.25)
+        run.scaleEta(by: 1.25)
+        run.start()
+        let s = run.wait()
+        #expect(s.eta == 0.2 * 1.25 * 1.25 && s.events.filter { $0.kind == .eta }.map(\.detail) == ["0.25", "0.3125"])
+    }
+
+    /// While paused a run trains nothing (0 img/s, no ETA); once ended, its speed is the run's mean.
+    @Test func speedFollowsTheState() {
+        var s = RunSnapshot(config: smallConfig())
+        s.steps = [100, 200, 300].enumerated().map { StepRecord(step: $0 + 1, epoch: 0.1, loss: 1, learningRate: 0.1, imagesPerSecond: $1, batchAccuracy: 0.5, time: 1) }
+        s.totalSteps = 10
+        s.state = .running
+        #expect(s.imagesPerSecond == 200 && s.remainingSeconds != nil)
+        s.state = .paused
+        #expect(s.imagesPerSecond == 0 && s.remainingSeconds == nil)
+        s.steps += (4...30).map { StepRecord(step: $0, epoch: 0.1, loss: 1, learningRate: 0.1, imagesPerSecond: 1000, batchAccuracy: 0.5, time: 1) }
+        s.state = .finished
+        #expect(s.imagesPerSecond == (600 + 27 * 1000) / 30.0)
+    }
+
     /// A run that cannot start says why in its directory, not only on screen.
     @Test func aFailedStartIsRecordedInTheRunDirectory() throws {
         let config = try Experiment.parse(yaml: "name: m\ndataset: mnist\ndataDir: /nonexistent/mnist").runs[0]

@@ -25,7 +25,7 @@ struct RunsPanel: Widget {
             ("epoch", -7, { e in String(format: "%.1f/%d", e.snapshot.epoch, e.snapshot.config.epochs) }),
             ("model", 9, { $0.snapshot.config.model.rawValue }),
             ("img/s", -6, { e in e.snapshot.imagesPerSecond > 0 ? String(format: "%.0f", e.snapshot.imagesPerSecond) : "-" }),
-            ("ETA", -7, { e in e.snapshot.remainingSeconds.map(formatDuration) ?? "" }),
+            ("ETA", -7, { e in e.snapshot.state == .paused ? "paused" : e.snapshot.remainingSeconds.map(formatDuration) ?? "" }),
         ]
         let nameMin = 12
         while columns.reduce(0, { $0 + abs($1.1) + 1 }) + nameMin + 3 > inner.width && columns.count > 3 { columns.removeLast() }
