@@ -22,7 +22,7 @@ public enum DashboardView {
         let training = state.runs.filter { $0.snapshot.state == .running }.count
         let paused = state.runs.filter { $0.snapshot.state == .paused }.count
         let dot = g.unicode ? "·" : "|"
-        let title = " AdderLab  \(state.runs.count) runs, \(training) training" + (paused > 0 ? ", \(paused) paused" : "")
+        let title = " AdderLab  \(state.runs.count) run\(state.runs.count == 1 ? "" : "s"), \(training) training" + (paused > 0 ? ", \(paused) paused" : "")
             + "  \(dot)  n new run  ? help  q quit "
         grid.fill(Rect(x: 0, y: 0, width: width, height: 1), Cell(character: " ", style: Style(reverse: true)))
         grid.put(0, 0, title, Style(bold: true, reverse: true), maxWidth: width)

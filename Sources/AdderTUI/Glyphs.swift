@@ -16,6 +16,8 @@ public struct Glyphs: Sendable {
     public var ellipsis: String { unicode ? "…" : "~" }
     public var focus: String { unicode ? "▶" : ">" }
     public var bullet: String { unicode ? "●" : "*" }
+    /// A value that does not apply (α of a layer the adaptive rate does not touch).
+    public var dash: String { unicode ? "–" : "-" }
     public var progressFull: Unicode.Scalar { unicode ? "█" : "#" }
     public var progressEmpty: Unicode.Scalar { unicode ? "░" : "." }
     /// Eight levels, lowest first.

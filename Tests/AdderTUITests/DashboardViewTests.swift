@@ -73,6 +73,17 @@ struct ViewTests {
                 + String(repeating: " ", count: 34) + "│")
     }
 
+    /// One run is "1 run"; α is shown only for the adder layers it acts on.
+    @Test func oneRunAndAlphaWhereItActs() {
+        let grid = DashboardView.render(state([fakeRun("fp")]), width: 160, height: 50)
+        #expect(grid.row(0).hasPrefix(" AdderLab  1 run, 1 training  ·"))
+        let rows = (0..<50).map { grid.row($0) }
+        let conv1 = rows.first { $0.hasPrefix("│conv1 ") }!, conv2 = rows.first { $0.hasPrefix("│conv2 ") }!
+        #expect(conv1 == "│conv1            conv               8.33e-04 █▆▄▃▃▂▂▁▁▁       10         –                  40            ▓▒▒▒▒▒░░░░░░"
+                + String(repeating: " ", count: 40) + "│")
+        #expect(conv2.contains("adder") && !conv2.contains(" – "), "\(conv2)")
+    }
+
     @Test func tooSmallTerminalShowsAMessage() {
         let grid = DashboardView.render(state([fakeRun("fp")]), width: 40, height: 10)
         #expect(grid.text.contains("Terminal too small for AdderLab"))

@@ -37,8 +37,8 @@ struct LayersPanel: Widget {
             var row = [l.name, l.type.replacingOccurrences(of: "Adder2d", with: "adder").replacingOccurrences(of: "Conv2d", with: "conv"),
                        l.gradientRules?.shortLabel ?? "", LayersPanel.sci(l.gradNorm)]
             if spark > 0 { row.append(Widgets.sparkline(series(l.name, { $0.gradNorm }), width: spark, glyphs: g)) }
-            row += [LayersPanel.sci(l.weightNorm), l.type == "Adder2d" ? LayersPanel.sci(l.alpha) : "1"]
-            if spark > 0 { row.append(Widgets.sparkline(series(l.name, { $0.alpha }), width: spark, glyphs: g)) }
+            row += [LayersPanel.sci(l.weightNorm), l.gradientRules != nil ? LayersPanel.sci(l.alpha) : g.dash]   // α acts on adder layers only
+            if spark > 0 { row.append(l.gradientRules != nil ? Widgets.sparkline(series(l.name, { $0.alpha }), width: spark, glyphs: g) : "") }
             row.append(LayersPanel.sci(l.outputStd))
             return row
         }
