@@ -10,8 +10,16 @@ public struct LauncherForm: Sendable {
         public var keys: [String]
         /// For choices: the allowed values (a value may set several keys, joined by '/').
         public var choices: [String]?
-        public var value: String
-        public var changed = false
+        public var value: String {
+            didSet { changed = value != original }
+        }
+        /// The experiment's own value; a field set back to it is unchanged again.
+        public let original: String
+        public private(set) var changed = false
+
+        public init(label: String, keys: [String], choices: [String]?, value: String) {
+            self.label = label; self.keys = keys; self.choices = choices; self.value = value; original = value
+        }
     }
 
     public var experiments: [(path: String, name: String, description: String, error: String?)]
@@ -81,17 +89,14 @@ public struct LauncherForm: Sendable {
             } else if row >= 1, row <= fields.count, let choices = fields[row - 1].choices {
                 let i = choices.firstIndex(of: fields[row - 1].value) ?? 0
                 fields[row - 1].value = choices[(i + step + choices.count) % choices.count]
-                fields[row - 1].changed = true
             }
         case .backspace:
             if row >= 1, row <= fields.count, fields[row - 1].choices == nil, !fields[row - 1].value.isEmpty {
                 fields[row - 1].value.removeLast()
-                fields[row - 1].changed = true
             }
         case .char(let c):
             if row >= 1, row <= fields.count, fields[row - 1].choices == nil, c.isNumber || ".-eE+".contains(c) {
                 fields[row - 1].value.append(c)
-                fields[row - 1].changed = true
             }
         default: break
         }

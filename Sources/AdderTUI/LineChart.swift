@@ -82,7 +82,12 @@ public struct LineChart: Widget {
         }
         if ymax - ymin < 1e-12 { ymax = ymin + 1; ymin -= 0 }
         let pad = (ymax - ymin) * 0.04
-        if yRange == nil || logY { ymin -= pad; ymax += pad }
+        if yRange == nil || logY {
+            // Below zero only when the data is (a loss axis never shows −0.04).
+            let lowest = ymin
+            ymin -= pad; ymax += pad
+            if !logY && lowest >= 0 { ymin = max(ymin, 0) }
+        }
         // y labels: top, middle, bottom.
         for (frac, row) in [(1.0, plotTop), (0.5, plotTop + (plotHeight - 1) / 2), (0.0, plotTop + plotHeight - 1)] {
             let v = ymin + (ymax - ymin) * frac

@@ -1,4 +1,5 @@
 import Testing
+import AdderTestSupport
 @testable import AdderTUI
 
 @Suite("Widgets on the cell grid")
@@ -116,5 +117,35 @@ struct LayoutTests {
         // More asked than there is: the last parts get what remains, never a negative size.
         #expect(Layout.rows(Rect(x: 0, y: 0, width: 4, height: 6), [.fixed(4), .fixed(4), .fill]) == [Rect(x: 0, y: 0, width: 4, height: 4),
                 Rect(x: 0, y: 4, width: 4, height: 2), Rect(x: 0, y: 6, width: 4, height: 0)])
+    }
+}
+
+@Suite("Dashboard craft")
+struct CraftTests {
+    /// A loss axis goes below zero only when the data does.
+    @Test func nonNegativeDataKeepsTheAxisAtZero() {
+        var grid = Grid(width: 40, height: 10)
+        let chart = LineChart(title: "loss", series: [.init(name: "a", color: .cyan, points: (0...10).map { (Double($0), 2.0 - Double($0) * 0.2) })])
+        chart.render(into: &grid, area: Rect(x: 0, y: 0, width: 40, height: 10))
+        #expect(grid.row(8).hasPrefix("     0 ┤"))       // the bottom label: 0, not −0.08
+        #expect(grid.row(1).hasPrefix("  2.08 ┤"))
+    }
+
+    /// Cycling a field back to the experiment's value leaves it unchanged (no override).
+    @Test func aFieldSetBackIsUnchanged() throws {
+        let dir = temporaryDirectory("launcher")
+        try "name: quickstart\ndataset: synthetic\n".write(toFile: dir + "/quickstart.yaml", atomically: true, encoding: .utf8)
+        var form = LauncherForm(directory: dir)
+        _ = form.handle(.down)
+        _ = form.handle(.right)
+        #expect(form.fields[0].changed && form.overrides == ["gradient.filter=sign", "gradient.input=sign"])
+        _ = form.handle(.left)
+        #expect(!form.fields[0].changed && form.overrides.isEmpty)
+        var st = DashboardState()
+        st.overlay = .launcher(form)
+        let rows = (0..<30).map { DashboardView.render(st, width: 100, height: 30).row($0) }
+        let line = rows.first { $0.contains("gradient rule") } ?? "none"
+        // The dialog's whole row: a space between the label and ◀, no "(changed)" any more.
+        #expect(line.contains("│ ▶ gradient rule ◀ fullPrecision/hardTanh ▶" + String(repeating: " ", count: 27) + "│"), "\(line.debugDescription)")
     }
 }

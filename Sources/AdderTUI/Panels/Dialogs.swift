@@ -72,7 +72,7 @@ struct LauncherDialog: Widget {
         for (i, f) in form.fields.enumerated() {
             let on = form.row == i + 1
             let value = f.choices != nil ? (g.unicode ? "◀ \(f.value) ▶" : "< \(f.value) >") : f.value + (on ? "_" : "")
-            lines.append(((on ? g.focus : " ") + " " + Grid.fit(f.label == "eta" ? g.eta : f.label, 13) + value + (f.changed ? "  (changed)" : ""),
+            lines.append(((on ? g.focus : " ") + " " + Grid.fit(f.label == "eta" ? g.eta : f.label, 14) + value + (f.changed ? "  (changed)" : ""),
                           Style(bold: on, reverse: on)))
         }
         lines.append(("", .plain))
