@@ -224,6 +224,9 @@ public final class Dashboard {
         case .char("r"):
             unreadable = [:]  // a fixed config.yaml is read again
             scanRunsDirectory()
+            if !isReading, unreadable.isEmpty {
+                state.message = "re-read \(state.runsDirectory): \(allDirectories.count) run director\(allDirectories.count == 1 ? "y" : "ies")"
+            }
         case .char(" "), .char("g"), .char("e"), .char("E"), .char("x"):
             guard let run = focusedRun else {
                 state.message = state.focused == nil ? "no run selected" : "\(state.focused!.snapshot.config.name) was read from disk; only runs launched here can be controlled"

@@ -26,4 +26,22 @@ public struct Glyphs: Sendable {
     public var shades: [Unicode.Scalar] { unicode ? [" ", "░", "▒", "▓", "█"] : [" ", ".", ":", "*", "#"] }
     public var eta: String { unicode ? "η" : "eta" }
     public var alpha: String { unicode ? "α" : "a" }
+
+    /// Text as this terminal can show it: unchanged with Unicode; otherwise the symbols the
+    /// dashboard and experiment files use spelled in ASCII, and anything else as "?".
+    public func text(_ s: String) -> String {
+        guard !unicode else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            if u.isASCII { out.unicodeScalars.append(u); continue }
+            out += Glyphs.ascii[u] ?? "?"
+        }
+        return out
+    }
+
+    static let ascii: [Unicode.Scalar: String] = [
+        "η": "eta", "α": "a", "σ": "sd", "·": "|", "—": "-", "–": "-", "‐": "-", "←": "<-", "→": "->", "↑": "Up", "↓": "Down",
+        "◀": "<", "▶": ">", "±": "+/-", "‖": "|", "×": "x", "…": "...", "⇄": "<->", "’": "'", "‘": "'", "“": "\"", "”": "\"",
+        "●": "*", "≤": "<=", "≥": ">=", "²": "^2", "√": "sqrt", "∂": "d",
+    ]
 }

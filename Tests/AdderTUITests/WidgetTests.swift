@@ -149,3 +149,32 @@ struct CraftTests {
         #expect(line.contains("│ ▶ gradient rule ◀ fullPrecision/hardTanh ▶" + String(repeating: " ", count: 27) + "│"), "\(line.debugDescription)")
     }
 }
+
+extension CraftTests {
+    /// With LANG=C every string drawn goes through the ASCII fallback, messages included.
+    @Test func asciiFallbackSpellsSymbolsOut() {
+        var st = state([fakeRun("fp")], unicode: false)
+        st.message = "η of fp → 0.25 · ok — ±‖α‖"
+        let grid = DashboardView.render(st, width: 100, height: 30)
+        #expect(grid.row(29) == " eta of fp -> 0.25 | ok - +/-|a|  |  smoothing 0.60 | linear | x: step | 0 compared".padding(toLength: 100, withPad: " ", startingAt: 0))
+        #expect(!grid.text.unicodeScalars.contains { !$0.isASCII })
+    }
+
+    /// η is shown only where it acts: an adaptive AdderNet, not a CNN.
+    @Test func etaOnlyWhereItActs() {
+        var cnn = fakeRun("cnnrun")
+        cnn.snapshot.config.adders = .cnn
+        cnn.snapshot.gradientMode = .none
+        let grid = DashboardView.render(state([cnn]), width: 100, height: 30)
+        let title = (0..<30).map { grid.row($0) }.first { $0.contains("Layers of") }!
+        #expect(title.hasPrefix("┌─ Layers of cnnrun · mode - ─"))
+        let adder = DashboardView.render(state([fakeRun("fp")]), width: 100, height: 30)
+        #expect((0..<30).map { adder.row($0) }.contains { $0.hasPrefix("┌─ Layers of fp · η=0.2 · mode fp/ht ─") })
+    }
+
+    @Test func reReadingSaysWhatItRead() {
+        let d = Dashboard(runsDirectory: temporaryDirectory("r"), experimentsDirectory: "/nonexistent", unicode: true, color: false)
+        d.handle(.char("r"))
+        #expect(d.state.message.hasPrefix("re-read ") && d.state.message.hasSuffix(": 0 run directories"))
+    }
+}

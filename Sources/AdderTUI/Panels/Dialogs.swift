@@ -15,7 +15,7 @@ struct Dialog: Widget {
         grid.fill(r)
         Box.draw(&grid, r, title: title, glyphs: g, highlight: true)
         for (i, l) in lines.prefix(h - 2).enumerated() {
-            grid.put(r.x + 2, r.y + 1 + i, g.unicode ? l : l.replacingOccurrences(of: "⇄", with: "<->"), .plain, maxWidth: w - 3)
+            grid.put(r.x + 2, r.y + 1 + i, g.text(l), .plain, maxWidth: w - 3)
         }
     }
 }
@@ -90,7 +90,7 @@ struct LauncherDialog: Widget {
         Box.draw(&grid, r, title: "Launch a run", glyphs: g, highlight: true)
         for (i, (l, st)) in lines.prefix(h - 2).enumerated() {
             let text = g.unicode ? l : l.replacingOccurrences(of: "↑↓", with: "Up/Down").replacingOccurrences(of: "←→", with: "Left/Right")
-            grid.put(r.x + 2, r.y + 1 + i, text, st, maxWidth: w - 4)
+            grid.put(r.x + 2, r.y + 1 + i, g.text(text), st, maxWidth: w - 4)
         }
     }
 

@@ -13,7 +13,9 @@ struct LayersPanel: Widget {
         guard let e = state.focused else { Box.draw(&grid, r, title: "Layers", glyphs: g); return }
         let s = e.snapshot
         let dot = g.unicode ? "·" : "|"
-        Box.draw(&grid, r, title: "Layers of \(s.config.name) \(dot) \(g.eta)=\(String(format: "%g", s.eta)) \(dot) mode \(s.gradientMode.shortLabel)", glyphs: g)
+        // η only where it acts: the adaptive rate of an AdderNet.
+        let eta = !s.config.placement.isCNN && s.config.strategy == .adaptive ? " \(dot) \(g.eta)=\(String(format: "%g", s.eta))" : ""
+        Box.draw(&grid, r, title: g.text("Layers of \(s.config.name)") + eta + " \(dot) mode \(s.gradientMode.shortLabel)", glyphs: g)
         let inner = r.inset(1)
         guard let last = s.layers.last else {
             grid.put(inner.x + 1, inner.y, "no layer statistics yet", Style(dim: true), maxWidth: inner.width)

@@ -11,8 +11,7 @@ struct StatusLine: Widget {
         let dot = g.unicode ? "·" : "|"
         let opts = String(format: "smoothing %.2f %@ %@ %@ x: %@ %@ %d compared", state.smoothing, dot, state.logScale ? "log" : "linear",
                           dot, state.xByEpoch ? "epoch" : "step", dot, state.compared.count)
-        var message = state.message
-        if !g.unicode { message = String(String.UnicodeScalarView(message.unicodeScalars.map { $0.isASCII ? $0 : "?" })) }
+        let message = g.text(state.message)
         let text = message.isEmpty ? opts : message + "  \(dot)  " + opts
         grid.put(area.x, y, Grid.fit(" " + text, width, unicode: g.unicode), Style(dim: state.message.isEmpty))
     }
