@@ -27,6 +27,11 @@ struct DashboardCommand: ParsableCommand {
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             throw failure("error: the dashboard needs a terminal; use `adderlab run` for headless training")
         }
+        // A terminal without cursor addressing cannot show the dashboard: say so, draw nothing.
+        let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
+        guard !term.isEmpty, term != "dumb", term != "unknown" else {
+            throw failure("error: the dashboard needs a terminal with cursor addressing (TERM is '\(term)'); set TERM (e.g. xterm-256color) or use `adderlab run` for headless training")
+        }
         // A signal leaves the loop below: live runs are stopped with checkpoints, the terminal restored.
         let signals = SignalStopper(exitOnSecond: false) {}
         let screen = NCursesScreen()

@@ -104,7 +104,7 @@ struct EndToEndTests {
         try keys("y")
         let after = try waitFor(30, "the shell prompt after quitting") { s in
             s.components(separatedBy: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }?.hasPrefix("E2E$") == true
-                && !s.contains("AdderLab  1 runs")
+                && !s.contains("AdderLab  1 run,")
         }
         #expect(!after.contains("Runs (runs)"))
 
@@ -119,5 +119,24 @@ struct EndToEndTests {
         #expect(FileManager.default.fileExists(atPath: dir + "/runs/\(runs[0])/checkpoints/latest.safetensors"))
         let log = try String(contentsOfFile: dir + "/runs/\(runs[0])/run.log", encoding: .utf8)
         #expect(log.contains("gradientMode sign/sign") && log.contains("state stopped"))
+    }
+
+    /// TERM=dumb cannot show the dashboard: a clear message, exit 1, and a clean shell line.
+    @Test func dumbTerminalIsRefusedCleanly() throws {
+        let dir = temporaryDirectory("dumb")
+        try tmux(["new-session", "-d", "-s", session + "-dumb", "-x", "220", "-y", "20", "-c", dir,
+                  "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color PS1='E2E$ ' bash --norc --noprofile"])
+        defer { _ = try? tmux(["kill-session", "-t", session + "-dumb"]) }
+        func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", session + "-dumb"]) }
+        var s = ""
+        for _ in 0..<100 where !(s.contains("E2E$")) { s = try screen(); usleep(100_000) }
+        try tmux(["send-keys", "-t", session + "-dumb", "env TERM=dumb \(binary) --no-quickstart; echo EXIT=$?", "Enter"])
+        func exited(_ s: String) -> Bool { s.split(separator: "\n").contains { $0.hasPrefix("EXIT=") } }
+        for _ in 0..<100 where !exited(s) { s = try screen(); usleep(100_000) }
+        let lines = s.split(separator: "\n").map(String.init)
+        guard let exit = lines.firstIndex(where: { $0.hasPrefix("EXIT=") }) else { Issue.record("no exit status:\n\(s)"); return }
+        #expect(lines[exit] == "EXIT=1")
+        #expect(lines[exit - 1] == "error: the dashboard needs a terminal with cursor addressing (TERM is 'dumb'); set TERM (e.g. xterm-256color) or use `adderlab run` for headless training", "\(s)")
+        #expect(lines.dropFirst(exit + 1).first { !$0.isEmpty }?.trimmingCharacters(in: .whitespaces) == "E2E$", "\(s)")
     }
 }
