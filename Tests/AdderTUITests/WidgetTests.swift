@@ -178,3 +178,14 @@ extension CraftTests {
         #expect(d.state.message.hasPrefix("re-read ") && d.state.message.hasSuffix(": 0 run directories"))
     }
 }
+
+extension CraftTests {
+    /// At 80×24 the layers that do not fit are counted on a line of their own.
+    @Test func hiddenLayersAreCountedOnTheirOwnLine() {
+        let grid = DashboardView.render(state([fakeRun("fp")]), width: 80, height: 24)
+        let rows = (0..<24).map { grid.row($0) }
+        let more = rows.firstIndex { $0.hasPrefix("│+") }!
+        #expect(rows[more] == "│+2 more layers" + String(repeating: " ", count: 64) + "│")
+        #expect(rows[more - 1] == "│conv3            adder   fp/ht      2.50e-03       10       300       40      │")   // out std intact
+    }
+}

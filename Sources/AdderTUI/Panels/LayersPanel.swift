@@ -50,9 +50,13 @@ struct LayersPanel: Widget {
                 + (worst.map { String(format: "; largest drift %@ (mean gap %.2f%@)", $0.name, $0.meanGap, g.unicode ? "σ" : " sd") } ?? "")
         }
         let tableRows = inner.height - (driftLine == nil ? 0 : 1)
-        Table(columns: cols, rows: rows, glyphs: g).render(into: &grid, area: Rect(x: inner.x, y: inner.y, width: tableWidth, height: tableRows))
-        if rows.count + 1 > tableRows, tableRows > 1 {
-            grid.put(inner.x + tableWidth - 12, inner.y + tableRows - 1, " +\(rows.count + 1 - tableRows) more ", Style(dim: true))
+        // When the layers do not fit, the last line says how many more there are (it never
+        // overwrites a cell of a layer's row).
+        let hidden = rows.count + 1 > tableRows && tableRows > 1 ? rows.count - (tableRows - 2) : 0
+        Table(columns: cols, rows: Array(rows.prefix(hidden > 0 ? tableRows - 2 : rows.count)), glyphs: g)
+            .render(into: &grid, area: Rect(x: inner.x, y: inner.y, width: tableWidth, height: hidden > 0 ? tableRows - 1 : tableRows))
+        if hidden > 0 {
+            grid.put(inner.x, inner.y + tableRows - 1, "+\(hidden) more layer\(hidden == 1 ? "" : "s")", Style(dim: true), maxWidth: tableWidth)
         }
         if let driftLine { grid.put(inner.x, inner.maxY - 1, driftLine, Style(dim: true), maxWidth: tableWidth) }
         if stripWidth > 0 {
