@@ -59,10 +59,20 @@ public struct Grid: Equatable, Sendable {
         var col = x, n = 0
         for s in text.unicodeScalars {
             if n >= maxWidth || col >= width { break }
-            if col >= 0 { cells[y * width + col] = Cell(character: s, style: style) }
+            if col >= 0 { cells[y * width + col] = Cell(character: Grid.drawable(s), style: style) }
             col += 1; n += 1
         }
         return n
+    }
+
+    /// A character the terminal shows as one cell: control characters and bidi overrides
+    /// (which could come from a run's name or an experiment's description and would drive
+    /// the terminal) become "?".
+    static func drawable(_ s: Unicode.Scalar) -> Unicode.Scalar {
+        let v = s.value
+        let control = v < 0x20 || (0x7F...0x9F).contains(v) || (0x200E...0x200F).contains(v) || (0x202A...0x202E).contains(v)
+            || (0x2066...0x2069).contains(v)
+        return control ? "?" : s
     }
 
     /// `text` truncated to `width` columns with an ellipsis, or padded with spaces.

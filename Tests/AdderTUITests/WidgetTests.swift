@@ -189,3 +189,13 @@ extension CraftTests {
         #expect(rows[more - 1] == "│conv3            adder   fp/ht      2.50e-03       10       300       40      │")   // out std intact
     }
 }
+
+extension CraftTests {
+    /// Text from files cannot drive the terminal: control characters and bidi overrides
+    /// are drawn as "?", one cell each.
+    @Test func controlCharactersAreNeverDrawn() {
+        var grid = Grid(width: 12, height: 1)
+        grid.put(0, 0, "a\u{1B}]0;x\u{07}b\u{202E}\u{85}\n")
+        #expect(grid.row(0) == "a?]0;x?b??? ")
+    }
+}
