@@ -3,59 +3,19 @@ import Testing
 import AdderTestSupport
 import AdderTrain
 
-/// Runs the `adderlab` binary built next to this test bundle, with standard output going
-/// to `stdout` (a path, "/dev/full", or nil for a file it returns) and standard error to a
-/// file; waits for it (posix_spawn + waitpid) and returns its exit status and output.
-struct Adderlab {
+/// The `adderlab` binary built next to this test bundle, run as a user runs it.
+enum Adderlab {
     static var binary: String {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("adderlab").path
     }
 
-    struct Result { var status: Int32; var out: String; var err: String }
-
     /// The repository's experiments.
     static var experiments: String { "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/") + "/experiments" }
 
-    static func start(_ args: [String], stdout: String? = nil, closedPipe: Bool = false) throws -> (pid: pid_t, out: String, err: String, pipe: Int32?) {
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("adderlab-cmd-\(UUID().uuidString)").path
-        let out = stdout ?? tmp + ".out", err = tmp + ".err"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        var pipeRead: Int32?, pipeWrite: Int32?
-        if closedPipe {
-            var fds: [Int32] = [0, 0]
-            pipe(&fds)
-            posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-            posix_spawn_file_actions_addclose(&actions, fds[0])
-            pipeRead = fds[0]; pipeWrite = fds[1]
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        }
-        posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let argv = [binary] + args
-        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for a in cargs { free(a) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, binary, &actions, nil, &cargs, environ)
-        if let pipeWrite { close(pipeWrite) }
-        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .ENOENT) }
-        return (pid, out, err, pipeRead)
-    }
+    static func start(_ args: [String]) throws -> Subprocess { try Subprocess([binary] + args) }
 
-    static func wait(_ p: (pid: pid_t, out: String, err: String, pipe: Int32?)) -> Result {
-        var status: Int32 = 0
-        while waitpid(p.pid, &status, 0) < 0 && errno == EINTR {}
-        let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        let text = { (path: String) in (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
-        return Result(status: code, out: p.out.hasPrefix("/dev/") ? "" : text(p.out), err: text(p.err))
-    }
-
-    static func run(_ args: [String], stdout: String? = nil, closedPipe: Bool = false) throws -> Result {
-        let p = try start(args, stdout: stdout, closedPipe: closedPipe)
-        if let fd = p.pipe { close(fd) }  // nobody reads: every write gets EPIPE
-        return wait(p)
+    static func run(_ args: [String], stdout: Subprocess.Output = .capture) throws -> Subprocess.Result {
+        try Subprocess.run([binary] + args, stdout: stdout)
     }
 }
 
@@ -73,7 +33,7 @@ struct CommandTests {
     @Test func runSurvivesAFullOrClosedStandardOutput() throws {
         for closed in [false, true] {
             let runs = tempDir()
-            let r = try Adderlab.run(["run", Adderlab.experiments + "/smoke.yaml", "--runs-dir", runs] + small, stdout: closed ? nil : "/dev/full", closedPipe: closed)
+            let r = try Adderlab.run(["run", Adderlab.experiments + "/smoke.yaml", "--runs-dir", runs] + small, stdout: closed ? .closedPipe : .path("/dev/full"))
             #expect(r.status == 0, "\(r.err)")
             let dirs = RunReader.runDirectories(in: runs)
             #expect(dirs.count == 1)
@@ -108,7 +68,7 @@ struct CommandTests {
     @Test func runDirectoriesAreNotSharedBetweenProcesses() throws {
         let runs = tempDir()
         let started = try (0..<8).map { _ in try Adderlab.start(["run", Adderlab.experiments + "/smoke.yaml", "--runs-dir", runs, "--threads", "1"] + small) }
-        let results = started.map(Adderlab.wait)
+        let results = started.map { $0.wait() }
         #expect(results.map(\.status) == Array(repeating: 0, count: 8), "\(results.map(\.err))")
         let dirs = RunReader.runDirectories(in: runs)
         #expect(dirs.count == 8)
@@ -155,7 +115,7 @@ struct CommandTests {
         let end = Date().addingTimeInterval(30)
         while RunReader.runDirectories(in: runs).isEmpty && Date() < end { usleep(10_000) }
         kill(p.pid, SIGTERM)
-        let r = Adderlab.wait(p)
+        let r = p.wait()
         #expect(r.status == 1)
         let dirs = RunReader.runDirectories(in: runs)
         #expect(dirs.count == 1 && dirs[0].hasPrefix(runs + "/smoke-s1-"))

@@ -15,29 +15,10 @@ struct EndToEndTests {
         return bundle.appendingPathComponent("adderlab").path
     }
 
-    /// Runs tmux and returns what it printed. It is spawned with posix_spawn and reaped
-    /// with waitpid (Foundation's Process could miss the exit of this short-lived child
-    /// and wait forever), with its output sent to a file, not a pipe, because the tmux
-    /// server that `new-session` forks would hold a pipe open.
+    /// Runs tmux and returns what it printed (standard output and error together).
     @discardableResult
     func tmux(_ args: [String]) throws -> String {
-        let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("tmux-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: outPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ["tmux", "-u"] + args
-        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for a in cargs { free(a) } }
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, "tmux", &actions, nil, &cargs, environ)
-        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .ENOENT) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        try Subprocess.run(["tmux", "-u"] + args, mergeErrors: true).out
     }
 
     func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", session]) }
