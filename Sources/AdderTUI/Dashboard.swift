@@ -21,9 +21,6 @@ public final class Dashboard {
         scanRunsDirectory()
     }
 
-    /// Past runs found on disk (not trained by this process).
-    private var past: [RunEntry] = []
-
     /// A run directory read from disk: its configuration and its metrics file, followed
     /// from the last offset read (a growing file is never read twice).
     private struct PastRun {
@@ -114,24 +111,22 @@ public final class Dashboard {
         RunEntry(id: dir, snapshot: RunReader.snapshot(config: run.config, directory: dir, history: run.metrics.history), live: false)
     }
 
-    /// Reads the next chunk of metrics files not read to their end yet; true when any was.
-    private func continueReading() -> Bool {
-        var any = false
+    /// Reads the next chunk of the metrics files not read to their end yet.
+    private func continueReading() {
         for (dir, var run) in pastRuns where run.metrics.hasUnread {
             run.metrics.update(chunk: Dashboard.chunk)
             run.entry = entry(dir, run)
             pastRuns[dir] = run
-            any = true
         }
-        return any
     }
 
     /// Takes fresh snapshots of the live runs (and re-reads the directory every few seconds).
     public func refresh() {
         if Date().timeIntervalSince(lastScan) > 5 { scanRunsDirectory(); return }
         readPending()
-        _ = continueReading()
-        past = allDirectories.compactMap { pastRuns[$0]?.entry }
+        continueReading()
+        // Runs read from disk (in name order), then the ones trained here.
+        let past = allDirectories.compactMap { pastRuns[$0]?.entry }
         let focusedId = state.focused?.id
         state.runs = past + live.map { RunEntry(id: $0.directory ?? $0.config.name, snapshot: $0.snapshot(), live: true) }
         if let focusedId, let i = state.runs.firstIndex(where: { $0.id == focusedId }) { state.focus = i }
