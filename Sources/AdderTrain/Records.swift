@@ -4,6 +4,8 @@ import Foundation
 /// The life of a run.
 public enum RunState: String, Sendable, Codable, CaseIterable {
     case pending, running, paused, finished, stopped, diverged, failed
+    /// Waiting in this process's `RunQueue` (never written to a run directory).
+    case queued
     /// Read from a run directory whose last state is running or paused: the process was
     /// killed (it can be resumed) or is still training elsewhere.
     case interrupted

@@ -31,10 +31,15 @@ public final class TrainingRun: Sendable {
     private let queue: DispatchQueue
     /// True when this run continues a run directory from its checkpoint.
     public let resumeRequested: Bool
+    /// The number of chunks this run's kernels split into: its results depend only on
+    /// its seed and this count, whatever other runs do at the same time.
+    public let threads: Int
 
-    /// A new run writing to a fresh directory under `runsDirectory` (nil: in memory only).
-    public init(config: ExperimentConfig, runsDirectory: String?) throws(RunError) {
+    /// A new run writing to a fresh directory under `runsDirectory` (nil: in memory only),
+    /// its kernels split into `threads` chunks.
+    public init(config: ExperimentConfig, runsDirectory: String?, threads: Int = ProcessInfoCores.active) throws(RunError) {
         self.config = config
+        self.threads = max(1, threads)
         if let runsDirectory {
             directory = try RunDirectory.create(in: runsDirectory, name: config.name, config: config)
         } else {
@@ -48,7 +53,8 @@ public final class TrainingRun: Sendable {
     }
 
     /// Continues the run in `directory` from its last complete checkpoint.
-    public init(resuming directory: String) throws(RunError) {
+    public init(resuming directory: String, threads: Int = ProcessInfoCores.active) throws(RunError) {
+        self.threads = max(1, threads)
         // Refused at once when another process writes it (the lock itself is taken when training starts).
         if let holder = RunLock.holder(of: directory) { throw RunLock.busy(directory, holder: holder) }
         config = try RunDirectory.readConfig(directory)
@@ -60,13 +66,14 @@ public final class TrainingRun: Sendable {
         queue = DispatchQueue(label: "adderlab.run.\(config.name)", qos: .userInitiated)
     }
 
-    /// Starts training on the run's queue and returns at once.
-    public func start() {
+    /// Starts training on the run's queue and returns at once; `onEnd` is called on that
+    /// queue once the run has ended (its snapshot is terminal by then).
+    public func start(onEnd: (@Sendable () -> Void)? = nil) {
         done.enter()
         queue.async { [self] in
-            defer { done.leave() }
+            defer { done.leave(); onEnd?() }
             do {
-                try Trainer(run: self).train()
+                try Parallel.withThreads(threads) { () throws -> Void in try Trainer(run: self).train() }
             } catch {
                 // Failed before training could start (data, set-up). A new run's directory gets
                 // the reason too (run.log and a failed event); a resumed run's record is left as
@@ -236,7 +243,7 @@ final class Trainer {
         if run.resumeRequested {
             try record(EventRecord(step: step, kind: .resumedFromCheckpoint, detail: resumedFrom, time: elapsed))
         } else {
-            try sink.log("\(config.name): \(config.model.rawValue) (\(config.adders.rawValue)) on \(config.dataset.rawValue), \(trainCount) training and \(testSet.count) test images, \(totalSteps) steps of \(config.batchSize)")
+            try sink.log("\(config.name): \(config.model.rawValue) (\(config.adders.rawValue)) on \(config.dataset.rawValue), \(trainCount) training and \(testSet.count) test images, \(totalSteps) steps of \(config.batchSize), \(run.threads) thread\(run.threads == 1 ? "" : "s")")
         }
         try setState(.running)
     }

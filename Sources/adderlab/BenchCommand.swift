@@ -21,7 +21,6 @@ struct BenchCommand: ParsableCommand {
         func validate() throws {
             if repeats < 1 || repeats > 100_000 { throw ValidationError("--repeats must be from 1 to 100000, got \(repeats)") }
         }
-        func apply() { threads.apply() }
     }
 
     struct Kernels: ParsableCommand {
@@ -29,8 +28,9 @@ struct BenchCommand: ParsableCommand {
             abstract: "Adder forward / input-gradient / filter-gradient in G pairs/s, against sgemm on the same M×N×K in G MAC/s, for each adder layer of LeNet-5-BN (batch 64) and ResNet-20 (batch 128).")
         @OptionGroup var options: Options
 
-        func run() throws {
-            options.apply()
+        func run() throws { try Parallel.withThreads(options.threads.count) { () throws -> Void in try measure() } }
+
+        func measure() throws {
             var rows: [[String]] = [], macRows: [[String]] = [], items: [JSON.Value] = []
             for (kind, batch) in [(ModelKind.lenet5, 64), (.resnet20, 128)] {
                 for shape in Model(kind, placement: .paper).adderKernelShapes(batch: batch) {
@@ -87,8 +87,9 @@ struct BenchCommand: ParsableCommand {
             if let batch, batch < 2 || batch > 4096 { throw ValidationError("--batch must be from 2 (batch norm) to 4096, got \(batch)") }
         }
 
-        func run() throws {
-            options.apply()
+        func run() throws { try Parallel.withThreads(options.threads.count) { () throws -> Void in try measure() } }
+
+        func measure() throws {
             let kind = model
             let n = batch ?? (kind == .lenet5 ? 64 : 128)
             var rows: [[String]] = [], items: [JSON.Value] = []

@@ -10,7 +10,8 @@ struct ThreadOption: ParsableArguments {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256, got \(threads)") }
     }
 
-    func apply() { if let threads { Parallel.threads = threads } }
+    /// The thread count to pass down: the option, or every active core.
+    var count: Int { threads ?? ProcessInfoCores.active }
 }
 
 extension ModelKind: ExpressibleByArgument {}

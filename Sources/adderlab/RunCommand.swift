@@ -25,57 +25,59 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Continue the run in this directory from its last checkpoint.")
     var resume: String?
 
-    @OptionGroup var threads: ThreadOption
+    @Option(name: .long, help: "Runs of a group that train at once, 1 to 256 (default: so that runs × threads per run = cores).")
+    var parallel: Int?
+
+    @Option(name: .long, help: "Kernel threads of each run, 1 to 256 (default: cores ÷ runs at once; a single run gets every core).")
+    var threadsPerRun: Int?
 
     func validate() throws {
         if experiment == nil && resume == nil { throw ValidationError("name an experiment file, or --resume RUN_DIR") }
         if experiment != nil && resume != nil { throw ValidationError("give an experiment or --resume, not both") }
+        if let parallel, parallel < 1 || parallel > RunQueue.maximumLimit {
+            throw ValidationError("--parallel must be from 1 to \(RunQueue.maximumLimit), got \(parallel)")
+        }
+        if let threadsPerRun, threadsPerRun < 1 || threadsPerRun > 256 {
+            throw ValidationError("--threads-per-run must be from 1 to 256, got \(threadsPerRun)")
+        }
     }
 
     func run() throws {
-        threads.apply()
-        // Each run (and its directory) is made when it starts, not before.
-        var makers: [() throws -> TrainingRun] = []
-        do {
-            if let resume {
-                let run = try TrainingRun(resuming: resume)
-                makers = [{ run }]
-            } else if let experiment {
-                let exp = try Experiment.load(path: Experiment.resolve(experiment), overrides: overrides)
-                let runsDir = runsDir
-                makers = exp.runs.map { config in { try TrainingRun(config: config, runsDirectory: runsDir) } }
-            }
-        } catch let e as ConfigError {
-            throw failure("error: \(e)")
-        } catch let e as RunError {
-            throw failure("error: \(e)")
-        }
-        let started = StartedRuns()
-        let stopper = SignalStopper {
-            Console.err("\nstopping: finishing the current step and writing checkpoints (again to quit at once)\n")
-            started.stopAll()
-        }
-        defer { stopper.cancel() }
-        // Runs share the cores: they train one after another when several are given,
-        // except that each one's kernels use every core.
-        let progress = Progress()
-        var failed = false
-        for make in makers {
-            if stopper.fired { break }
-            let r: TrainingRun
-            do { r = try make() } catch {
-                progress.finish()
+        // Each run (and its directory) is made when the queue starts it, not before.
+        var work: [RunQueue.Work] = []
+        if let resume {
+            // Checked now so that a locked or unreadable run is refused before anything starts.
+            do { _ = try TrainingRun(resuming: resume) } catch { throw failure("error: \(error)") }
+            work = [.resume(directory: resume)]
+        } else if let experiment {
+            do {
+                work = try Experiment.load(path: Experiment.resolve(experiment), overrides: overrides).runs.map { .new($0) }
+            } catch {
                 throw failure("error: \(error)")
             }
-            started.add(r)
-            progress.add(r)
-            r.start()
-            while !r.wait(seconds: progress.interval) { progress.draw() }
+        }
+        let split = RunQueue.split(runs: work.count, limit: parallel, threadsPerRun: threadsPerRun)
+        let queue = RunQueue(runsDirectory: runsDir, limit: split.limit, threadsPerRun: split.threadsPerRun)
+        let stopper = SignalStopper {
+            Console.err("\nstopping: finishing the current step and writing checkpoints (again to quit at once)\n")
+            queue.cancelAll()
+            for r in queue.contents().started { r.stop() }
+        }
+        defer { stopper.cancel() }
+        let progress = Progress(queue: queue)
+        if work.count > 1 {
+            progress.note("\(work.count) runs, \(split.limit) at a time, \(split.threadsPerRun) thread\(split.threadsPerRun == 1 ? "" : "s") each")
+        }
+        queue.enqueue(work)
+        while !queue.wait(seconds: progress.interval) {
+            // A run that started just as the signal came is stopped too.
+            if stopper.fired { for r in queue.contents().started where !r.snapshot().state.isTerminal { r.stop() } }
             progress.draw()
-            if r.snapshot().state != .finished { failed = true }
         }
         progress.finish()
-        if failed || stopper.fired { throw ExitCode(1) }
+        let contents = queue.contents()
+        let failed = !contents.rejected.isEmpty || contents.started.contains { $0.snapshot().state != .finished }
+        if failed || stopper.fired || contents.started.count < work.count { throw ExitCode(1) }
     }
 }
 
@@ -85,21 +87,11 @@ func failure(_ message: String) -> ExitCode {
     return ExitCode(1)
 }
 
-/// The runs started so far, for the signal handler to stop.
-final class StartedRuns: Sendable {
-    private let state = Mutex<(runs: [TrainingRun], stopping: Bool)>(([], false))
-    /// A run added after a stop was asked for is stopped at once (its first step checkpoints it).
-    func add(_ r: TrainingRun) {
-        if state.withLock({ $0.runs.append(r); return $0.stopping }) { r.stop() }
-    }
-    func stopAll() {
-        for r in state.withLock({ s -> [TrainingRun] in s.stopping = true; return s.runs }) { r.stop() }
-    }
-}
-
-/// One live line per run on a terminal; plain log lines otherwise.
+/// One live line per started run (and one for the queue) on a terminal; plain log lines otherwise.
 final class Progress {
+    let queue: RunQueue
     private(set) var runs: [TrainingRun] = []
+    private var reportedRejections = 0
     let tty = isatty(STDOUT_FILENO) == 1
     var drawnLines = 0
     var lastPlain = Date.distantPast
@@ -107,7 +99,32 @@ final class Progress {
     var reportedStates: [Int] = []
     var interval: Double { tty ? 0.25 : 1 }
 
-    func add(_ r: TrainingRun) {
+    init(queue: RunQueue) { self.queue = queue }
+
+    /// A line above the live lines.
+    func note(_ line: String) { emit(line) }
+
+    /// Takes in the runs the queue started since the last call, and reports rejected ones.
+    private func follow() -> Int {
+        let c = queue.contents()
+        for r in c.started.dropFirst(runs.count) { add(r) }
+        for r in c.rejected.dropFirst(reportedRejections) {
+            if tty { clearLive() }
+            emit("error: \(r.name): \(r.reason)")
+        }
+        reportedRejections = c.rejected.count
+        return c.waiting.count
+    }
+
+    private func clearLive() {
+        var out = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
+        for _ in 0..<drawnLines { out += "\r\u{1B}[2K\n" }
+        if drawnLines > 0 { out += "\u{1B}[\(drawnLines)A" }
+        Console.control(out)
+        drawnLines = 0
+    }
+
+    private func add(_ r: TrainingRun) {
         runs.append(r)
         reportedEvals.append(0)
         reportedStates.append(0)
@@ -115,12 +132,15 @@ final class Progress {
     }
 
     func draw() {
+        let waiting = follow()
         let snaps = runs.map { $0.snapshot() }
         if tty {
             var out = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
-            // Only runs still to come are ever added, below the lines drawn so far.
-            for s in snaps { out += "\r\u{1B}[2K" + Console.visible(s.progressLine) + "\n" }
-            drawnLines = snaps.count
+            // Runs are only ever added, below the lines drawn so far; the queue's line stays last.
+            var lines = snaps.map { Console.visible($0.progressLine) }
+            if waiting > 0 || drawnLines > snaps.count { lines.append(waiting > 0 ? "\(waiting) queued" : "") }
+            for l in lines { out += "\r\u{1B}[2K" + l + "\n" }
+            drawnLines = lines.count
             Console.control(out)
             return
         }

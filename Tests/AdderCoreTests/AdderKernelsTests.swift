@@ -81,25 +81,27 @@ let oddShapes: [(Int, Int, Int)] = [(1, 1, 1), (5, 7, 37), (4, 9, 48), (6, 27, 8
 struct AdderKernelTests {
     @Test(arguments: [1, 2])
     func forwardMatchesReference(threads: Int) {
-        Parallel.threads = threads
-        for (T, K, P) in oddShapes {
-            let w = random(T * K, seed: 1), x = random(K * P, seed: 2)
-            var y = [Float](repeating: .nan, count: T * P)
-            AdderKernels.forward(w: w, x: x, y: &y, t: T, k: K, p: P)
-            #expect(relativeError(y, Reference.adderForward(w: w, x: x, T: T, K: K, P: P)) < 1e-5, "T=\(T) K=\(K) P=\(P)")
+        Parallel.withThreads(threads) {
+            for (T, K, P) in oddShapes {
+                let w = random(T * K, seed: 1), x = random(K * P, seed: 2)
+                var y = [Float](repeating: .nan, count: T * P)
+                AdderKernels.forward(w: w, x: x, y: &y, t: T, k: K, p: P)
+                #expect(relativeError(y, Reference.adderForward(w: w, x: x, T: T, K: K, P: P)) < 1e-5, "T=\(T) K=\(K) P=\(P)")
+            }
         }
     }
 
     @Test(arguments: AdderKernels.InputRule.allCases)
     func inputGradientMatchesReference(rule: AdderKernels.InputRule) {
         for threads in [1, 2] {
-            Parallel.threads = threads
-            for (T, K, P) in oddShapes {
-                let w = random(T * K, seed: 3), x = random(K * P, seed: 4), g = random(T * P, seed: 5)
-                var dx = [Float](repeating: .nan, count: K * P)
-                AdderKernels.inputGradient(rule: rule, w: w, x: x, g: g, dx: &dx, t: T, k: K, p: P)
-                let ref = Reference.inputGradient(rule, w: w, x: x, g: g, T: T, K: K, P: P)
-                #expect(relativeError(dx, ref) < 1e-5, "\(rule) T=\(T) K=\(K) P=\(P) threads=\(threads)")
+            Parallel.withThreads(threads) {
+                for (T, K, P) in oddShapes {
+                    let w = random(T * K, seed: 3), x = random(K * P, seed: 4), g = random(T * P, seed: 5)
+                    var dx = [Float](repeating: .nan, count: K * P)
+                    AdderKernels.inputGradient(rule: rule, w: w, x: x, g: g, dx: &dx, t: T, k: K, p: P)
+                    let ref = Reference.inputGradient(rule, w: w, x: x, g: g, T: T, K: K, P: P)
+                    #expect(relativeError(dx, ref) < 1e-5, "\(rule) T=\(T) K=\(K) P=\(P) threads=\(threads)")
+                }
             }
         }
     }
@@ -108,14 +110,15 @@ struct AdderKernelTests {
     /// rounding grows with |X|; at |X| ≈ 100 it must still be within 1e-4.
     @Test func hardTanhInputGradientFarFromZero() {
         for threads in [1, 2] {
-            Parallel.threads = threads
-            for (T, K, P) in oddShapes {
-                let w = random(T * K, seed: 9).map { $0 + 100 }, x = random(K * P, seed: 10).map { $0 + 100 }
-                let g = random(T * P, seed: 11)
-                var dx = [Float](repeating: .nan, count: K * P)
-                AdderKernels.inputGradient(rule: .hardTanh, w: w, x: x, g: g, dx: &dx, t: T, k: K, p: P)
-                let ref = Reference.inputGradient(.hardTanh, w: w, x: x, g: g, T: T, K: K, P: P)
-                #expect(relativeError(dx, ref) < 1e-4, "T=\(T) K=\(K) P=\(P) threads=\(threads)")
+            Parallel.withThreads(threads) {
+                for (T, K, P) in oddShapes {
+                    let w = random(T * K, seed: 9).map { $0 + 100 }, x = random(K * P, seed: 10).map { $0 + 100 }
+                    let g = random(T * P, seed: 11)
+                    var dx = [Float](repeating: .nan, count: K * P)
+                    AdderKernels.inputGradient(rule: .hardTanh, w: w, x: x, g: g, dx: &dx, t: T, k: K, p: P)
+                    let ref = Reference.inputGradient(.hardTanh, w: w, x: x, g: g, T: T, K: K, P: P)
+                    #expect(relativeError(dx, ref) < 1e-4, "T=\(T) K=\(K) P=\(P) threads=\(threads)")
+                }
             }
         }
     }
@@ -123,13 +126,14 @@ struct AdderKernelTests {
     @Test(arguments: AdderKernels.FilterRule.allCases)
     func filterGradientMatchesReference(rule: AdderKernels.FilterRule) {
         for threads in [1, 2] {
-            Parallel.threads = threads
-            for (T, K, P) in oddShapes {
-                let w = random(T * K, seed: 6), x = random(K * P, seed: 7), g = random(T * P, seed: 8)
-                var dw = [Float](repeating: .nan, count: T * K)
-                AdderKernels.filterGradient(rule: rule, w: w, x: x, g: g, dw: &dw, t: T, k: K, p: P)
-                let ref = Reference.filterGradient(rule, w: w, x: x, g: g, T: T, K: K, P: P)
-                #expect(relativeError(dw, ref) < 1e-5, "\(rule) T=\(T) K=\(K) P=\(P) threads=\(threads)")
+            Parallel.withThreads(threads) {
+                for (T, K, P) in oddShapes {
+                    let w = random(T * K, seed: 6), x = random(K * P, seed: 7), g = random(T * P, seed: 8)
+                    var dw = [Float](repeating: .nan, count: T * K)
+                    AdderKernels.filterGradient(rule: rule, w: w, x: x, g: g, dw: &dw, t: T, k: K, p: P)
+                    let ref = Reference.filterGradient(rule, w: w, x: x, g: g, T: T, K: K, P: P)
+                    #expect(relativeError(dw, ref) < 1e-5, "\(rule) T=\(T) K=\(K) P=\(P) threads=\(threads)")
+                }
             }
         }
     }
@@ -221,16 +225,17 @@ struct BLASTests {
         var ref = [Float](repeating: 0, count: m * n)
         for i in 0..<m { for j in 0..<n { var s: Double = 0; for q in 0..<k { s += Double(a[i * k + q] * b[q * n + j]) }; ref[i * n + j] = Float(s) } }
         for threads in [1, 2] {
-            Parallel.threads = threads
-            var c = [Float](repeating: .nan, count: m * n)
-            BLAS.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
-            #expect(relativeError(c, ref) < 1e-5)
-            // Transposed operands: Cᵀ = Bᵀ·Aᵀ.
-            var ct = [Float](repeating: .nan, count: m * n)
-            BLAS.sgemm(transA: true, transB: true, m: n, n: m, k: k, a: b, lda: n, b: a, ldb: k, c: &ct, ldc: m)
-            var t = [Float](repeating: 0, count: m * n)
-            for i in 0..<m { for j in 0..<n { t[j * m + i] = ref[i * n + j] } }
-            #expect(relativeError(ct, t) < 1e-5)
+            Parallel.withThreads(threads) {
+                var c = [Float](repeating: .nan, count: m * n)
+                BLAS.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
+                #expect(relativeError(c, ref) < 1e-5)
+                // Transposed operands: Cᵀ = Bᵀ·Aᵀ.
+                var ct = [Float](repeating: .nan, count: m * n)
+                BLAS.sgemm(transA: true, transB: true, m: n, n: m, k: k, a: b, lda: n, b: a, ldb: k, c: &ct, ldc: m)
+                var t = [Float](repeating: 0, count: m * n)
+                for i in 0..<m { for j in 0..<n { t[j * m + i] = ref[i * n + j] } }
+                #expect(relativeError(ct, t) < 1e-5)
+            }
         }
     }
 }
@@ -239,21 +244,22 @@ struct BLASTests {
 struct MACKernelTests {
     @Test(arguments: [1, 2])
     func inputGradientIsWTransposedTimesG(threads: Int) {
-        Parallel.threads = threads
-        // The odd shapes plus ones that leave 1–5 rows after the 6-row blocks.
-        for (T, K, P) in oddShapes + [(3, 13, 600), (2, 11, 17)] {
-            let w = random(T * K, seed: 30), g = random(T * P, seed: 31)
-            var dx = [Float](repeating: .nan, count: K * P)
-            MACKernels.inputGradient(w: w, g: g, dx: &dx, t: T, k: K, p: P)
-            var ref = [Float](repeating: 0, count: K * P)
-            for k in 0..<K {
-                for p in 0..<P {
-                    var s: Double = 0
-                    for t in 0..<T { s += Double(w[t * K + k]) * Double(g[t * P + p]) }
-                    ref[k * P + p] = Float(s)
+        Parallel.withThreads(threads) {
+            // The odd shapes plus ones that leave 1–5 rows after the 6-row blocks.
+            for (T, K, P) in oddShapes + [(3, 13, 600), (2, 11, 17)] {
+                let w = random(T * K, seed: 30), g = random(T * P, seed: 31)
+                var dx = [Float](repeating: .nan, count: K * P)
+                MACKernels.inputGradient(w: w, g: g, dx: &dx, t: T, k: K, p: P)
+                var ref = [Float](repeating: 0, count: K * P)
+                for k in 0..<K {
+                    for p in 0..<P {
+                        var s: Double = 0
+                        for t in 0..<T { s += Double(w[t * K + k]) * Double(g[t * P + p]) }
+                        ref[k * P + p] = Float(s)
+                    }
                 }
+                #expect(relativeError(dx, ref) < 1e-5, "T=\(T) K=\(K) P=\(P) threads=\(threads)")
             }
-            #expect(relativeError(dx, ref) < 1e-5, "T=\(T) K=\(K) P=\(P) threads=\(threads)")
         }
     }
 }
@@ -261,20 +267,21 @@ struct MACKernelTests {
 @Suite("Parallel")
 struct ParallelTests {
     @Test func nestedChunksRunInlineOnTheChunksThread() {
-        Parallel.threads = 2
-        #expect(!Parallel.isInsideChunk)
-        let calls = Mutex<[[Int]]>([])
-        Parallel.chunks(4) { lo, hi in
-            #expect(Parallel.isInsideChunk)
-            var inner: [(Int, Int)] = []
-            Parallel.chunks(1000) { a, b in inner.append((a, b)) }   // inline: no other thread touches `inner`
-            #expect(inner.count == 1 && inner[0] == (0, 1000))
-            calls.withLock { $0.append([lo, hi]) }
+        Parallel.withThreads(2) {
+            #expect(!Parallel.isInsideChunk)
+            let calls = Mutex<[[Int]]>([])
+            Parallel.chunks(4) { lo, hi in
+                #expect(Parallel.isInsideChunk)
+                var inner: [(Int, Int)] = []
+                Parallel.chunks(1000) { a, b in inner.append((a, b)) }   // inline: no other thread touches `inner`
+                #expect(inner.count == 1 && inner[0] == (0, 1000))
+                calls.withLock { $0.append([lo, hi]) }
+            }
+            #expect(!Parallel.isInsideChunk)
+            // The outer chunks cover 0..<4 once, in two parts.
+            let parts = calls.withLock { $0 }.sorted { $0[0] < $1[0] }
+            #expect(parts == [[0, 2], [2, 4]])
         }
-        #expect(!Parallel.isInsideChunk)
-        // The outer chunks cover 0..<4 once, in two parts.
-        let parts = calls.withLock { $0 }.sorted { $0[0] < $1[0] }
-        #expect(parts == [[0, 2], [2, 4]])
     }
 }
 
@@ -290,17 +297,18 @@ struct ScratchTests {
         #expect(Int(bitPattern: b) % 64 == 0)
         // Each thread has its own buffer (GCD may run both chunks on one thread).
         let seen = Mutex<[(thread: pthread_t, address: Int)]>([])
-        Parallel.threads = 2
-        for _ in 0..<20 {
-            Parallel.chunks(2) { _, _ in
-                let p = Scratch.floats(1000)
-                p[999] = 1
-                seen.withLock { $0.append((pthread_self(), Int(bitPattern: p))) }
+        Parallel.withThreads(2) {
+            for _ in 0..<20 {
+                Parallel.chunks(2) { _, _ in
+                    let p = Scratch.floats(1000)
+                    p[999] = 1
+                    seen.withLock { $0.append((pthread_self(), Int(bitPattern: p))) }
+                }
             }
-        }
-        for x in seen.withLock({ $0 }) {
-            for y in seen.withLock({ $0 }) {
-                #expect((pthread_equal(x.thread, y.thread) != 0) == (x.address == y.address))
+            for x in seen.withLock({ $0 }) {
+                for y in seen.withLock({ $0 }) {
+                    #expect((pthread_equal(x.thread, y.thread) != 0) == (x.address == y.address))
+                }
             }
         }
     }

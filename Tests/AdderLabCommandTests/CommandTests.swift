@@ -67,7 +67,7 @@ struct CommandTests {
     /// Eight processes started at once get eight run directories, each with one run.
     @Test func runDirectoriesAreNotSharedBetweenProcesses() throws {
         let runs = tempDir()
-        let started = try (0..<8).map { _ in try Adderlab.start(["run", Adderlab.experiments + "/smoke.yaml", "--runs-dir", runs, "--threads", "1"] + small) }
+        let started = try (0..<8).map { _ in try Adderlab.start(["run", Adderlab.experiments + "/smoke.yaml", "--runs-dir", runs, "--threads-per-run", "1"] + small) }
         let results = started.map { $0.wait() }
         #expect(results.map(\.status) == Array(repeating: 0, count: 8), "\(results.map(\.err))")
         let dirs = RunReader.runDirectories(in: runs)
@@ -104,21 +104,24 @@ struct CommandTests {
         #expect(r.out.split(separator: "\n").count == 2 && r.out.hasPrefix("run,state,best acc,final acc,final loss,time,img/s\nsmoke,finished,"))
     }
 
-    /// A group's run directories are made as its runs start: stopped during the first,
-    /// a three-run group leaves one directory.
-    @Test func groupRunsGetTheirDirectoriesWhenTheyStart() throws {
+    /// A group's run directories are made as its runs start: stopped during the first
+    /// `--parallel` runs, a three-run group leaves that many directories, all stopped.
+    @Test(arguments: [1, 2])
+    func groupRunsGetTheirDirectoriesWhenTheyStart(parallel: Int) throws {
         let runs = tempDir()
         let group = tempDir() + "/g.yaml"
         try (try String(contentsOfFile: Adderlab.experiments + "/smoke.yaml", encoding: .utf8)
              + "group:\n  seeds: [1, 2, 3]\n").write(toFile: group, atomically: true, encoding: .utf8)
-        let p = try Adderlab.start(["run", group, "--runs-dir", runs, "--set", "trainSamples=6400", "--set", "epochs=5"])
+        let p = try Adderlab.start(["run", group, "--runs-dir", runs, "--set", "trainSamples=6400", "--set", "epochs=5",
+                                    "--parallel", "\(parallel)", "--threads-per-run", "1"])
         let end = Date().addingTimeInterval(30)
-        while RunReader.runDirectories(in: runs).isEmpty && Date() < end { usleep(10_000) }
+        func started() -> Int { RunReader.runDirectories(in: runs).filter { (try? RunReader.read(directory: $0).steps.isEmpty) == false }.count }
+        while started() < parallel && Date() < end { usleep(10_000) }
         kill(p.pid, SIGTERM)
         let r = p.wait()
         #expect(r.status == 1)
         let dirs = RunReader.runDirectories(in: runs)
-        #expect(dirs.count == 1 && dirs[0].hasPrefix(runs + "/smoke-s1-"))
-        #expect(try RunReader.read(directory: dirs[0]).state == .stopped)
+        #expect(dirs.map { String(($0 as NSString).lastPathComponent.prefix(9)) } == Array(["smoke-s1-", "smoke-s2-"].prefix(parallel)))
+        #expect(try dirs.map { try RunReader.read(directory: $0).state } == Array(repeating: .stopped, count: parallel))
     }
 }

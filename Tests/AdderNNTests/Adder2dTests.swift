@@ -106,36 +106,37 @@ struct AdderRuleTests {
 struct BlockedUnfoldingTests {
     @Test(arguments: [1, 2])
     func blocksMatchTheWholeBatch(threads: Int) throws {
-        Parallel.threads = threads
-        var gen = SeededGenerator(seed: 40)
-        let n = 11, c = 3, h = 4, w = 5, t = 7   // t = 7: a full register block of filters and a remainder
-        let x = Tensor.normal(shape: [n, c, h, w], generator: &gen)
-        let layers: [UnfoldedLayer] = [Adder2d(inputChannels: c, outputChannels: t, kernelSize: 3, padding: 1, generator: &gen),
-                                       Conv2d(inputChannels: c, outputChannels: t, kernelSize: 3, padding: 1, generator: &gen),
-                                       Conv2d(inputChannels: c, outputChannels: t, kernelSize: 3, stride: 2, padding: 1, generator: &gen)]
-        for layer in layers {
-            let geometry = try ConvGeometry(n: n, c: c, h: h, w: w, kh: 3, kw: 3, stride: layer.stride, padding: 1)
-            #expect(layer.imagesPerBlock(geometry) > 1 && n % layer.imagesPerBlock(geometry) != 0, "a partial block is exercised")
-            let y = layer.forward(x, training: true)
-            let gy = Tensor.normal(shape: y.shape, generator: &gen)
-            let dx = layer.backward(gy)
-            // Reference: the whole batch in one K × P matrix, through the same column kernels.
-            let K = geometry.k, P = geometry.p, plane = geometry.ho * geometry.wo
-            var cols = [Float](repeating: 0, count: K * P), ycol = [Float](repeating: 0, count: t * P)
-            var gcol = [Float](repeating: 0, count: t * P), dcol = [Float](repeating: 0, count: K * P)
-            var dw = [Float](repeating: 0, count: t * K), dxRef = [Float](repeating: 0, count: x.count)
-            let wv = layer.weight.value.values
-            x.values.withUnsafeBufferPointer { Unfold.im2col($0.baseAddress!, geometry, into: &cols) }
-            layer.kernels.forward(w: wv, x: cols, y: &ycol, t: t, k: K, p: P)
-            var yRef = [Float](repeating: 0, count: y.count)
-            Unfold.columnsToNCHW(ycol, into: &yRef, n: n, t: t, plane: plane)
-            Unfold.nchwToColumns(gy.values, into: &gcol, n: n, t: t, plane: plane)
-            layer.kernels.filterGradient(w: wv, x: cols, g: gcol, dw: &dw, t: t, k: K, p: P)
-            layer.kernels.inputGradient(w: wv, x: cols, g: gcol, dx: &dcol, t: t, k: K, p: P)
-            Unfold.col2im(dcol, geometry, into: &dxRef)
-            #expect(maxDifference(y.values, yRef) < 1e-5, "\(layer.typeName) forward")
-            #expect(maxDifference(layer.weight.grad.values, dw) < 1e-4, "\(layer.typeName) filter gradient")
-            #expect(maxDifference(dx.values, dxRef) < 1e-5, "\(layer.typeName) input gradient")
+        try Parallel.withThreads(threads) {
+            var gen = SeededGenerator(seed: 40)
+            let n = 11, c = 3, h = 4, w = 5, t = 7   // t = 7: a full register block of filters and a remainder
+            let x = Tensor.normal(shape: [n, c, h, w], generator: &gen)
+            let layers: [UnfoldedLayer] = [Adder2d(inputChannels: c, outputChannels: t, kernelSize: 3, padding: 1, generator: &gen),
+                                           Conv2d(inputChannels: c, outputChannels: t, kernelSize: 3, padding: 1, generator: &gen),
+                                           Conv2d(inputChannels: c, outputChannels: t, kernelSize: 3, stride: 2, padding: 1, generator: &gen)]
+            for layer in layers {
+                let geometry = try ConvGeometry(n: n, c: c, h: h, w: w, kh: 3, kw: 3, stride: layer.stride, padding: 1)
+                #expect(layer.imagesPerBlock(geometry) > 1 && n % layer.imagesPerBlock(geometry) != 0, "a partial block is exercised")
+                let y = layer.forward(x, training: true)
+                let gy = Tensor.normal(shape: y.shape, generator: &gen)
+                let dx = layer.backward(gy)
+                // Reference: the whole batch in one K × P matrix, through the same column kernels.
+                let K = geometry.k, P = geometry.p, plane = geometry.ho * geometry.wo
+                var cols = [Float](repeating: 0, count: K * P), ycol = [Float](repeating: 0, count: t * P)
+                var gcol = [Float](repeating: 0, count: t * P), dcol = [Float](repeating: 0, count: K * P)
+                var dw = [Float](repeating: 0, count: t * K), dxRef = [Float](repeating: 0, count: x.count)
+                let wv = layer.weight.value.values
+                x.values.withUnsafeBufferPointer { Unfold.im2col($0.baseAddress!, geometry, into: &cols) }
+                layer.kernels.forward(w: wv, x: cols, y: &ycol, t: t, k: K, p: P)
+                var yRef = [Float](repeating: 0, count: y.count)
+                Unfold.columnsToNCHW(ycol, into: &yRef, n: n, t: t, plane: plane)
+                Unfold.nchwToColumns(gy.values, into: &gcol, n: n, t: t, plane: plane)
+                layer.kernels.filterGradient(w: wv, x: cols, g: gcol, dw: &dw, t: t, k: K, p: P)
+                layer.kernels.inputGradient(w: wv, x: cols, g: gcol, dx: &dcol, t: t, k: K, p: P)
+                Unfold.col2im(dcol, geometry, into: &dxRef)
+                #expect(maxDifference(y.values, yRef) < 1e-5, "\(layer.typeName) forward")
+                #expect(maxDifference(layer.weight.grad.values, dw) < 1e-4, "\(layer.typeName) filter gradient")
+                #expect(maxDifference(dx.values, dxRef) < 1e-5, "\(layer.typeName) input gradient")
+            }
         }
     }
 }

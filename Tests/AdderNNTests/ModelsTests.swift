@@ -83,19 +83,20 @@ struct ModelTests {
 struct TrainingTests {
     /// Memorising 32 fixed images with random labels: the engine can learn at all.
     func overfit(_ placement: AdderPlacement, lr: Float) -> (first: Float, last: Float) {
-        Parallel.threads = 2
-        let model = Model(.lenet5, placement: placement, seed: 7)
-        let x = normalTensor([32, 1, 28, 28], seed: 8)
-        var g = SeededGenerator(seed: 9)
-        let labels = (0..<32).map { _ in Int(g.next() % 10) }
-        let opt = SGD(parameters: model.namedParameters)
-        var first: Float = 0, last: Float = 0
-        for step in 0..<200 {
-            last = model.trainStep(images: x, labels: labels, optimizer: opt, learningRate: lr).loss
-            if step == 0 { first = last }
-            if last < first * 0.05 { break }
+        Parallel.withThreads(2) {
+            let model = Model(.lenet5, placement: placement, seed: 7)
+            let x = normalTensor([32, 1, 28, 28], seed: 8)
+            var g = SeededGenerator(seed: 9)
+            let labels = (0..<32).map { _ in Int(g.next() % 10) }
+            let opt = SGD(parameters: model.namedParameters)
+            var first: Float = 0, last: Float = 0
+            for step in 0..<200 {
+                last = model.trainStep(images: x, labels: labels, optimizer: opt, learningRate: lr).loss
+                if step == 0 { first = last }
+                if last < first * 0.05 { break }
+            }
+            return (first, last)
         }
-        return (first, last)
     }
 
     @Test func cnnDrivesTheLossDown() {
@@ -111,12 +112,13 @@ struct TrainingTests {
     /// The same seed and thread count give bit-identical losses.
     @Test func sameSeedSameLosses() {
         func losses() -> [Float] {
-            Parallel.threads = 2
-            let model = Model(.lenet5, seed: 3)
-            let opt = SGD(parameters: model.namedParameters)
-            let x = normalTensor([16, 1, 28, 28], seed: 4)
-            let labels = (0..<16).map { $0 % 10 }
-            return (0..<4).map { _ in model.trainStep(images: x, labels: labels, optimizer: opt, learningRate: 0.1).loss }
+            Parallel.withThreads(2) {
+                let model = Model(.lenet5, seed: 3)
+                let opt = SGD(parameters: model.namedParameters)
+                let x = normalTensor([16, 1, 28, 28], seed: 4)
+                let labels = (0..<16).map { $0 % 10 }
+                return (0..<4).map { _ in model.trainStep(images: x, labels: labels, optimizer: opt, learningRate: 0.1).loss }
+            }
         }
         let a = losses(), b = losses()
         #expect(a == b)

@@ -151,17 +151,34 @@ struct RunTests {
         #expect(log == String(format: "[%8.1fs] step 0: state failed: %@\n", 0.0, snap.message))
     }
 
+    /// Each run's kernels use its own thread count: two runs trained at the same time
+    /// with 1 and 2 threads give, loss for loss, what each gives alone.
+    @Test func threadsArePerRun() throws {
+        let config = smallConfig("threads", steps: 20)
+        func alone(_ threads: Int) throws -> [Double] {
+            let r = try TrainingRun(config: config, runsDirectory: nil, threads: threads)
+            r.start()
+            return r.wait().steps.map(\.loss)
+        }
+        let one = try alone(1), two = try alone(2)
+        #expect(one != two, "the thread count changes the rounding, so the test can tell them apart")
+        let a = try TrainingRun(config: config, runsDirectory: nil, threads: 1)
+        let b = try TrainingRun(config: config, runsDirectory: nil, threads: 2)
+        a.start(); b.start()
+        #expect(a.wait().steps.map(\.loss) == one)
+        #expect(b.wait().steps.map(\.loss) == two)
+    }
+
     /// A run killed after a checkpoint (simulated: the latest checkpoint is rolled back to
     /// epoch 1, and metrics.jsonl holds later records and a torn last line) resumes to the
     /// same final weights, bit for bit, as the uninterrupted run, continuing the same file.
     @Test func resumeAfterAKillIsBitIdentical() throws {
-        Parallel.threads = 2
         let config = smallConfig("resume", steps: 90, epochs: 3)
-        let full = try TrainingRun(config: config, runsDirectory: tempDir())
+        let full = try TrainingRun(config: config, runsDirectory: tempDir(), threads: 2)
         full.start()
         #expect(full.wait().state == .finished)
 
-        let killed = try TrainingRun(config: config, runsDirectory: tempDir())
+        let killed = try TrainingRun(config: config, runsDirectory: tempDir(), threads: 2)
         killed.start()
         #expect(killed.wait().state == .finished)
         let dir = killed.directory!
@@ -171,7 +188,7 @@ struct RunTests {
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/metrics.jsonl"))
         try h.seekToEnd(); h.write(Data("{\"kind\":\"step\",\"st".utf8)); try h.close()
 
-        let resumed = try TrainingRun(resuming: dir)
+        let resumed = try TrainingRun(resuming: dir, threads: 2)
         resumed.start()
         let snap = resumed.wait()
         #expect(snap.state == .finished, "\(snap.message)")
