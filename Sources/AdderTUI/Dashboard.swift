@@ -1,3 +1,4 @@
+import AdderData
 import AdderTrain
 import Foundation
 
@@ -8,18 +9,35 @@ import Foundation
 public final class Dashboard {
     public private(set) var state = DashboardState()
     public let experimentsDirectory: String
-    public private(set) var live: [TrainingRun] = []
+    /// The runs launched or resumed here: waiting, training and ended.
+    public let queue: RunQueue
     /// Set when the user has confirmed quitting.
     public private(set) var shouldQuit = false
     private var lastScan = Date.distantPast
 
-    public init(runsDirectory: String, experimentsDirectory: String, unicode: Bool, color: Bool) {
+    /// `parallel` and `threadsPerRun` as for `adderlab run` (nil: the defaults, see `RunQueue`).
+    public init(runsDirectory: String, experimentsDirectory: String, unicode: Bool, color: Bool,
+                parallel: Int? = nil, threadsPerRun: Int? = nil) {
         self.experimentsDirectory = experimentsDirectory
+        queue = RunQueue(runsDirectory: runsDirectory, limit: parallel ?? RunQueue.defaultLimit, threadsPerRun: threadsPerRun)
         state.runsDirectory = runsDirectory
         state.unicode = unicode
         state.color = color
         scanRunsDirectory()
     }
+
+    /// The runs started here, newest start of each run directory only (a resumed run
+    /// replaces the run it continues).
+    public var live: [TrainingRun] {
+        let started = queue.contents().started
+        var seen = Set<String>()
+        return started.reversed().filter { seen.insert(Dashboard.id(of: $0)).inserted }.reversed()
+    }
+
+    static func id(of run: TrainingRun) -> String { run.directory ?? run.config.name }
+    static func queueId(_ id: Int) -> String { "queue:\(id)" }
+    /// Runs whose failure was already told in the status line.
+    private var toldFailures = Set<String>()
 
     /// A run directory read from disk: its configuration and its metrics file, followed
     /// from the last offset read (a growing file is never read twice).
@@ -47,7 +65,7 @@ public final class Dashboard {
     /// Re-reads the runs directory: new runs are queued for reading (newest first),
     /// known ones continue from where their metrics file was last read.
     public func scanRunsDirectory() {
-        let liveDirs = Set(live.compactMap(\.directory))
+        let liveDirs = Set(queue.contents().started.compactMap(\.directory))
         let dirs = RunReader.runDirectories(in: state.runsDirectory).filter { !liveDirs.contains($0) }
         let present = Set(dirs)
         for gone in Set(pastRuns.keys).subtracting(present) { pastRuns[gone] = nil }
@@ -125,49 +143,133 @@ public final class Dashboard {
         if Date().timeIntervalSince(lastScan) > 5 { scanRunsDirectory(); return }
         readPending()
         continueReading()
-        // Runs read from disk (in name order), then the ones trained here.
-        let past = allDirectories.compactMap { pastRuns[$0]?.entry }
-        let focusedId = state.focused?.id
-        state.runs = past + live.map { RunEntry(id: $0.directory ?? $0.config.name, snapshot: $0.snapshot(), live: true) }
+        let contents = queue.contents()
+        let live = self.live
+        // A queued entry that has started is the same row under its new id.
+        var renamed: [String: String] = [:]
+        for (run, qid) in zip(contents.started, contents.startedIds) { renamed[Dashboard.queueId(qid)] = Dashboard.id(of: run) }
+        let focusedId = state.focused.map { renamed[$0.id] ?? $0.id }
+        state.compared = Set(state.compared.map { renamed[$0] ?? $0 })
+        // Runs read from disk (in name order), then the ones trained here, those waiting and
+        // those that could not start; a run directory being resumed here is shown once.
+        let liveRows = live.map { RunEntry(id: Dashboard.id(of: $0), snapshot: $0.snapshot(), live: true) }
+        var waitingRows: [RunEntry] = []
+        for (i, w) in contents.waiting.enumerated() {
+            guard var snap = snapshot(of: w.work) else { continue }
+            snap.state = .queued
+            waitingRows.append(RunEntry(id: Dashboard.queueId(w.id), snapshot: snap, live: true, queuePosition: i + 1))
+        }
+        let rejectedRows = contents.rejected.compactMap { r -> RunEntry? in
+            guard var snap = snapshot(of: r.work) else { return nil }
+            snap.state = .failed
+            snap.message = r.reason
+            return RunEntry(id: Dashboard.queueId(r.id), snapshot: snap, live: true)
+        }
+        let shown = Set(liveRows.map(\.id)).union(contents.waiting.compactMap { w in
+            if case .resume(let dir) = w.work { return dir } else { return nil }
+        })
+        let past = allDirectories.filter { !shown.contains($0) }.compactMap { pastRuns[$0]?.entry }
+        state.runs = past + liveRows + waitingRows + rejectedRows
         if let focusedId, let i = state.runs.firstIndex(where: { $0.id == focusedId }) { state.focus = i }
         state.focus = min(max(state.focus, 0), max(state.runs.count - 1, 0))
+        // A run launched here that failed says why, once.
+        for e in liveRows + rejectedRows where e.snapshot.state == .failed && !toldFailures.contains(e.id) {
+            toldFailures.insert(e.id)
+            state.message = "\(e.snapshot.config.name) failed: \(e.snapshot.message)"
+        }
     }
 
-    /// Starts every run of `experiment`, compares them, and focuses the first.
-    public func launch(_ experiment: Experiment) {
-        var started: [TrainingRun] = []
-        for config in experiment.runs {
-            do {
-                let run = try TrainingRun(config: config, runsDirectory: state.runsDirectory)
-                run.start()
-                started.append(run)
-            } catch {
-                state.message = "cannot launch \(config.name): \(error)"
-            }
+    /// What a queue entry will run, for its row: a new run's configuration, or the run
+    /// directory's snapshot as last read.
+    private func snapshot(of work: RunQueue.Work) -> RunSnapshot? {
+        switch work {
+        case .new(let config): return RunSnapshot(config: config)
+        case .resume(let dir): return pastRuns[dir]?.entry.snapshot ?? live.first { $0.directory == dir }?.snapshot()
         }
-        live += started
+    }
+
+    /// Queues every run of `experiment` (at most `queue.limit` train at once), compares
+    /// them, and focuses the first. Refused, saying where it looked, when a dataset the
+    /// runs need is not there.
+    public func launch(_ experiment: Experiment) {
+        if let problem = Dashboard.missingDataset(experiment) {
+            state.message = "cannot launch \(experiment.name): \(problem)"
+            return
+        }
+        let ids = queue.enqueue(experiment.runs.map { .new($0) }).map(Dashboard.queueId)
         refresh()
-        if let first = started.first, let i = state.runs.firstIndex(where: { $0.id == (first.directory ?? first.config.name) }) {
+        if let first = ids.first.map({ id in (Dashboard.renamed(id, queue) ?? id) }), let i = state.runs.firstIndex(where: { $0.id == first }) {
             state.focus = i
         }
-        if started.count > 1 { state.compared = Set(started.map { $0.directory ?? $0.config.name }) }
-        if !started.isEmpty { state.message = "launched \(experiment.name): \(started.count) run\(started.count == 1 ? "" : "s")" }
+        if ids.count > 1 { state.compared = Set(ids.map { Dashboard.renamed($0, queue) ?? $0 }) }
+        let n = ids.count, waiting = queue.contents().waiting.count
+        state.message = "launched \(experiment.name): \(n) run\(n == 1 ? "" : "s")"
+            + (waiting > 0 ? ", \(queue.limit) at a time (\(waiting) queued; + / - change how many)" : "")
+    }
+
+    /// The id a started queue entry now has.
+    private static func renamed(_ queueId: String, _ queue: RunQueue) -> String? {
+        let c = queue.contents()
+        return zip(c.started, c.startedIds).first { Dashboard.queueId($0.1) == queueId }.map { id(of: $0.0) }
+    }
+
+    /// Why the runs of `experiment` cannot find their data, or nil when every dataset is there.
+    public static func missingDataset(_ experiment: Experiment) -> String? {
+        var checked = Set<String>()
+        for c in experiment.runs where checked.insert("\(c.dataset.rawValue)|\(c.dataDir ?? "")").inserted {
+            do { _ = try Datasets.locate(c.dataset, directory: c.dataDir) } catch { return error.description }
+        }
+        return nil
     }
 
     public func setMessage(_ m: String) { state.message = m }
 
     private var focusedRun: TrainingRun? {
         guard let e = state.focused, e.live else { return nil }
-        return live.first { ($0.directory ?? $0.config.name) == e.id }
+        return live.first { Dashboard.id(of: $0) == e.id }
+    }
+
+    /// The queue id of the focused row when it is waiting.
+    private var focusedWaiting: Int? {
+        guard let e = state.focused, e.snapshot.state == .queued else { return nil }
+        return queue.contents().waiting.first { Dashboard.queueId($0.id) == e.id }?.id
     }
 
     /// Live runs that have not ended.
     public var activeRuns: [TrainingRun] { live.filter { !$0.snapshot().state.isTerminal } }
 
-    /// Stops every live run and waits for their checkpoints.
+    /// Empties the queue, stops every live run and waits for their checkpoints.
     public func stopAll() {
+        queue.cancelAll()
         for r in live { r.stop() }
         for r in live { r.wait() }
+    }
+
+    /// Queues the focused run to continue from its last complete checkpoint, as
+    /// `adderlab run --resume` does: a stopped, interrupted or failed run launched here or
+    /// read from disk, that no process holds.
+    private func resumeFocused() {
+        guard let e = state.focused else { state.message = "no run selected"; return }
+        let name = e.snapshot.config.name
+        guard let dir = e.snapshot.directory ?? (e.id.hasPrefix("queue:") ? nil : e.id), !e.id.hasPrefix("queue:") else {
+            state.message = "\(name) has no run directory to resume"
+            return
+        }
+        switch e.snapshot.state {
+        case .stopped, .interrupted, .failed: break
+        case .finished: state.message = "\(name) finished all its steps; there is nothing to resume"; return
+        default: state.message = "\(name) is \(e.snapshot.state.rawValue); only stopped, interrupted or failed runs resume"; return
+        }
+        if let holder = RunLock.holder(of: dir) {
+            state.message = "\(name) is being trained by \(holder.description); it cannot be resumed here"
+            return
+        }
+        let qid = Dashboard.queueId(queue.enqueue([.resume(directory: dir)], atFront: true)[0])
+        refresh()
+        let id = Dashboard.renamed(qid, queue) ?? qid
+        if let i = state.runs.firstIndex(where: { $0.id == id }) { state.focus = i }
+        state.message = id == qid ? "\(name) will resume from its last checkpoint when a slot is free (queued first)"
+                                  : "resuming \(name) from its last checkpoint"
     }
 
     public func handle(_ key: Key) {
@@ -201,8 +303,23 @@ public final class Dashboard {
         let message = state.message
         state.message = ""
         switch key {
-        case .up, .backTab: state.focus = max(0, state.focus - 1)
-        case .down, .tab: state.focus = min(max(state.runs.count - 1, 0), state.focus + 1)
+        case .up, .backTab, .down, .tab:
+            let up = key == .up || key == .backTab
+            state.focus = up ? max(0, state.focus - 1) : min(max(state.runs.count - 1, 0), state.focus + 1)
+            // A run with something to say (why it failed, which process trains it) says it on focus.
+            if let e = state.focused, !e.snapshot.message.isEmpty {
+                state.message = "\(e.snapshot.config.name) \(e.snapshot.state.rawValue): \(e.snapshot.message)"
+            }
+        case .char("R"): resumeFocused()
+        case .char("+"), .char("-"):
+            queue.limit += key == .char("+") ? 1 : -1
+            let t = queue.threadsPerRun
+            state.message = "at most \(queue.limit) run\(queue.limit == 1 ? "" : "s") at once, \(t) thread\(t == 1 ? "" : "s") each (for runs that start from now)"
+        case .char("["), .char("]"):
+            guard let id = focusedWaiting else { state.message = "only queued runs move in the queue"; return }
+            queue.move(id, by: key == .char("[") ? -1 : 1)
+            refresh()
+            if let i = state.runs.firstIndex(where: { $0.id == Dashboard.queueId(id) }) { state.focus = i }
         case .char("?"), .char("h"): state.overlay = .help
         case .char("n"), .enter: state.overlay = .launcher(LauncherForm(directory: experimentsDirectory))
         case .char("q"), .char("Q"):
@@ -222,9 +339,19 @@ public final class Dashboard {
             if !isReading, unreadable.isEmpty {
                 state.message = "re-read \(state.runsDirectory): \(allDirectories.count) run director\(allDirectories.count == 1 ? "y" : "ies")"
             }
+        case .char(" ") where focusedWaiting != nil, .char("x") where focusedWaiting != nil:
+            let id = focusedWaiting!, name = state.focused!.snapshot.config.name
+            if key == .char("x") {
+                queue.cancel(id)
+                state.message = "removed \(name) from the queue"
+            } else {
+                queue.startNow(id)
+                state.message = "starting \(name) now, beyond the limit of \(queue.limit)"
+            }
+            refresh()
         case .char(" "), .char("g"), .char("e"), .char("E"), .char("x"):
             guard let run = focusedRun else {
-                state.message = state.focused == nil ? "no run selected" : "\(state.focused!.snapshot.config.name) was read from disk; only runs launched here can be controlled"
+                state.message = state.focused == nil ? "no run selected" : "\(state.focused!.snapshot.config.name) was read from disk; only runs launched here can be controlled (R resumes a stopped one here)"
                 return
             }
             let snap = run.snapshot()

@@ -13,7 +13,11 @@ public struct RunEntry: Sendable {
     public var snapshot: RunSnapshot
     /// Trained by this process (controllable) rather than read from disk.
     public var live: Bool
-    public init(id: String, snapshot: RunSnapshot, live: Bool) { self.id = id; self.snapshot = snapshot; self.live = live }
+    /// Place in this process's queue (1 = next), for a queued run.
+    public var queuePosition: Int?
+    public init(id: String, snapshot: RunSnapshot, live: Bool, queuePosition: Int? = nil) {
+        self.id = id; self.snapshot = snapshot; self.live = live; self.queuePosition = queuePosition
+    }
 }
 
 /// What is drawn over the dashboard.

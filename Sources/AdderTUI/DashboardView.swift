@@ -19,10 +19,12 @@ public enum DashboardView {
             return grid
         }
         // Title bar.
-        let training = state.runs.filter { $0.snapshot.state == .running }.count
+        let training = state.runs.filter { $0.snapshot.state == .running || $0.snapshot.state == .starting }.count
         let paused = state.runs.filter { $0.snapshot.state == .paused }.count
+        let queued = state.runs.filter { $0.snapshot.state == .queued }.count
         let dot = g.unicode ? "·" : "|"
         let title = " AdderLab  \(state.runs.count) run\(state.runs.count == 1 ? "" : "s"), \(training) training" + (paused > 0 ? ", \(paused) paused" : "")
+            + (queued > 0 ? ", \(queued) queued" : "")
             + "  \(dot)  n new run  ? help  q quit "
         grid.fill(Rect(x: 0, y: 0, width: width, height: 1), Cell(character: " ", style: Style(reverse: true)))
         grid.put(0, 0, title, Style(bold: true, reverse: true), maxWidth: width)

@@ -2,7 +2,8 @@ import AdderTrain
 import Foundation
 
 /// The launcher: pick an experiment, adjust the common fields, launch. Only fields the
-/// user changed are applied (as `--set` overrides on the experiment's base).
+/// user changed are applied, each to every run of a group (see `Experiment.load(pinning:)`);
+/// a field the group's runs vary shows "varies (k values)" until it is set.
 public struct LauncherForm: Sendable {
     public struct Field: Sendable {
         public var label: String
@@ -11,14 +12,23 @@ public struct LauncherForm: Sendable {
         /// For choices: the allowed values (a value may set several keys, joined by '/').
         public var choices: [String]?
         public var value: String {
-            didSet { changed = value != original }
+            didSet { touched = true }
         }
-        /// The experiment's own value; a field set back to it is unchanged again.
+        /// The experiment's own value (its first run's, in a group).
         public let original: String
-        public private(set) var changed = false
+        /// How many values the group's runs have for this field, when more than one.
+        public let varies: Int?
+        private var touched = false
+        /// Set by the user: a value differing from the experiment's, or any value given to a
+        /// field the group varies (it then holds for every run). A field set back to the
+        /// experiment's single value is unchanged again.
+        public var changed: Bool { varies != nil ? touched : value != original }
+        /// What the form shows: the value, or "varies (k values)" until the user sets it.
+        public var shown: String { varies.map { changed ? value : "varies (\($0) values)" } ?? value }
 
-        public init(label: String, keys: [String], choices: [String]?, value: String) {
+        public init(label: String, keys: [String], choices: [String]?, value: String, varies: Int? = nil) {
             self.label = label; self.keys = keys; self.choices = choices; self.value = value; original = value
+            self.varies = varies.flatMap { $0 > 1 ? $0 : nil }
         }
     }
 
@@ -47,17 +57,31 @@ public struct LauncherForm: Sendable {
         let e = experiments[selected]
         if let err = e.error { error = err; fields = []; return }
         guard let exp = try? Experiment.load(path: e.path), let c = exp.runs.first else { fields = []; return }
-        fields = [
-            Field(label: "gradient rule", keys: ["gradient.filter", "gradient.input"],
-                  choices: ExperimentConfig.choices["gradient"], value: c.gradientRules.label),
-            Field(label: "lr strategy", keys: ["learningRate.strategy"], choices: ExperimentConfig.choices["learningRate.strategy"], value: c.strategy.rawValue),
-            Field(label: "eta", keys: ["learningRate.eta"], choices: nil, value: String(c.eta)),
-            Field(label: "lr", keys: ["optimizer.lr"], choices: nil, value: String(c.lr)),
-            Field(label: "epochs", keys: ["epochs"], choices: nil, value: String(c.epochs)),
-            Field(label: "batch", keys: ["batchSize"], choices: nil, value: String(c.batchSize)),
-            Field(label: "seed", keys: ["seed"], choices: nil, value: String(c.seed)),
-            Field(label: "dataset", keys: ["dataset"], choices: ExperimentConfig.choices["dataset"], value: c.dataset.rawValue),
+        let specs: [(String, [String], [String]?, (ExperimentConfig) -> String)] = [
+            ("gradient rule", ["gradient.filter", "gradient.input"], ExperimentConfig.choices["gradient"], { $0.gradientRules.label }),
+            ("lr strategy", ["learningRate.strategy"], ExperimentConfig.choices["learningRate.strategy"], { $0.strategy.rawValue }),
+            ("eta", ["learningRate.eta"], nil, { String($0.eta) }),
+            ("lr", ["optimizer.lr"], nil, { String($0.lr) }),
+            ("epochs", ["epochs"], nil, { String($0.epochs) }),
+            ("batch", ["batchSize"], nil, { String($0.batchSize) }),
+            ("seed", ["seed"], nil, { String($0.seed) }),
+            ("dataset", ["dataset"], ExperimentConfig.choices["dataset"], { $0.dataset.rawValue }),
         ]
+        fields = specs.map { label, keys, choices, value in
+            Field(label: label, keys: keys, choices: choices, value: value(c), varies: Set(exp.runs.map(value)).count)
+        }
+        updatePreview()
+    }
+
+    /// The names of the runs Launch would start (empty while the fields do not resolve).
+    public private(set) var previewNames: [String] = []
+    /// "will start n runs: a, b, …" in one line.
+    public var preview: String {
+        previewNames.isEmpty ? "" : "will start \(previewNames.count) run\(previewNames.count == 1 ? "" : "s"): " + previewNames.joined(separator: ", ")
+    }
+
+    mutating func updatePreview() {
+        previewNames = (try? resolve().get())?.runs.map(\.name) ?? []
     }
 
     public var launchRow: Int { fields.count + 1 }
@@ -88,15 +112,23 @@ public struct LauncherForm: Sendable {
                 loadFields()
             } else if row >= 1, row <= fields.count, let choices = fields[row - 1].choices {
                 let i = choices.firstIndex(of: fields[row - 1].value) ?? 0
-                fields[row - 1].value = choices[(i + step + choices.count) % choices.count]
+                // A varied field's first press picks the value shown first, then moves on.
+                fields[row - 1].value = fields[row - 1].shown != fields[row - 1].value ? choices[i] : choices[(i + step + choices.count) % choices.count]
+                updatePreview()
             }
         case .backspace:
-            if row >= 1, row <= fields.count, fields[row - 1].choices == nil, !fields[row - 1].value.isEmpty {
-                fields[row - 1].value.removeLast()
+            if row >= 1, row <= fields.count, fields[row - 1].choices == nil {
+                if fields[row - 1].shown != fields[row - 1].value { fields[row - 1].value = "" } else if !fields[row - 1].value.isEmpty {
+                    fields[row - 1].value.removeLast()
+                }
+                updatePreview()
             }
         case .char(let c):
             if row >= 1, row <= fields.count, fields[row - 1].choices == nil, c.isNumber || ".-eE+".contains(c) {
+                // Typing into a field shown as "varies" starts it afresh.
+                if fields[row - 1].shown != fields[row - 1].value { fields[row - 1].value = "" }
                 fields[row - 1].value.append(c)
+                updatePreview()
             }
         default: break
         }
@@ -109,6 +141,6 @@ public struct LauncherForm: Sendable {
             return .failure(ConfigError(path: "", message: "no experiments found"))
         }
         let path = experiments[selected].path
-        return Result { () throws(ConfigError) in try Experiment.load(path: path, overrides: overrides) }
+        return Result { () throws(ConfigError) in try Experiment.load(path: path, overrides: overrides, pinning: true) }
     }
 }

@@ -18,8 +18,11 @@ public struct Experiment: Sendable {
     /// The resolved runs, with names made unique per variant and seed.
     public let runs: [ExperimentConfig]
 
-    /// Reads and validates `path`, applying `--set key=value` overrides to the base first.
-    public static func load(path: String, overrides: [String] = []) throws(ConfigError) -> Experiment {
+    /// Reads and validates `path`, applying `--set key=value` overrides to the base first
+    /// (a group's own values for a key win over an override of it). With `pinning`, an
+    /// overridden key is taken out of the group's variation instead, so every run gets the
+    /// value given: the launcher's fields mean "this value for every run".
+    public static func load(path: String, overrides: [String] = [], pinning: Bool = false) throws(ConfigError) -> Experiment {
         let data: Data
         do { data = try InputFile.read(path, limit: YAMLEvents.maximumBytes) } catch {
             throw ConfigError(file: path, path: "", message: error.problem)
@@ -27,10 +30,10 @@ public struct Experiment: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, path: "", message: "is not UTF-8 text")
         }
-        return try parse(yaml: text, file: path, overrides: overrides)
+        return try parse(yaml: text, file: path, overrides: overrides, pinning: pinning)
     }
 
-    public static func parse(yaml: String, file: String? = nil, overrides: [String] = []) throws(ConfigError) -> Experiment {
+    public static func parse(yaml: String, file: String? = nil, overrides: [String] = [], pinning: Bool = false) throws(ConfigError) -> Experiment {
         var tree: ConfigValue
         do { tree = try ConfigValue.parse(yaml: yaml) } catch { throw ConfigError(file: file, path: error.path, message: error.message, line: error.line) }
         guard case .map = tree else { throw ConfigError(file: file, path: "", message: "must be a map of keys (name, model, dataset, …)") }
@@ -61,7 +64,7 @@ public struct Experiment: Sendable {
         guard let group, group != .null else {
             return Experiment(file: file, name: baseConfig.name, description: baseConfig.description, runs: [baseConfig])
         }
-        let variants = try expand(group: group, file: file)
+        let variants = try expand(group: group, file: file, pinned: pinning ? Set(fromSet.keys) : [])
         guard variants.count <= maximumRuns else {
             throw ConfigError(file: file, path: "group", message: "expands to \(variants.count) runs; an experiment holds at most \(maximumRuns) (split the sweep into several files)")
         }
@@ -98,7 +101,9 @@ public struct Experiment: Sendable {
         var line: Int?
     }
 
-    static func expand(group: ConfigValue, file: String?) throws(ConfigError) -> [Variant] {
+    /// The group's variants; keys in `pinned` are not varied (grid axes and run entries'
+    /// keys over them are dropped, and seeds when `seed` is pinned).
+    static func expand(group: ConfigValue, file: String?, pinned: Set<String> = []) throws(ConfigError) -> [Variant] {
         guard case .map(let entries) = group else { throw ConfigError(file: file, path: "group", message: "must be a map with runs, grid and/or seeds") }
         for e in entries where !["runs", "grid", "seeds"].contains(e.key) {
             throw ConfigError(file: file, path: "group." + e.key, message: "is not a known key; expected one of grid, runs, seeds", line: e.line)
@@ -121,7 +126,7 @@ public struct Experiment: Sendable {
                         }
                         v.label = s
                     } else {
-                        v.sets += flatten(e.key, e.value)
+                        v.sets += flatten(e.key, e.value).filter { !pinned.contains($0.0) }
                     }
                 }
                 if v.label.isEmpty { v.label = v.sets.map { "\($0.1)" }.joined(separator: "-") }
@@ -133,7 +138,7 @@ public struct Experiment: Sendable {
                 throw ConfigError(file: file, path: "group.grid", message: "must map dotted keys to lists of values")
             }
             var combos = [Variant(label: "", sets: [])]
-            for axis in axes {
+            for axis in axes where !pinned.contains(axis.key) {
                 guard case .list(let values) = axis.value, !values.isEmpty else {
                     throw ConfigError(file: file, path: "group.grid." + axis.key, message: "must be a non-empty list of values", line: axis.line)
                 }
@@ -150,7 +155,7 @@ public struct Experiment: Sendable {
             variants += combos
         }
         if variants.isEmpty { variants = [Variant(label: "", sets: [])] }
-        if let seeds = group["seeds"] {
+        if let seeds = group["seeds"], !pinned.contains("seed") {
             guard case .list(let list) = seeds, !list.isEmpty else {
                 throw ConfigError(file: file, path: "group.seeds", message: "must be a non-empty list of whole numbers")
             }

@@ -3,7 +3,9 @@ import Foundation
 
 /// The life of a run.
 public enum RunState: String, Sendable, Codable, CaseIterable {
-    case pending, running, paused, finished, stopped, diverged, failed
+    /// Started, loading its data and building its model.
+    case starting
+    case running, paused, finished, stopped, diverged, failed
     /// Waiting in this process's `RunQueue` (never written to a run directory).
     case queued
     /// Read from a run directory whose last state is running or paused: the process was
@@ -69,7 +71,7 @@ public struct EventRecord: Sendable, Equatable {
 public struct RunSnapshot: Sendable {
     public var config: ExperimentConfig
     public var directory: String?
-    public var state: RunState = .pending
+    public var state: RunState = .starting
     public var message = ""
     public var step = 0
     public var totalSteps = 0

@@ -26,6 +26,7 @@ public final class RunQueue: Sendable {
     public struct Rejected: Sendable {
         public let id: Int
         public let name: String
+        public let work: Work
         public let reason: String
     }
 
@@ -68,16 +69,20 @@ public final class RunQueue: Sendable {
         var rejected: [Rejected] = []
         var training = 0
         var limit: Int
-        var threadsPerRun: Int
+        /// Threads per run as given, or nil: cores ÷ limit.
+        var fixedThreads: Int?
         var nextId = 1
+        var threadsPerRun: Int { fixedThreads ?? max(1, ProcessInfoCores.active / limit) }
     }
     private let state: Mutex<State>
     private let idle = DispatchGroup()
     public let runsDirectory: String?
 
-    public init(runsDirectory: String?, limit: Int = RunQueue.defaultLimit, threadsPerRun: Int = RunQueue.defaultThreadsPerRun) {
+    /// A queue starting at most `limit` runs at once, each with `threadsPerRun` kernel
+    /// threads (nil: the cores divided among the runs the limit allows, following the limit).
+    public init(runsDirectory: String?, limit: Int = RunQueue.defaultLimit, threadsPerRun: Int? = nil) {
         self.runsDirectory = runsDirectory
-        state = Mutex(State(limit: min(max(1, limit), RunQueue.maximumLimit), threadsPerRun: max(1, threadsPerRun)))
+        state = Mutex(State(limit: min(max(1, limit), RunQueue.maximumLimit), fixedThreads: threadsPerRun.map { max(1, $0) }))
     }
 
     /// Adds entries at the end (or the front) of the queue and starts what the limit allows;
@@ -197,7 +202,7 @@ public final class RunQueue: Sendable {
             }
         } catch {
             state.withLock { s in
-                s.rejected.append(Rejected(id: item.id, name: item.name, reason: error.message))
+                s.rejected.append(Rejected(id: item.id, name: item.name, work: item.work, reason: error.message))
                 s.training -= 1
             }
             pump()

@@ -233,7 +233,7 @@ public enum RunReader {
         if let last = h.events.last(where: { $0.kind == .state }) {
             let word = last.detail.split(separator: ":").first.map(String.init) ?? ""
             let state = RunState(rawValue: word) ?? .interrupted
-            snap.state = (state == .running || state == .paused || state == .pending || state == .queued) ? .interrupted : state
+            snap.state = (state == .running || state == .paused || state == .starting || state == .queued) ? .interrupted : state
             if let colon = last.detail.firstIndex(of: ":") { snap.message = last.detail[last.detail.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
         } else {
             snap.state = .interrupted

@@ -23,6 +23,8 @@ struct DashboardCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not launch the quickstart experiment when the runs directory is empty.")
     var noQuickstart = false
 
+    @OptionGroup var queueOptions: QueueOptions
+
     func run() throws {
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             throw failure("error: the dashboard needs a terminal; use `adderlab run` for headless training")
@@ -36,7 +38,8 @@ struct DashboardCommand: ParsableCommand {
         let signals = SignalStopper(exitOnSecond: false) {}
         let screen = NCursesScreen()
         defer { screen.close(); signals.cancel() }
-        let dashboard = Dashboard(runsDirectory: runsDir, experimentsDirectory: experimentsDir, unicode: screen.unicode, color: screen.color)
+        let dashboard = Dashboard(runsDirectory: runsDir, experimentsDirectory: experimentsDir, unicode: screen.unicode, color: screen.color,
+                                  parallel: queueOptions.parallel, threadsPerRun: queueOptions.threadsPerRun)
         if !noQuickstart && dashboard.state.runs.isEmpty { launchQuickstart(dashboard) }
         // Wait for a key up to 100 ms, apply it (and any typed meanwhile), redraw: ~10 frames a second.
         while !dashboard.shouldQuit && !signals.fired {

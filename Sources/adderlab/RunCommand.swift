@@ -25,21 +25,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Continue the run in this directory from its last checkpoint.")
     var resume: String?
 
-    @Option(name: .long, help: "Runs of a group that train at once, 1 to 256 (default: so that runs × threads per run = cores).")
-    var parallel: Int?
-
-    @Option(name: .long, help: "Kernel threads of each run, 1 to 256 (default: cores ÷ runs at once; a single run gets every core).")
-    var threadsPerRun: Int?
+    @OptionGroup var queueOptions: QueueOptions
 
     func validate() throws {
         if experiment == nil && resume == nil { throw ValidationError("name an experiment file, or --resume RUN_DIR") }
         if experiment != nil && resume != nil { throw ValidationError("give an experiment or --resume, not both") }
-        if let parallel, parallel < 1 || parallel > RunQueue.maximumLimit {
-            throw ValidationError("--parallel must be from 1 to \(RunQueue.maximumLimit), got \(parallel)")
-        }
-        if let threadsPerRun, threadsPerRun < 1 || threadsPerRun > 256 {
-            throw ValidationError("--threads-per-run must be from 1 to 256, got \(threadsPerRun)")
-        }
     }
 
     func run() throws {
@@ -56,7 +46,7 @@ struct RunCommand: ParsableCommand {
                 throw failure("error: \(error)")
             }
         }
-        let split = RunQueue.split(runs: work.count, limit: parallel, threadsPerRun: threadsPerRun)
+        let split = RunQueue.split(runs: work.count, limit: queueOptions.parallel, threadsPerRun: queueOptions.threadsPerRun)
         let queue = RunQueue(runsDirectory: runsDir, limit: split.limit, threadsPerRun: split.threadsPerRun)
         let stopper = SignalStopper {
             Console.err("\nstopping: finishing the current step and writing checkpoints (again to quit at once)\n")

@@ -338,11 +338,27 @@ struct HostileDatasetFileTests {
             #expect(symlink(dir + "/" + n, dir + "/" + n) == 0)
         }
         do {
-            _ = try Datasets.idxPair(dir, dataset: "MNIST", hint: "", classNames: nil)
+            _ = try Datasets.load(.mnist, directory: dir)
             Issue.record("a link loop was read")
         } catch {
             #expect(error.description == "\(dir)/train-images-idx3-ubyte: a symbolic link loop (too many levels of symbolic links)")
         }
+    }
+
+    /// `locate` finds a dataset's files without reading them, or says where it looked.
+    @Test func locateSaysWhereItLooked() throws {
+        let dir = tempDir()
+        do {
+            _ = try Datasets.locate(.mnist, directory: dir)
+            Issue.record("an empty folder was taken for MNIST")
+        } catch {
+            #expect(error.description == "MNIST not found (looked in \(dir)/train-images-idx3-ubyte[.gz]). Put train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (optionally .gz) in \(dir).")
+        }
+        let names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte.gz"]
+        for n in names { #expect(FileManager.default.createFile(atPath: dir + "/" + n, contents: Data())) }
+        guard case let .idx(paths, dataset, _, _) = try Datasets.locate(.mnist, directory: dir) else { Issue.record("not IDX"); return }
+        #expect(dataset == "MNIST" && paths == names.map { dir + "/" + $0 })
+        guard case .synthetic = try Datasets.locate(.synthetic) else { Issue.record("synthetic needs no files"); return }
     }
 
     /// `cat a.gz b.gz` is one valid gzip file holding both (RFC 1952 members).

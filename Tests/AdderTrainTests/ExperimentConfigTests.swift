@@ -104,4 +104,30 @@ struct ConfigTests {
             if case .failure(let e) = result { Issue.record("\(path): \(e)") }
         }
     }
+
+    /// `--set` goes to the base, where a group's own values win; pinned (the launcher),
+    /// an overridden key leaves the group's variation and holds for every run.
+    @Test func pinnedOverridesLeaveTheGroupsVariation() throws {
+        let yaml = """
+            name: p
+            group:
+              runs:
+                - {label: cnn, adders: cnn}
+              grid:
+                gradient.filter: [fullPrecision, sign]
+              seeds: [1, 2]
+            """
+        let set = ["gradient.filter=sign", "gradient.input=sign"]
+        let plain = try Experiment.parse(yaml: yaml, overrides: set)
+        #expect(plain.runs.map(\.name) == ["p-cnn-s1", "p-cnn-s2", "p-fullPrecision-s1", "p-fullPrecision-s2", "p-sign-s1", "p-sign-s2"])
+        #expect(plain.runs[2].gradientRules.label == "fullPrecision/sign", "the grid wins over --set for its key (documented)")
+        let pinned = try Experiment.parse(yaml: yaml, overrides: set, pinning: true)
+        #expect(pinned.runs.map(\.name) == ["p-cnn-s1", "p-cnn-s2", "p-s1", "p-s2"])
+        #expect(pinned.runs.map(\.gradientRules.label) == Array(repeating: "sign/sign", count: 4))
+        let seeded = try Experiment.parse(yaml: yaml, overrides: ["seed=9", "adders=paper"], pinning: true)
+        // The cnn entry keeps its label with nothing left to set; seeds are gone.
+        #expect(seeded.runs.map(\.name) == ["p-cnn", "p-fullPrecision", "p-sign"])
+        #expect(seeded.runs.map(\.seed) == Array(repeating: 9, count: seeded.runs.count))
+        #expect(seeded.runs.allSatisfy { $0.adders == .paper })
+    }
 }

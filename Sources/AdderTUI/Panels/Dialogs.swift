@@ -28,6 +28,10 @@ enum HelpDialog {
         ("g", "flip the focused run's gradient mode: fp/ht ⇄ sign/sign"),
         ("e / E", "raise / lower η of the adaptive learning rate (×1.25)"),
         ("x", "stop the focused run (finishes the step, writes a checkpoint)"),
+        ("R", "resume a stopped, interrupted or failed run from its checkpoint"),
+        ("Space / x", "on a queued run: start it now / remove it from the queue"),
+        ("[ / ]", "move a queued run up / down the queue"),
+        ("+ / -", "more / fewer runs training at once"),
         ("c", "add / remove the focused run from the comparison overlay"),
         ("s / S", "more / less EMA smoothing of the loss"),
         ("l", "linear / log y axis for the loss"),
@@ -71,13 +75,17 @@ struct LauncherDialog: Widget {
         lines.append(("", .plain))
         for (i, f) in form.fields.enumerated() {
             let on = form.row == i + 1
-            let value = f.choices != nil ? (g.unicode ? "◀ \(f.value) ▶" : "< \(f.value) >") : f.value + (on ? "_" : "")
+            let value = f.choices != nil ? (g.unicode ? "◀ \(f.shown) ▶" : "< \(f.shown) >") : f.shown + (on ? "_" : "")
             lines.append(((on ? g.focus : " ") + " " + Grid.fit(f.label == "eta" ? g.eta : f.label, 14) + value + (f.changed ? "  (changed)" : ""),
                           Style(bold: on, reverse: on)))
         }
         lines.append(("", .plain))
         let onLaunch = form.row == form.launchRow
         lines.append(((onLaunch ? g.focus : " ") + " [ Launch ]", Style(state.color ? .green : nil, bold: true, reverse: onLaunch)))
+        if form.error == nil, !form.previewNames.isEmpty {
+            lines.append(("", .plain))
+            for l in LauncherDialog.preview(form.previewNames, width: 66, lines: 3) { lines.append((l, Style(dim: true))) }
+        }
         if let err = form.error {
             lines.append(("", .plain))
             for chunk in LauncherDialog.wrap(err, 64) { lines.append((chunk, Style(state.color ? .red : nil, bold: true))) }
@@ -92,6 +100,20 @@ struct LauncherDialog: Widget {
             let text = g.unicode ? l : l.replacingOccurrences(of: "↑↓", with: "Up/Down").replacingOccurrences(of: "←→", with: "Left/Right")
             grid.put(r.x + 2, r.y + 1 + i, g.text(text), st, maxWidth: w - 4)
         }
+    }
+
+    /// "will start n runs: a, b, …" in at most `lines` lines of `width`, ending with
+    /// "and k more" when the names do not all fit.
+    static func preview(_ names: [String], width: Int, lines: Int) -> [String] {
+        let n = names.count
+        let head = "will start \(n) run\(n == 1 ? "" : "s"):"
+        for shown in stride(from: n, through: 0, by: -1) {
+            let words = [head] + names.prefix(shown).enumerated().map { i, name in name + (i < shown - 1 || shown < n ? "," : "") }
+                + (shown < n ? ["and \(n - shown) more"] : [])
+            let wrapped = wrap(words.joined(separator: " "), width)
+            if wrapped.count <= lines { return wrapped }
+        }
+        return [head]
     }
 
     static func wrap(_ s: String, _ width: Int) -> [String] {

@@ -17,7 +17,7 @@ struct RunsPanel: Widget {
         }
         // Columns by priority; drop the least important when narrow.
         var columns: [(String, Int, (RunEntry) -> String)] = [
-            ("state", 11, { $0.snapshot.state.rawValue + ($0.live ? "" : "*") }),
+            ("state", 11, { e in e.queuePosition.map { "queued \($0)" } ?? e.snapshot.state.rawValue + (e.live ? "" : "*") }),
             ("progress", 14, { e in Widgets.progressBar(Double(e.snapshot.step) / Double(max(e.snapshot.totalSteps, 1)), width: 14, glyphs: g) }),
             ("best", -7, { $0.snapshot.bestAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-" }),
             ("mode", 10, { $0.snapshot.gradientMode.shortLabel }),
@@ -51,6 +51,11 @@ struct RunsPanel: Widget {
                 var st = Style.plain
                 if c.0 == "state" { st = RunsPanel.stateStyle(e.snapshot.state, state.color) }
                 x += grid.put(x, y, text, st, maxWidth: inner.maxX - x) + 1
+                // A failed run's reason takes the columns after its state.
+                if c.0 == "state", e.snapshot.state == .failed, !e.snapshot.message.isEmpty {
+                    grid.put(x, y, Grid.fit(e.snapshot.message, inner.maxX - x, unicode: g.unicode), Style(state.color ? .red : nil))
+                    break
+                }
             }
         }
     }
