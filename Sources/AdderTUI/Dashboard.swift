@@ -289,6 +289,12 @@ public final class Dashboard {
             case .launch:
                 switch form.resolve() {
                 case .success(let exp):
+                    // A missing dataset is said in the form, which stays open to change it.
+                    if let problem = Dashboard.missingDataset(exp) {
+                        form.error = "cannot launch: " + problem
+                        state.overlay = .launcher(form)
+                        return
+                    }
                     state.overlay = .none
                     launch(exp)
                 case .failure(let err):

@@ -102,6 +102,83 @@ struct EndToEndTests {
         #expect(log.contains("gradientMode sign/sign") && log.contains("state stopped"))
     }
 
+    /// The lifecycle as a user meets it: the gradient ablation launched from the launcher
+    /// (synthetic set, 1 epoch) with a limit of 1 shows 1 run training and 20 queued; a
+    /// headless run started by another process shows as running; stopped there, it is
+    /// resumed here with R (and started at once with Space).
+    @Test func queueOtherProcessesAndResume() throws {
+        let dir = temporaryDirectory("e2e-queue")
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/experiments", withIntermediateDirectories: true)
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        try fm.copyItem(atPath: repo + "/experiments/gradient-ablation.yaml", toPath: dir + "/experiments/gradient-ablation.yaml")
+        try """
+        name: headless
+        dataset: synthetic
+        trainSamples: 12800
+        testSamples: 500
+        epochs: 4
+        batchSize: 64
+        """.write(toFile: dir + "/headless.yaml", atomically: true, encoding: .utf8)
+        try tmux(["new-session", "-d", "-s", session, "-x", "160", "-y", "50", "-c", dir,
+                  "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color PS1='E2E$ ' bash --norc --noprofile"])
+        defer { _ = try? tmux(["kill-session", "-t", session]) }
+        _ = try waitFor(10, "the shell prompt") { $0.contains("E2E$") }
+        try keys("\(binary) --no-quickstart --parallel 1", "Enter")
+        _ = try waitFor(20, "the empty dashboard") { $0.contains("No runs yet") }
+
+        // The launcher: epochs 1 (row 5), dataset synthetic (row 8, one to the left of
+        // fashion-mnist), then Launch.
+        try keys("n")
+        _ = try waitFor(10, "the launcher") { $0.contains("Launch a run") && $0.contains("gradient-ablation") && $0.contains("will start 21 runs") }
+        for _ in 0..<5 { try keys("Down") }
+        try keys("BSpace", "1")
+        for _ in 0..<3 { try keys("Down") }
+        try keys("Left")
+        let form = try waitFor(10, "the fields set") { $0.contains("◀ synthetic ▶") && $0.contains("epochs        1") }
+        #expect(form.contains("gradient rule ◀ varies (2 values) ▶"))
+        try keys("Down", "Enter")
+        let queued = try waitFor(20, "1 training and 20 queued") { $0.contains("AdderLab  21 runs, 1 training, 20 queued") }
+        #expect(queued.contains("queued 1") && queued.contains("launched gradient-ablation: 21 runs, 1 at a time (20 queued"))
+
+        // A run trained by another process is shown as running (r re-reads the directory at once).
+        let headless = try Subprocess([binary, "run", dir + "/headless.yaml", "--runs-dir", dir + "/runs", "--threads-per-run", "1"])
+        func headlessRow(_ s: String) -> String? { s.split(separator: "\n").map(String.init).first { $0.contains(" headless ") } }
+        _ = try waitFor(30, "the headless run training") { s in
+            if headlessRow(s) == nil { try? keys("r") }
+            return headlessRow(s)?.contains("running*") == true && s.contains("2 training")
+        }
+        // Stopped there (Ctrl-C: a checkpoint), it reads as stopped here.
+        _ = try waitFor(30, "the headless run's first step") { _ in
+            ((try? String(contentsOfFile: RunReaderPath.metrics(dir + "/runs", "headless"), encoding: .utf8)) ?? "").contains("\"kind\":\"step\"")
+        }
+        kill(headless.pid, SIGINT)
+        #expect(headless.wait().status == 1)
+        try keys("r")
+        _ = try waitFor(20, "the headless run stopped") { headlessRow($0)?.contains("stopped*") == true }
+
+        // R on it queues the resume first (the limit is taken); Space starts it now.
+        for _ in 0..<25 { try keys("Up") }
+        try keys("R")
+        _ = try waitFor(10, "the resume queued") { $0.contains("headless will resume from its last checkpoint when a slot is free (queued first)") }
+        try keys("Space")
+        let resumed = try waitFor(30, "the resumed run training here") { s in headlessRow(s)?.contains("running ") == true && s.contains("starting headless now") }
+        #expect(headlessRow(resumed)?.contains("running*") == false)
+
+        // Quit: the queue is emptied, the two training runs stop with checkpoints.
+        try keys("q")
+        _ = try waitFor(10, "the quit question") { $0.contains("2 runs are still training") }
+        try keys("y")
+        _ = try waitFor(60, "the shell prompt after quitting") { s in
+            s.components(separatedBy: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }?.hasPrefix("E2E$") == true
+        }
+        let log = try String(contentsOfFile: RunReaderPath.log(dir + "/runs", "headless"), encoding: .utf8)
+        #expect(log.contains("resumedFromCheckpoint step ") && log.hasSuffix("state stopped\n"), "\(log)")
+        // Of the 21 queued runs only those started have a directory.
+        let made = try fm.contentsOfDirectory(atPath: dir + "/runs").filter { $0.hasPrefix("gradient-ablation") }
+        #expect(made.count >= 1 && made.count < 21)
+    }
+
     /// TERM=dumb cannot show the dashboard: a clear message, exit 1, and a clean shell line.
     @Test func dumbTerminalIsRefusedCleanly() throws {
         let dir = temporaryDirectory("dumb")
@@ -120,4 +197,13 @@ struct EndToEndTests {
         #expect(lines[exit - 1] == "error: the dashboard needs a terminal with cursor addressing (TERM is 'dumb'); set TERM (e.g. xterm-256color) or use `adderlab run` for headless training", "\(s)")
         #expect(lines.dropFirst(exit + 1).first { !$0.isEmpty }?.trimmingCharacters(in: .whitespaces) == "E2E$", "\(s)")
     }
+}
+
+/// Paths of a run directory found by the start of its name.
+enum RunReaderPath {
+    static func directory(_ runs: String, _ prefix: String) -> String? {
+        ((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).sorted().first { $0.hasPrefix(prefix + "-") }.map { runs + "/" + $0 }
+    }
+    static func metrics(_ runs: String, _ prefix: String) -> String { (directory(runs, prefix) ?? runs + "/none") + "/metrics.jsonl" }
+    static func log(_ runs: String, _ prefix: String) -> String { (directory(runs, prefix) ?? runs + "/none") + "/run.log" }
 }

@@ -124,6 +124,15 @@ struct LifecycleTests {
         d.launch(try Experiment.load(path: exps + "/m.yaml"))
         #expect(d.state.message == "cannot launch m: MNIST not found (looked in \(missing)/train-images-idx3-ubyte[.gz]). Put train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (optionally .gz) in \(missing).")
         #expect(d.queue.contents().waiting.isEmpty && d.state.runs.count == 1)
+        // From the launcher, the form stays open with the reason.
+        d.handle(.char("n"))
+        guard case .launcher(var form) = d.state.overlay else { Issue.record("no launcher"); return }
+        #expect(form.experiments.map(\.name) == ["m", "tiny"] && form.selected == 0)
+        for _ in 0..<form.launchRow { d.handle(.down); _ = form.handle(.down) }
+        d.handle(.enter)
+        guard case .launcher(let after) = d.state.overlay else { Issue.record("the launcher closed"); return }
+        #expect(after.error == "cannot launch: MNIST not found (looked in \(missing)/train-images-idx3-ubyte[.gz]). Put train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (optionally .gz) in \(missing).")
+        #expect(d.queue.contents().waiting.isEmpty && d.state.runs.count == 1)
     }
 
     /// On a group, a field its runs vary says so and is left alone; set, it holds for
