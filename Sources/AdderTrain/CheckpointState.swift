@@ -78,8 +78,8 @@ struct CheckpointState: Equatable {
         var mine = current, theirs = saved
         mine.description = ""; theirs.description = ""
         if mine != theirs {
-            let b = Dictionary(Comparison.flatten(theirs.tree), uniquingKeysWith: { x, _ in x })
-            let shown = Comparison.flatten(mine.tree).filter { b[$0.0] != $0.1 }.map { k, v in "\(k) is \(v) in config.yaml but \(b[k] ?? "missing") in the checkpoint" }
+            let b = Dictionary(RunGrouping.flatten(theirs.tree), uniquingKeysWith: { x, _ in x })
+            let shown = RunGrouping.flatten(mine.tree).filter { b[$0.0] != $0.1 }.map { k, v in "\(k) is \(v) in config.yaml but \(b[k] ?? "missing") in the checkpoint" }
             throw RunError("config.yaml was changed after the run started: \(shown.joined(separator: ", ")); restore it or start a new run")
         }
         let epoch = meta["epoch"].flatMap { Int($0) }

@@ -4,21 +4,14 @@ import Foundation
 /// whose values differ between the runs, then the results.
 public struct Comparison {
     public let snapshots: [RunSnapshot]
+    /// The differing keys and the groups over seeds (shared with the dashboard).
+    public let grouping: RunGrouping
     /// Dotted configuration keys whose values are not the same in every run.
-    public let differingKeys: [String]
+    public var differingKeys: [String] { grouping.differingKeys }
 
     public init(snapshots: [RunSnapshot]) {
         self.snapshots = snapshots
-        let flat = snapshots.map { Comparison.flatten($0.config.tree) }
-        let keys = flat.first?.map(\.0) ?? []
-        differingKeys = keys.filter { k in
-            k != "name" && k != "description" && Set(flat.map { f in f.first { $0.0 == k }?.1 ?? "" }).count > 1
-        }
-    }
-
-    static func flatten(_ v: ConfigValue, prefix: String = "") -> [(String, String)] {
-        guard case .map(let entries) = v else { return [(prefix, v.description)] }
-        return entries.flatMap { flatten($0.value, prefix: prefix.isEmpty ? $0.key : prefix + "." + $0.key) }
+        grouping = RunGrouping(snapshots: snapshots)
     }
 
     public var header: [String] {
@@ -27,10 +20,7 @@ public struct Comparison {
 
     func value(_ s: RunSnapshot, _ key: String) -> String { Comparison.value(s.config, key) }
 
-    /// The value of a dotted key of a configuration, as text.
-    static func value(_ c: ExperimentConfig, _ key: String) -> String {
-        Comparison.flatten(c.tree).first { $0.0 == key }?.1 ?? ""
-    }
+    static func value(_ c: ExperimentConfig, _ key: String) -> String { RunGrouping.value(c, key) }
 
     public var rows: [[String]] {
         snapshots.map { s in
@@ -49,10 +39,7 @@ public struct Comparison {
         return (d as NSString).lastPathComponent
     }
 
-    func meanImagesPerSecond(_ s: RunSnapshot) -> Double {
-        let v = s.steps.map(\.imagesPerSecond).filter { $0.isFinite && $0 > 0 }
-        return v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count)
-    }
+    func meanImagesPerSecond(_ s: RunSnapshot) -> Double { RunGrouping.meanImagesPerSecond(s) }
 
     public func csv() -> String {
         func field(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
@@ -74,36 +61,17 @@ public struct Comparison {
 
     /// Runs that differ only in their seed, grouped: the differing keys other than the
     /// seed, and the runs of each cell, in first-seen order.
-    public var seedGroups: [(key: [String], runs: [RunSnapshot])] {
-        let keys = differingKeys.filter { $0 != "seed" }
-        var groups: [(key: [String], runs: [RunSnapshot])] = []
-        for s in snapshots {
-            let k = keys.map { value(s, $0) }
-            if let i = groups.firstIndex(where: { $0.key == k }) { groups[i].runs.append(s) } else { groups.append((k, [s])) }
-        }
-        return groups
-    }
+    public var seedGroups: [(key: [String], runs: [RunSnapshot])] { grouping.groups.map { ($0.key, $0.runs) } }
 
     /// A Markdown table with one row per cell of runs that differ only in their seed:
     /// mean ± sample standard deviation of the final and best test accuracy over the seeds.
     public func markdown() -> String {
-        let keys = differingKeys.filter { $0 != "seed" }
-        let header = keys + ["runs", "final test accuracy", "best test accuracy", "final loss", "time per run"]
-        func meanStd(_ v: [Double], percent: Bool) -> String {
-            guard !v.isEmpty else { return "-" }
-            let scale = percent ? 100.0 : 1.0
-            let m = v.reduce(0, +) / Double(v.count)
-            let fmt = percent ? "%.2f%%" : "%.4f"
-            guard v.count > 1 else { return String(format: fmt, m * scale) }
-            let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot()
-            return String(format: percent ? "%.2f ± %.2f%%" : "%.4f ± %.4f", m * scale, sd * scale)
-        }
-        let rows = seedGroups.map { g -> [String] in
+        let header = grouping.groupingKeys + ["runs", "final test accuracy", "best test accuracy", "final loss", "time per run"]
+        let rows = grouping.groups.map { g -> [String] in
             let finished = g.runs.filter { $0.state == .finished }
-            let time = g.runs.map(\.elapsed).reduce(0, +) / Double(g.runs.count)
-            return g.key + ["\(finished.count)/\(g.runs.count)", meanStd(g.runs.compactMap(\.finalAccuracy), percent: true),
-                            meanStd(g.runs.compactMap(\.bestAccuracy), percent: true), meanStd(g.runs.compactMap(\.finalLoss), percent: false),
-                            String(format: "%.0f s", time)]
+            return g.key + ["\(finished.count)/\(g.runs.count)", g.finalAccuracy?.text(percent: true) ?? "-",
+                            g.bestAccuracy?.text(percent: true) ?? "-", g.finalLoss?.text(percent: false) ?? "-",
+                            String(format: "%.0f s", g.meanSeconds)]
         }
         let h = "| " + header.joined(separator: " | ") + " |"
         let sep = "|" + header.map { _ in "---|" }.joined()

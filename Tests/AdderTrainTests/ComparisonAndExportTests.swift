@@ -52,3 +52,44 @@ struct ComparisonTests {
         #expect(throws: RunError.self) { try RunExport.export(dest, into: dest, stepEvery: 1) }
     }
 }
+
+@Suite("Groups over seeds")
+struct RunGroupingTests {
+    static var results: String { "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/") + "/experiments/results" }
+
+    /// The gradient ablation in experiments/results: seven groups of three seeds, short
+    /// labels from what differs, and the statistics `compare --markdown` prints.
+    @Test func theAblationFormsSevenLabelledGroups() throws {
+        let snaps = try RunReader.runDirectories(in: RunGroupingTests.results).map { try RunReader.read(directory: $0) }
+        let g = RunGrouping(snapshots: snaps)
+        #expect(g.differingKeys == ["adders", "learningRate.strategy", "gradient.filter", "seed"])
+        #expect(g.groups.map(\.label) == ["cnn", "fp·adaptive", "fp·fixed", "fp·scaled", "sign·adaptive", "sign·fixed", "sign·scaled"])
+        #expect(g.groups.map(\.runs.count) == Array(repeating: 3, count: 7))
+        #expect(g.groups.map { $0.finalAccuracy?.text(percent: true) ?? "" }
+                == ["90.55 ± 0.14%", "89.90 ± 0.13%", "84.25 ± 1.17%", "89.03 ± 0.43%", "83.95 ± 1.09%", "84.35 ± 1.25%", "85.26 ± 1.11%"])
+        #expect(g.groups.map(\.statesText) == Array(repeating: "3 finished", count: 7))
+        // Every line of the Markdown table is built from the same groups.
+        let md = Comparison(snapshots: snaps).markdown().split(separator: "\n")
+        #expect(md[2] == "| cnn | adaptive | fullPrecision | 3/3 | 90.55 ± 0.14% | 90.55 ± 0.14% | 0.2711 ± 0.0529 | 16 s |")
+    }
+
+    @Test func meanAndSampleStandardDeviation() {
+        let m = MeanStd([0.8, 0.9, 1.0])!
+        #expect(abs(m.mean - 0.9) < 1e-12 && abs(m.std! - 0.1) < 1e-12 && m.count == 3)
+        #expect(m.text(percent: true) == "90.00 ± 10.00%")
+        #expect(MeanStd([0.5])!.text(percent: true) == "50.00%" && MeanStd([0.5])!.std == nil)
+        #expect(MeanStd([]) == nil && MeanStd([.nan]) == nil)
+        #expect(MeanStd([1, .infinity, 3])!.mean == 2, "non-finite values are left out")
+    }
+
+    /// Labels fall back to the differing values when the names say nothing.
+    @Test func labelsFallBackToTheValues() throws {
+        func run(_ name: String, _ lr: Double, seed: Int) throws -> RunSnapshot {
+            RunSnapshot(config: try Experiment.parse(yaml: "name: \(name)\noptimizer: {lr: \(lr)}\nseed: \(seed)").runs[0])
+        }
+        let g = RunGrouping(snapshots: [try run("same", 0.1, seed: 1), try run("same", 0.2, seed: 1), try run("same", 0.1, seed: 2)])
+        #expect(g.groupingKeys == ["optimizer.lr"])
+        #expect(g.groups.map(\.label) == ["0.1", "0.2"])
+        #expect(g.groups.map(\.runs.count) == [2, 1])
+    }
+}

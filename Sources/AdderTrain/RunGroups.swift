@@ -1,0 +1,131 @@
+import Foundation
+
+/// A mean with its sample standard deviation over n values.
+public struct MeanStd: Sendable, Equatable {
+    public let mean: Double
+    /// Sample standard deviation (n − 1); nil for a single value.
+    public let std: Double?
+    public let count: Int
+
+    /// nil for no values; non-finite values are left out.
+    public init?(_ values: [Double]) {
+        let v = values.filter(\.isFinite)
+        guard !v.isEmpty else { return nil }
+        let m = v.reduce(0, +) / Double(v.count)
+        mean = m
+        count = v.count
+        std = v.count > 1 ? (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot() : nil
+    }
+
+    /// "89.90 ± 0.13%" (percent) or "0.3012 ± 0.0040"; the mean alone for one value.
+    public func text(percent: Bool, plusMinus: String = "±") -> String {
+        let scale = percent ? 100.0 : 1.0
+        let digits = percent ? "%.2f" : "%.4f"
+        let m = String(format: digits, mean * scale)
+        guard let std else { return m + (percent ? "%" : "") }
+        return m + " \(plusMinus) " + String(format: digits, std * scale) + (percent ? "%" : "")
+    }
+}
+
+/// Runs whose resolved configurations differ only in `seed` (and name): one cell of a
+/// comparison, with its statistics over the seeds.
+public struct RunGroup: Sendable {
+    /// The values of the grouping keys (the differing keys other than seed).
+    public let key: [String]
+    /// A short label built from what differs ("fp·adaptive"), the same in every view.
+    public let label: String
+    public let runs: [RunSnapshot]
+
+    public var finalAccuracy: MeanStd? { MeanStd(runs.compactMap(\.finalAccuracy)) }
+    public var bestAccuracy: MeanStd? { MeanStd(runs.compactMap(\.bestAccuracy)) }
+    public var finalLoss: MeanStd? { MeanStd(runs.compactMap(\.finalLoss)) }
+    /// Mean over the runs of each run's mean images per second.
+    public var imagesPerSecond: Double {
+        let v = runs.map(RunGrouping.meanImagesPerSecond).filter { $0 > 0 }
+        return v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count)
+    }
+    public var meanSeconds: Double { runs.isEmpty ? 0 : runs.map(\.elapsed).reduce(0, +) / Double(runs.count) }
+    /// "3 finished", "2 running 1 queued": counts of the runs' states, most frequent first.
+    public var statesText: String {
+        var counts: [(RunState, Int)] = []
+        for r in runs {
+            if let i = counts.firstIndex(where: { $0.0 == r.state }) { counts[i].1 += 1 } else { counts.append((r.state, 1)) }
+        }
+        return counts.sorted { $0.1 > $1.1 }.map { "\($0.1) \($0.0.rawValue)" }.joined(separator: " ")
+    }
+}
+
+/// Groups of runs that differ only in their seed, with the configuration keys that differ
+/// among all the runs (as `compare` shows them) and short labels for each group.
+public struct RunGrouping: Sendable {
+    /// Dotted configuration keys whose values are not the same in every run (name and
+    /// description aside), in the configuration's order.
+    public let differingKeys: [String]
+    /// The differing keys that define a group: all but `seed`.
+    public var groupingKeys: [String] { differingKeys.filter { $0 != "seed" } }
+    /// In the order their first run appears.
+    public let groups: [RunGroup]
+
+    public init(snapshots: [RunSnapshot]) {
+        let flat = snapshots.map { RunGrouping.flatten($0.config.tree) }
+        let keys = flat.first?.map(\.0) ?? []
+        let differing = keys.filter { k in
+            k != "name" && k != "description" && Set(flat.map { f in f.first { $0.0 == k }?.1 ?? "" }).count > 1
+        }
+        differingKeys = differing
+        let grouping = differing.filter { $0 != "seed" }
+        var cells: [(key: [String], runs: [RunSnapshot])] = []
+        for (s, f) in zip(snapshots, flat) {
+            let k = grouping.map { key in f.first { $0.0 == key }?.1 ?? "" }
+            if let i = cells.firstIndex(where: { $0.key == k }) { cells[i].runs.append(s) } else { cells.append((k, [s])) }
+        }
+        let labels = RunGrouping.labels(cells.map(\.runs), keys: grouping, values: cells.map(\.key))
+        groups = zip(cells, labels).map { RunGroup(key: $0.key, label: $1, runs: $0.runs) }
+    }
+
+    /// The group `run` belongs to.
+    public func group(of directory: String?) -> RunGroup? {
+        groups.first { g in g.runs.contains { $0.directory == directory } }
+    }
+
+    static func flatten(_ v: ConfigValue, prefix: String = "") -> [(String, String)] {
+        guard case .map(let entries) = v else { return [(prefix, v.description)] }
+        return entries.flatMap { flatten($0.value, prefix: prefix.isEmpty ? $0.key : prefix + "." + $0.key) }
+    }
+
+    /// The value of a dotted key of a configuration, as text.
+    public static func value(_ c: ExperimentConfig, _ key: String) -> String {
+        flatten(c.tree).first { $0.0 == key }?.1 ?? ""
+    }
+
+    static func meanImagesPerSecond(_ s: RunSnapshot) -> Double {
+        let v = s.steps.map(\.imagesPerSecond).filter { $0.isFinite && $0 > 0 }
+        return v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count)
+    }
+
+    /// Common words made short in labels.
+    static let abbreviations = ["fullPrecision": "fp", "hardTanh": "ht", "identity": "id"]
+
+    /// Short labels: the group's run name without its seed suffix and without the prefix
+    /// every group shares ("gradient-ablation-fullPrecision-adaptive" → "fp·adaptive"); when
+    /// that leaves labels empty or alike, the grouping values joined by "·".
+    static func labels(_ groups: [[RunSnapshot]], keys: [String], values: [[String]]) -> [String] {
+        func short(_ parts: [String]) -> String {
+            parts.filter { !$0.isEmpty }.map { abbreviations[$0] ?? $0 }.joined(separator: "·")
+        }
+        let bases = groups.map { runs -> String in
+            let s = runs[0]
+            let suffix = "-s\(s.config.seed)"
+            return s.config.name.hasSuffix(suffix) ? String(s.config.name.dropLast(suffix.count)) : s.config.name
+        }
+        if groups.count == 1 { return [bases[0]] }
+        // The prefix shared by every base name, cut back to a "-" boundary.
+        var prefix = bases.dropFirst().reduce(bases[0]) { p, b in String(zip(p, b).prefix { $0 == $1 }.map(\.0)) }
+        if let dash = prefix.lastIndex(of: "-") { prefix = String(prefix[...dash]) } else { prefix = "" }
+        let fromNames = bases.map { short($0.dropFirst(prefix.count).split(separator: "-").map(String.init)) }
+        if !fromNames.contains(where: \.isEmpty) && Set(fromNames).count == fromNames.count { return fromNames }
+        let fromValues = values.map(short)
+        if !fromValues.contains(where: \.isEmpty) && Set(fromValues).count == fromValues.count { return fromValues }
+        return bases
+    }
+}
