@@ -148,7 +148,7 @@ public final class Dashboard {
         // A queued entry that has started is the same row under its new id.
         var renamed: [String: String] = [:]
         for (run, qid) in zip(contents.started, contents.startedIds) { renamed[Dashboard.queueId(qid)] = Dashboard.id(of: run) }
-        let focusedId = state.focused.map { renamed[$0.id] ?? $0.id }
+        let focusedId = state.focusedRow.map { renamed[$0.id] ?? $0.id }
         state.compared = Set(state.compared.map { renamed[$0] ?? $0 })
         // Runs read from disk (in name order), then the ones trained here, those waiting and
         // those that could not start; a run directory being resumed here is shown once.
@@ -170,8 +170,8 @@ public final class Dashboard {
         })
         let past = allDirectories.filter { !shown.contains($0) }.compactMap { pastRuns[$0]?.entry }
         state.runs = past + liveRows + waitingRows + rejectedRows
-        if let focusedId, let i = state.runs.firstIndex(where: { $0.id == focusedId }) { state.focus = i }
-        state.focus = min(max(state.focus, 0), max(state.runs.count - 1, 0))
+        if let focusedId { state.focus(on: focusedId) }
+        state.focus = min(max(state.focus, 0), max(state.rows.count - 1, 0))
         // A run launched here that failed says why, once.
         for e in liveRows + rejectedRows where e.snapshot.state == .failed && !toldFailures.contains(e.id) {
             toldFailures.insert(e.id)
@@ -198,9 +198,7 @@ public final class Dashboard {
         }
         let ids = queue.enqueue(experiment.runs.map { .new($0) }).map(Dashboard.queueId)
         refresh()
-        if let first = ids.first.map({ id in (Dashboard.renamed(id, queue) ?? id) }), let i = state.runs.firstIndex(where: { $0.id == first }) {
-            state.focus = i
-        }
+        if let first = ids.first.map({ id in (Dashboard.renamed(id, queue) ?? id) }) { state.focus(on: first) }
         if ids.count > 1 { state.compared = Set(ids.map { Dashboard.renamed($0, queue) ?? $0 }) }
         let n = ids.count, waiting = queue.contents().waiting.count
         state.message = "launched \(experiment.name): \(n) run\(n == 1 ? "" : "s")"
@@ -267,9 +265,23 @@ public final class Dashboard {
         let qid = Dashboard.queueId(queue.enqueue([.resume(directory: dir)], atFront: true)[0])
         refresh()
         let id = Dashboard.renamed(qid, queue) ?? qid
-        if let i = state.runs.firstIndex(where: { $0.id == id }) { state.focus = i }
+        state.focus(on: id)
         state.message = id == qid ? "\(name) will resume from its last checkpoint when a slot is free (queued first)"
                                   : "resuming \(name) from its last checkpoint"
+    }
+
+    /// Keys while the filter is typed: text, Backspace, Enter to keep it, Esc to clear it.
+    private func editFilter(_ key: Key) {
+        switch key {
+        case .enter: state.editingFilter = false
+        case .escape: state.editingFilter = false; state.filter = ""
+        case .backspace: if !state.filter.isEmpty { state.filter.removeLast() }
+        case .char(let c) where state.filter.count < 200: state.filter.append(c)
+        default: break
+        }
+        state.focus = min(state.focus, max(state.rows.count - 1, 0))
+        state.message = state.editingFilter ? "filter: /\(state.filter)" + (state.rowModel.filterProblem.map { " (\($0))" } ?? "") + "  (Enter keeps it, Esc clears)"
+                                            : (state.filter.isEmpty ? "filter cleared" : "filter /\(state.filter): \(state.rowModel.shownRuns) of \(state.runs.count) runs")
     }
 
     public func handle(_ key: Key) {
@@ -306,12 +318,13 @@ public final class Dashboard {
         case .none:
             break
         }
+        if state.editingFilter { editFilter(key); return }
         let message = state.message
         state.message = ""
         switch key {
         case .up, .backTab, .down, .tab:
             let up = key == .up || key == .backTab
-            state.focus = up ? max(0, state.focus - 1) : min(max(state.runs.count - 1, 0), state.focus + 1)
+            state.focus = up ? max(0, state.focus - 1) : min(max(state.rows.count - 1, 0), state.focus + 1)
             // A run with something to say (why it failed, which process trains it) says it on focus.
             if let e = state.focused, !e.snapshot.message.isEmpty {
                 state.message = "\(e.snapshot.config.name) \(e.snapshot.state.rawValue): \(e.snapshot.message)"
@@ -325,14 +338,49 @@ public final class Dashboard {
             guard let id = focusedWaiting else { state.message = "only queued runs move in the queue"; return }
             queue.move(id, by: key == .char("[") ? -1 : 1)
             refresh()
-            if let i = state.runs.firstIndex(where: { $0.id == Dashboard.queueId(id) }) { state.focus = i }
+            state.focus(on: Dashboard.queueId(id))
         case .char("?"), .char("h"): state.overlay = .help
+        case .enter where state.focusedGroup != nil:
+            let g = state.focusedGroup!
+            if g.expanded { state.expanded.remove(g.id) } else { state.expanded.insert(g.id) }
+            state.focus(on: g.id)
         case .char("n"), .enter: state.overlay = .launcher(LauncherForm(directory: experimentsDirectory))
+        case .char("t"):
+            let id = state.focusedRow?.id
+            state.grouped.toggle()
+            if let id { state.focus(on: id) }
+            state.message = state.grouped ? "grouped: runs that differ only in seed are one row (Enter opens a group)" : "flat list: every run on its own row"
+        case .char("o"):
+            let id = state.focusedRow?.id
+            state.sort = state.sort.next
+            if let id { state.focus(on: id) }
+            state.message = "sorted by \(state.sort.rawValue)"
+        case .char("/"):
+            state.editingFilter = true
+            state.message = message
+        case .escape where !state.filter.isEmpty:
+            state.filter = ""
+            state.message = "filter cleared"
+        case .char("C"):
+            // Every group shown (and every run not in a group); again to clear.
+            let all = Set(state.rows.compactMap { row -> String? in
+                switch row {
+                case .group(let g): return g.id
+                case .run(let e, let inGroup): return inGroup ? nil : e.id
+                }
+            })
+            if !all.isEmpty && state.compared == all {
+                state.compared = []
+                state.message = "comparison cleared: the charts follow the focus"
+            } else {
+                state.compared = all
+                state.message = "comparing \(all.count) group\(all.count == 1 ? "" : "s") and runs (C again clears)"
+            }
         case .char("q"), .char("Q"):
             let n = activeRuns.count
             if n == 0 { shouldQuit = true } else { state.overlay = .confirmQuit(live: n) }
         case .char("c"):
-            if let id = state.focused?.id {
+            if let id = state.focusedRow?.id {
                 if state.compared.contains(id) { state.compared.remove(id) } else { state.compared.insert(id) }
             }
         case .char("s"): state.smoothing = min(0.99, (state.smoothing * 100 + 10).rounded() / 100)

@@ -30,9 +30,23 @@ public enum Overlay: Sendable {
 
 /// Everything the dashboard shows; rendering is a pure function of it.
 public struct DashboardState: Sendable {
-    public var runs: [RunEntry] = []
+    /// Every run listed: read from disk, then trained, queued or refused here.
+    public var runs: [RunEntry] = [] { didSet { updateRows() } }
+    /// Groups over seeds as one row each (the default), or every run on its own row.
+    public var grouped = true { didSet { updateRows() } }
+    /// Ids of the groups shown with their runs below them.
+    public var expanded: Set<String> = [] { didSet { updateRows() } }
+    public var sort = RunSort.listed { didSet { updateRows() } }
+    /// A regular expression over name, differing values and state (empty: every run).
+    public var filter = "" { didSet { updateRows() } }
+    /// True while the filter is being typed.
+    public var editingFilter = false
+    /// The rows of the runs panel, made from the fields above.
+    public private(set) var rowModel = RunRows()
+    public var rows: [RunRow] { rowModel.rows }
+    /// Index into `rows`.
     public var focus = 0
-    /// Ids of runs overlaid in the charts (empty: the focused run alone).
+    /// Ids of runs and groups overlaid in the charts (empty: the focused row alone).
     public var compared: Set<String> = []
     /// EMA weight for the loss chart, 0 (off) … 0.99.
     public var smoothing = 0.6
@@ -46,11 +60,49 @@ public struct DashboardState: Sendable {
 
     public init() {}
 
-    public var focused: RunEntry? { runs.indices.contains(focus) ? runs[focus] : nil }
+    private mutating func updateRows() {
+        rowModel.update(runs: runs, grouped: grouped, expanded: expanded, sort: sort, filter: filter)
+    }
 
-    /// The runs drawn in the charts.
+    public var focusedRow: RunRow? { rows.indices.contains(focus) ? rows[focus] : nil }
+
+    /// The focused run (nil on a group row).
+    public var focused: RunEntry? {
+        if case .run(let e, _)? = focusedRow { return e }
+        return nil
+    }
+
+    public var focusedGroup: GroupRow? {
+        if case .group(let g)? = focusedRow { return g }
+        return nil
+    }
+
+    /// Moves the focus to the row with `id`, or to the group row holding that run when its
+    /// group is collapsed; false when neither is shown.
+    @discardableResult
+    public mutating func focus(on id: String) -> Bool {
+        if let i = rows.firstIndex(where: { $0.id == id }) { focus = i; return true }
+        if let i = rows.firstIndex(where: { if case .group(let g) = $0 { return g.entries.contains { $0.id == id } } else { return false } }) {
+            focus = i
+            return true
+        }
+        return false
+    }
+
+    /// The runs drawn in the charts: the compared runs and the runs of compared groups,
+    /// or the focused row's.
     public var chartRuns: [(RunEntry, TermColor)] {
-        let chosen = compared.isEmpty ? (focused.map { [$0] } ?? []) : runs.filter { compared.contains($0.id) }
+        let chosen: [RunEntry]
+        if compared.isEmpty {
+            switch focusedRow {
+            case .run(let e, _)?: chosen = [e]
+            case .group(let g)?: chosen = g.entries
+            case nil: chosen = []
+            }
+        } else {
+            let groupRuns = Set(rowModel.grouping.groups.filter { compared.contains(RunRows.groupId($0)) }.flatMap { $0.indices }.map { runs[$0].id })
+            chosen = runs.filter { compared.contains($0.id) || groupRuns.contains($0.id) }
+        }
         return chosen.map { ($0, color(for: $0.id)) }
     }
 

@@ -35,6 +35,8 @@ public struct RunGroup: Sendable {
     /// A short label built from what differs ("fp·adaptive"), the same in every view.
     public let label: String
     public let runs: [RunSnapshot]
+    /// The runs' positions in the list the grouping was made from.
+    public let indices: [Int]
 
     public var finalAccuracy: MeanStd? { MeanStd(runs.compactMap(\.finalAccuracy)) }
     public var bestAccuracy: MeanStd? { MeanStd(runs.compactMap(\.bestAccuracy)) }
@@ -74,13 +76,29 @@ public struct RunGrouping: Sendable {
         }
         differingKeys = differing
         let grouping = differing.filter { $0 != "seed" }
-        var cells: [(key: [String], runs: [RunSnapshot])] = []
-        for (s, f) in zip(snapshots, flat) {
+        var cells: [(key: [String], runs: [RunSnapshot], indices: [Int])] = []
+        var cellOf: [[String]: Int] = [:]
+        for (i, (s, f)) in zip(snapshots, flat).enumerated() {
             let k = grouping.map { key in f.first { $0.0 == key }?.1 ?? "" }
-            if let i = cells.firstIndex(where: { $0.key == k }) { cells[i].runs.append(s) } else { cells.append((k, [s])) }
+            if let c = cellOf[k] { cells[c].runs.append(s); cells[c].indices.append(i) } else {
+                cellOf[k] = cells.count
+                cells.append((k, [s], [i]))
+            }
         }
         let labels = RunGrouping.labels(cells.map(\.runs), keys: grouping, values: cells.map(\.key))
-        groups = zip(cells, labels).map { RunGroup(key: $0.key, label: $1, runs: $0.runs) }
+        groups = zip(cells, labels).map { RunGroup(key: $0.key, label: $1, runs: $0.runs, indices: $0.indices) }
+    }
+
+    /// The same groups and labels over fresh snapshots of the same runs, in the same
+    /// order (cheap: the configurations are not compared again).
+    public func refreshed(with snapshots: [RunSnapshot]) -> RunGrouping {
+        RunGrouping(differingKeys: differingKeys,
+                    groups: groups.map { g in RunGroup(key: g.key, label: g.label, runs: g.indices.map { snapshots[$0] }, indices: g.indices) })
+    }
+
+    private init(differingKeys: [String], groups: [RunGroup]) {
+        self.differingKeys = differingKeys
+        self.groups = groups
     }
 
     /// The group `run` belongs to.
@@ -118,7 +136,7 @@ public struct RunGrouping: Sendable {
             let suffix = "-s\(s.config.seed)"
             return s.config.name.hasSuffix(suffix) ? String(s.config.name.dropLast(suffix.count)) : s.config.name
         }
-        if groups.count == 1 { return [bases[0]] }
+        if groups.count <= 1 { return bases }
         // The prefix shared by every base name, cut back to a "-" boundary.
         var prefix = bases.dropFirst().reduce(bases[0]) { p, b in String(zip(p, b).prefix { $0 == $1 }.map(\.0)) }
         if let dash = prefix.lastIndex(of: "-") { prefix = String(prefix[...dash]) } else { prefix = "" }

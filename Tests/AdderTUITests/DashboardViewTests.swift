@@ -34,8 +34,11 @@ func fakeRun(_ name: String, state: RunState = .running, steps: Int = 120, mode:
     return RunEntry(id: "/runs/\(name)", snapshot: s, live: live)
 }
 
-func state(_ runs: [RunEntry], unicode: Bool = true) -> DashboardState {
+/// A state showing `runs` as a flat list (the fake runs share a configuration, so grouped
+/// they would be one group; the grouped view has tests of its own).
+func state(_ runs: [RunEntry], unicode: Bool = true, grouped: Bool = false) -> DashboardState {
     var st = DashboardState()
+    st.grouped = grouped
     st.runs = runs
     st.unicode = unicode
     return st
@@ -48,8 +51,10 @@ struct ViewTests {
                                         width: 80, height: 24)
         let text = grid.text
         #expect(grid.row(0).hasPrefix(" AdderLab  3 runs, 2 training"))
-        #expect(text.contains("▶") && text.contains("fp/ht") && text.contains("sign/sign") && text.contains("finished*"))
-        #expect(text.contains("87.30%"))                   // best accuracy
+        #expect((2...5).map { grid.row($0) } == ["│   run          state       progress       best %    final % mode       type  │",
+                                                 "│▶  fp           running     [████░░░░]      87.30      87.30 fp/ht      adder │",
+                                                 "│   sign         running     [████░░░░]      87.30      87.30 sign/sign  adder │",
+                                                 "│   old          finished*   [████░░░░]      87.30      87.30 fp/ht      adder │"])
         #expect(text.contains("training loss") && text.contains("test accuracy"))
         #expect(text.contains("Layers of fp"))
         #expect(text.contains("conv2") && text.contains("adder"))
@@ -69,8 +74,7 @@ struct ViewTests {
         let grid = DashboardView.render(state([fakeRun("fp"), fakeRun("held", state: .paused)]), width: 160, height: 50)
         #expect(grid.row(0) == (" AdderLab  2 runs, 1 training, 1 paused  ·  n new run  ? help  q quit ").padding(toLength: 160, withPad: " ", startingAt: 0))
         let held = (0..<50).map { grid.row($0) }.first { $0.contains("held") }!
-        #expect(held == "│   held                                 paused      [███████░░░░░]  87.30% fp/ht      adder   1.2/2 lenet5         -  paused"
-                + String(repeating: " ", count: 34) + "│")
+        #expect(held == "│   held         paused      [████░░░░]      87.30      87.30 fp/ht      adder   1.2/2 lenet5         -  paused" + String(repeating: " ", count: 48) + "│")
     }
 
     /// One run is "1 run"; α is shown only for the adder layers it acts on.

@@ -139,7 +139,9 @@ struct EndToEndTests {
         #expect(form.contains("gradient rule ◀ varies (2 values) ▶"))
         try keys("Down", "Enter")
         let queued = try waitFor(20, "1 training and 20 queued") { $0.contains("AdderLab  21 runs, 1 training, 20 queued") }
-        #expect(queued.contains("queued 1") && queued.contains("launched gradient-ablation: 21 runs, 1 at a time (20 queued"))
+        // Grouped: seven rows of three seeds, the first group starting, the rest queued.
+        #expect(queued.contains("▸ cnn (3)") && queued.contains("2 queued+1") && queued.contains("▸ sign·scaled (3)")
+                && queued.contains("launched gradient-ablation: 21 runs, 1 at a time (20 queued"))
 
         // A run trained by another process is shown as running (r re-reads the directory at once).
         let headless = try Subprocess([binary, "run", dir + "/headless.yaml", "--runs-dir", dir + "/runs", "--threads-per-run", "1"])
