@@ -16,13 +16,14 @@ public final class Dashboard {
     private var lastScan = Date.distantPast
 
     /// `parallel` and `threadsPerRun` as for `adderlab run` (nil: the defaults, see `RunQueue`).
-    public init(runsDirectory: String, experimentsDirectory: String, unicode: Bool, color: Bool,
+    public init(runsDirectory: String, experimentsDirectory: String, unicode: Bool, color: Bool, color256: Bool = false,
                 parallel: Int? = nil, threadsPerRun: Int? = nil) {
         self.experimentsDirectory = experimentsDirectory
         queue = RunQueue(runsDirectory: runsDirectory, limit: parallel ?? RunQueue.defaultLimit, threadsPerRun: threadsPerRun)
         state.runsDirectory = runsDirectory
         state.unicode = unicode
         state.color = color
+        state.color256 = color256
         scanRunsDirectory()
     }
 
@@ -172,6 +173,7 @@ public final class Dashboard {
         state.runs = past + liveRows + waitingRows + rejectedRows
         if let focusedId { state.focus(on: focusedId) }
         state.focus = min(max(state.focus, 0), max(state.rows.count - 1, 0))
+        state.assignColors()
         // A run launched here that failed says why, once.
         for e in liveRows + rejectedRows where e.snapshot.state == .failed && !toldFailures.contains(e.id) {
             toldFailures.insert(e.id)
@@ -346,7 +348,8 @@ public final class Dashboard {
             state.focus(on: g.id)
         case .char("n"), .enter: state.overlay = .launcher(LauncherForm(directory: experimentsDirectory))
         case .char("t"):
-            let id = state.focusedRow?.id
+            // The focus stays on the same run, or on a group's first run (or the group holding the run).
+            let id = state.focusedGroup?.entries.first?.id ?? state.focusedRow?.id
             state.grouped.toggle()
             if let id { state.focus(on: id) }
             state.message = state.grouped ? "grouped: runs that differ only in seed are one row (Enter opens a group)" : "flat list: every run on its own row"

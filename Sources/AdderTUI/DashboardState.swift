@@ -20,6 +20,15 @@ public struct RunEntry: Sendable {
     }
 }
 
+/// One series of the charts: a run, or a group of runs drawn as its mean with a band.
+public struct ChartItem: Sendable {
+    public var id: String
+    public var label: String
+    public var entries: [RunEntry]
+    public var isGroup: Bool
+    public var color: TermColor
+}
+
 /// What is drawn over the dashboard.
 public enum Overlay: Sendable {
     case none
@@ -56,6 +65,10 @@ public struct DashboardState: Sendable {
     public var message = ""
     public var unicode = true
     public var color = true
+    /// 12 series colours instead of 6.
+    public var color256 = false
+    /// Each run's and group's colour slot, kept once given (see `SeriesColors`).
+    public var seriesColors = SeriesColors(slots: TermColor.series256.count)
     public var runsDirectory = "runs"
 
     public init() {}
@@ -89,28 +102,45 @@ public struct DashboardState: Sendable {
         return false
     }
 
-    /// The runs drawn in the charts: the compared runs and the runs of compared groups,
-    /// or the focused row's.
-    public var chartRuns: [(RunEntry, TermColor)] {
-        let chosen: [RunEntry]
+    /// What the charts draw: the compared runs and groups (in list order), or the focused
+    /// row's run or group.
+    public var chartItems: [ChartItem] {
+        func groupItem(_ g: RunGroup) -> ChartItem {
+            let id = RunRows.groupId(g)
+            return ChartItem(id: id, label: g.label, entries: g.indices.map { runs[$0] }, isGroup: true, color: color(for: id))
+        }
+        func runItem(_ e: RunEntry) -> ChartItem {
+            ChartItem(id: e.id, label: e.snapshot.config.name, entries: [e], isGroup: false, color: color(for: e.id))
+        }
         if compared.isEmpty {
             switch focusedRow {
-            case .run(let e, _)?: chosen = [e]
-            case .group(let g)?: chosen = g.entries
-            case nil: chosen = []
+            case .run(let e, _)?: return [runItem(e)]
+            case .group(let g)?: return [groupItem(g.group)]
+            case nil: return []
             }
-        } else {
-            let groupRuns = Set(rowModel.grouping.groups.filter { compared.contains(RunRows.groupId($0)) }.flatMap { $0.indices }.map { runs[$0].id })
-            chosen = runs.filter { compared.contains($0.id) || groupRuns.contains($0.id) }
         }
-        return chosen.map { ($0, color(for: $0.id)) }
+        let groups = rowModel.grouping.groups.filter { compared.contains(RunRows.groupId($0)) }.map(groupItem)
+        return groups + runs.filter { compared.contains($0.id) }.map(runItem)
     }
 
-    static let palette: [TermColor] = [.cyan, .magenta, .yellow, .green, .blue, .red]
+    /// The colour slot of an id (for glyphs without colour).
+    public func slot(for id: String) -> Int {
+        var slots = seriesColors
+        return slots.slot(for: id)
+    }
 
-    /// A run's colour, stable while the list does not change.
+    /// Gives colour slots to the rows shown that have none yet (in row order); the slots
+    /// given before never change.
+    public mutating func assignColors() {
+        for row in rows { _ = seriesColors.slot(for: row.id) }
+    }
+
+    /// The colour of a run or group: a function of its identity (its slot), never of its
+    /// position in the list.
     public func color(for id: String) -> TermColor {
-        let i = runs.firstIndex { $0.id == id } ?? 0
-        return DashboardState.palette[i % DashboardState.palette.count]
+        var slots = seriesColors
+        let slot = slots.slot(for: id)
+        let palette = color256 ? TermColor.series256 : TermColor.series8
+        return palette[slot % palette.count]
     }
 }

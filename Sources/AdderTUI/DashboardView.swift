@@ -23,7 +23,9 @@ public enum DashboardView {
         let paused = state.runs.filter { $0.snapshot.state == .paused }.count
         let queued = state.runs.filter { $0.snapshot.state == .queued }.count
         let dot = g.unicode ? "·" : "|"
-        let title = " AdderLab  \(state.runs.count) run\(state.runs.count == 1 ? "" : "s"), \(training) training" + (paused > 0 ? ", \(paused) paused" : "")
+        let groups = state.grouped ? state.rows.filter { if case .group = $0 { return true } else { return false } }.count : 0
+        let title = " AdderLab  \(state.runs.count) run\(state.runs.count == 1 ? "" : "s")" + (groups > 0 ? " in \(groups) group\(groups == 1 ? "" : "s")" : "")
+            + ", \(training) training" + (paused > 0 ? ", \(paused) paused" : "")
             + (queued > 0 ? ", \(queued) queued" : "")
             + "  \(dot)  n new run  ? help  q quit "
         grid.fill(Rect(x: 0, y: 0, width: width, height: 1), Cell(character: " ", style: Style(reverse: true)))

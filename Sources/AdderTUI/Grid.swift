@@ -1,6 +1,18 @@
 /// The eight terminal colours, by their ncurses numbers.
-public enum TermColor: UInt8, Sendable, CaseIterable {
-    case black = 0, red, green, yellow, blue, magenta, cyan, white
+/// A terminal colour: one of the 8 basic ones, or an index of the 256-colour palette.
+public struct TermColor: Hashable, Sendable {
+    /// 0–7: black, red, green, yellow, blue, magenta, cyan, white; 8–255: xterm's palette.
+    public let index: UInt8
+    public init(index: UInt8) { self.index = index }
+
+    public static let black = TermColor(index: 0), red = TermColor(index: 1), green = TermColor(index: 2)
+    public static let yellow = TermColor(index: 3), blue = TermColor(index: 4), magenta = TermColor(index: 5)
+    public static let cyan = TermColor(index: 6), white = TermColor(index: 7)
+
+    /// Colours for series (runs and groups): 12 told apart on a 256-colour terminal (blue,
+    /// orange, red, teal, green, yellow, purple, pink, brown, grey, olive, sky), 6 on 8.
+    public static let series256: [TermColor] = [33, 208, 196, 37, 40, 220, 135, 211, 130, 248, 142, 81].map { TermColor(index: $0) }
+    public static let series8: [TermColor] = [.cyan, .magenta, .yellow, .green, .blue, .red]
 }
 
 /// How a cell is drawn.

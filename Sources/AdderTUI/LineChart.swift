@@ -7,10 +7,20 @@ public struct LineChart: Widget {
         public var name: String
         public var color: TermColor
         public var points: [(x: Double, y: Double)]
-        public init(name: String, color: TermColor, points: [(x: Double, y: Double)]) {
-            self.name = name; self.color = color; self.points = points
+        /// The spread around the line (a group's lowest and highest run), drawn as a dotted
+        /// area under it; empty for none.
+        public var band: [(x: Double, lo: Double, hi: Double)]
+        /// Without colour, this glyph marks the line at a few places and in the legend.
+        public var glyph: Character?
+        public init(name: String, color: TermColor, points: [(x: Double, y: Double)],
+                    band: [(x: Double, lo: Double, hi: Double)] = [], glyph: Character? = nil) {
+            self.name = name; self.color = color; self.points = points; self.band = band; self.glyph = glyph
         }
     }
+
+    /// Glyphs that tell series apart without colour.
+    public static let glyphsUnicode: [Character] = ["●", "○", "◆", "◇", "■", "□", "▲", "△", "★", "☆", "✚", "✖"]
+    public static let glyphsASCII: [Character] = ["o", "*", "+", "x", "#", "@", "%", "&", "=", "$", "~", "^"]
 
     public struct Marker: Sendable {
         public var x: Double
@@ -26,6 +36,9 @@ public struct LineChart: Widget {
     public var xLabel = "step"
     /// Fixed y range (e.g. 0…1 for accuracy); nil fits the data.
     public var yRange: ClosedRange<Double>?
+    /// Fixed x range (charts side by side share one, so that a step is the same column in
+    /// both); nil fits the data.
+    public var xRange: ClosedRange<Double>?
 
     public var glyphs = Glyphs(unicode: true)
     /// Series in their colours; without, they differ by name only.
@@ -54,7 +67,7 @@ public struct LineChart: Widget {
         // Title and legend on the first row.
         var col = rect.x + grid.put(rect.x, rect.y, title, Style(bold: true), maxWidth: rect.width) + 2
         for s in series where col < rect.maxX {
-            let entry = "\(glyphs.bullet)\(s.name)"
+            let entry = (color ? glyphs.bullet : (s.glyph.map { String($0) } ?? glyphs.bullet)) + s.name
             col += grid.put(col, rect.y, entry, Style(color ? s.color : nil), maxWidth: rect.maxX - col) + 1
         }
         // Values are clamped to ±1e300 so that no span or step below overflows (a run
@@ -62,7 +75,8 @@ public struct LineChart: Widget {
         let transform: (Double) -> Double = logY ? { log10(max($0, 1e-300)) } : { $0 }
         func usable(_ p: (x: Double, y: Double)) -> Bool { p.x.isFinite && p.y.isFinite && (!logY || p.y > 0) }
         func clamp(_ v: Double) -> Double { min(max(v, -1e300), 1e300) }
-        let all = series.flatMap(\.points).filter(usable).map { (x: clamp($0.x), y: clamp($0.y)) }
+        let all = (series.flatMap(\.points) + series.flatMap { $0.band.flatMap { [(x: $0.x, y: $0.lo), (x: $0.x, y: $0.hi)] } })
+            .filter(usable).map { (x: clamp($0.x), y: clamp($0.y)) }
         let plotTop = rect.y + 1, plotHeight = rect.height - 2
         let axisWidth = 7
         let plotX = rect.x + axisWidth + 1, plotWidth = rect.width - axisWidth - 1
@@ -75,6 +89,7 @@ public struct LineChart: Widget {
             return
         }
         var xmin = all.map(\.x).min()!, xmax = all.map(\.x).max()!
+        if let r = xRange, r.lowerBound.isFinite, r.upperBound.isFinite { xmin = clamp(r.lowerBound); xmax = clamp(r.upperBound) }
         if xmax <= xmin { xmax = xmin + 1 }
         var ymin: Double, ymax: Double
         if let r = yRange, !logY { ymin = r.lowerBound; ymax = r.upperBound } else {
@@ -116,6 +131,13 @@ public struct LineChart: Widget {
             }
             grid.put(c, plotTop, String(m.label.prefix(1)), Style(color ? m.color : nil, bold: true))
         }
+        // Bands first, as a checkered fill between their edges, then the lines over them.
+        for s in series {
+            for b in s.band where usable((b.x, b.lo)) && usable((b.x, b.hi)) {
+                let x = dx(b.x), top = dy(b.hi), bottom = dy(b.lo)
+                for y in min(top, bottom)...max(top, bottom) where (x + y) % 2 == 0 { canvas.set(x, y, color ? s.color : nil) }
+            }
+        }
         for s in series {
             let pts = s.points.filter(usable)
             var prev: (Int, Int)?
@@ -126,6 +148,18 @@ public struct LineChart: Widget {
             }
         }
         canvas.draw(into: &grid, x: plotX, y: plotTop, unicode: glyphs.unicode)
+        // Without colour, each line carries its glyph at a few places (staggered per series).
+        if !color {
+            for (k, s) in series.enumerated() {
+                guard let glyph = s.glyph else { continue }
+                let pts = s.points.filter(usable)
+                guard !pts.isEmpty else { continue }
+                for j in 0..<4 {
+                    let p = pts[min(pts.count - 1, (pts.count - 1) * (2 * j + 1 + (k % 2)) / 9)]
+                    grid.put(plotX + min(dx(p.x) / 2, plotWidth - 1), plotTop + min(dy(p.y) / 4, plotHeight - 1), String(glyph), Style(bold: true))
+                }
+            }
+        }
     }
 }
 

@@ -8,6 +8,8 @@ import Synchronization
 public final class NCursesScreen {
     public let unicode: Bool
     public let color: Bool
+    /// True when the terminal has 256 colours (and pairs for them).
+    public let color256: Bool
     private static let active = Atomic<Bool>(false)
     private let timeoutMilliseconds: Int32
 
@@ -29,10 +31,14 @@ public final class NCursesScreen {
         if has_colors() && !noColor {
             start_color()
             use_default_colors()
-            for c in 0..<8 { init_pair(Int16(c + 1), Int16(c), -1) }
+            // Pair n + 1 draws colour n on the default background.
+            let colors = Int(adder_colors()), pairs = Int(adder_color_pairs())
+            color256 = colors >= 256 && pairs >= 257
+            for c in 0..<(color256 ? 256 : 8) { init_pair(Int16(c + 1), Int16(c), -1) }
             color = true
         } else {
             color = false
+            color256 = false
         }
         NCursesScreen.active.store(true, ordering: .sequentiallyConsistent)
         NCursesScreen.installCrashHandlers()
@@ -74,7 +80,7 @@ public final class NCursesScreen {
 
     func attributes(_ s: Style) -> Int32 {
         var a: Int32 = 0
-        if color, let fg = s.foreground { a |= adder_color_pair(Int32(fg.rawValue) + 1) }
+        if color, let fg = s.foreground, color256 || fg.index < 8 { a |= adder_color_pair(Int32(fg.index) + 1) }
         if s.bold { a |= adder_a_bold() }
         if s.reverse { a |= adder_a_reverse() }
         if s.dim { a |= adder_a_dim() }

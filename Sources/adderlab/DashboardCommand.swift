@@ -38,7 +38,7 @@ struct DashboardCommand: ParsableCommand {
         let signals = SignalStopper(exitOnSecond: false) {}
         let screen = NCursesScreen()
         defer { screen.close(); signals.cancel() }
-        let dashboard = Dashboard(runsDirectory: runsDir, experimentsDirectory: experimentsDir, unicode: screen.unicode, color: screen.color,
+        let dashboard = Dashboard(runsDirectory: runsDir, experimentsDirectory: experimentsDir, unicode: screen.unicode, color: screen.color, color256: screen.color256,
                                   parallel: queueOptions.parallel, threadsPerRun: queueOptions.threadsPerRun)
         if !noQuickstart && dashboard.state.runs.isEmpty { launchQuickstart(dashboard) }
         // Wait for a key up to 100 ms, apply it (and any typed meanwhile), redraw: ~10 frames a second.

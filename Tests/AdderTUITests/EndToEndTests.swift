@@ -138,7 +138,7 @@ struct EndToEndTests {
         let form = try waitFor(10, "the fields set") { $0.contains("◀ synthetic ▶") && $0.contains("epochs        1") }
         #expect(form.contains("gradient rule ◀ varies (2 values) ▶"))
         try keys("Down", "Enter")
-        let queued = try waitFor(20, "1 training and 20 queued") { $0.contains("AdderLab  21 runs, 1 training, 20 queued") }
+        let queued = try waitFor(20, "1 training and 20 queued") { $0.contains("AdderLab  21 runs in 7 groups, 1 training, 20 queued") }
         // Grouped: seven rows of three seeds, the first group starting, the rest queued.
         #expect(queued.contains("▸ cnn (3)") && queued.contains("2 queued+1") && queued.contains("▸ sign·scaled (3)")
                 && queued.contains("launched gradient-ablation: 21 runs, 1 at a time (20 queued"))

@@ -52,7 +52,7 @@ struct LifecycleTests {
         #expect(d.state.runs.map(\.queuePosition) == [nil, 1, 2])
         // Grouped (the default), the three seeds are one row; t shows them one by one.
         var screen = rows(d)
-        #expect(screen[0].hasPrefix(" AdderLab  3 runs, 1 training, 2 queued  ·  n new run"))
+        #expect(screen[0].hasPrefix(" AdderLab  3 runs in 1 group, 1 training, 2 queued  ·  n new run"))
         #expect(screen[3] == "│▶  ▸ g (3)      2 queued+1  [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5      │")
         d.handle(.char("t"))
         #expect(d.state.message == "flat list: every run on its own row")

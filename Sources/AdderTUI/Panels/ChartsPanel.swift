@@ -1,7 +1,9 @@
 import AdderTrain
 import Foundation
 
-/// The loss and test-accuracy charts, side by side, of the compared runs (or the focused one).
+/// The loss and test-accuracy charts, side by side, of the compared runs and groups (or
+/// the focused row's). A group is drawn as the mean of its runs with a band from the
+/// lowest to the highest, aligned by step (or epoch).
 struct ChartsPanel: Widget {
     let state: DashboardState
     let glyphs: Glyphs
@@ -10,37 +12,56 @@ struct ChartsPanel: Widget {
         let g = glyphs
         let halves = Layout.columns(r, [.fixed(r.width / 2), .fill])
         let left = halves[0], right = halves[1]
-        let runs = state.chartRuns
+        let items = state.chartItems
         let xName = state.xByEpoch ? "epoch" : "step"
         func x(_ step: Int, _ e: RunEntry) -> Double {
             state.xByEpoch ? Double(step) / Double(max(e.snapshot.stepsPerEpoch, 1)) : Double(step)
         }
         var markers: [LineChart.Marker] = []
-        for (e, c) in runs {
+        for item in items where !item.isGroup {
+            let e = item.entries[0]
             for ev in e.snapshot.events where [.gradientMode, .eta, .pause].contains(ev.kind) {
                 let label = ev.kind == .gradientMode ? "g" : (ev.kind == .eta ? "e" : "p")
-                markers.append(LineChart.Marker(x: x(ev.step, e), color: c, label: label))
+                markers.append(LineChart.Marker(x: x(ev.step, e), color: item.color, label: label))
             }
         }
+        // Full names when they fit in the legend, the short labels otherwise.
+        let full = items.map(\.label)
+        let short = full.count > 1 && full.reduce(0, { $0 + $1.count + 2 }) > left.width - 30
+        let names = items.map { short && !$0.isGroup ? (state.rowModel.shortNames[$0.id] ?? $0.label) : $0.label }
+        let glyphSet = g.unicode ? LineChart.glyphsUnicode : LineChart.glyphsASCII
+        func series(_ i: Int, _ curves: [[(x: Double, y: Double)]]) -> LineChart.Series {
+            let item = items[i]
+            let glyph = glyphSet[state.slot(for: item.id) % glyphSet.count]
+            guard item.isGroup else { return LineChart.Series(name: names[i], color: item.color, points: curves[0], glyph: glyph) }
+            let agg = SeriesAggregation.aggregate(curves)
+            return LineChart.Series(name: names[i], color: item.color, points: agg.map { ($0.x, $0.mean) },
+                                    band: agg.map { ($0.x, $0.lo, $0.hi) }, glyph: glyph)
+        }
         let smoothingText = state.smoothing > 0 ? String(format: " (EMA %.2f)", state.smoothing) : ""
-        var loss = LineChart(title: "training loss" + smoothingText + (state.logScale ? " log" : ""), series: runs.map { e, c in
-            let steps = ChartsPanel.downsample(e.snapshot.steps, to: max(64, left.width * 4))
-            let ys = smoothed(steps.map(\.loss), weight: state.smoothing)
-            return LineChart.Series(name: e.snapshot.config.name, color: c, points: zip(steps, ys).map { (x($0.step, e), $1) })
+        var loss = LineChart(title: "training loss" + smoothingText + (state.logScale ? " log" : ""), series: items.indices.map { i in
+            series(i, items[i].entries.map { e in
+                let steps = ChartsPanel.downsample(e.snapshot.steps, to: max(64, left.width * 4))
+                let ys = smoothed(steps.map(\.loss), weight: state.smoothing)
+                return zip(steps, ys).map { (x($0.step, e), $1) }
+            })
         })
         loss.logY = state.logScale
         loss.markers = markers
         loss.xLabel = xName
-        Box.draw(&grid, left, title: "", glyphs: g)
-        loss.glyphs = g; loss.color = state.color
-        loss.render(into: &grid, area: left.inset(1))
-        var acc = LineChart(title: "test accuracy", series: runs.map { e, c in
-            LineChart.Series(name: e.snapshot.config.name, color: c, points: e.snapshot.evals.map { (x($0.step, e), $0.testAccuracy) })
+        var acc = LineChart(title: "test accuracy", series: items.indices.map { i in
+            series(i, items[i].entries.map { e in e.snapshot.evals.map { (x($0.step, e), $0.testAccuracy) } })
         })
         acc.markers = markers
         acc.xLabel = xName
-        let accs = runs.flatMap { $0.0.snapshot.evals.map(\.testAccuracy) }
-        if let lo = accs.min() { acc.yRange = max(0, (lo * 10).rounded(.down) / 10)...1 }
+        let accs = items.flatMap { $0.entries.flatMap { $0.snapshot.evals.map(\.testAccuracy) } }
+        if let lo = accs.filter(\.isFinite).min() { acc.yRange = max(0, (lo * 10).rounded(.down) / 10)...1 }
+        // One x range for both charts: an event sits in the same column in each.
+        let xs = (loss.series + acc.series).flatMap { $0.points.map(\.x) }.filter(\.isFinite)
+        if let lo = xs.min(), let hi = xs.max(), hi > lo { loss.xRange = lo...hi; acc.xRange = lo...hi }
+        Box.draw(&grid, left, title: "", glyphs: g)
+        loss.glyphs = g; loss.color = state.color
+        loss.render(into: &grid, area: left.inset(1))
         Box.draw(&grid, right, title: "", glyphs: g)
         acc.glyphs = g; acc.color = state.color
         acc.render(into: &grid, area: right.inset(1))

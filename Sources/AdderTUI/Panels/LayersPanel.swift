@@ -10,12 +10,15 @@ struct LayersPanel: Widget {
     func render(into grid: inout Grid, area r: Rect) {
         let g = glyphs
         guard r.height >= 3 else { return }
-        guard let e = state.focused else { Box.draw(&grid, r, title: "Layers", glyphs: g); return }
+        // On a group row: its first run's layers, saying so.
+        let group = state.focusedGroup
+        guard let e = state.focused ?? group?.entries.first else { Box.draw(&grid, r, title: "Layers", glyphs: g); return }
         let s = e.snapshot
+        let of = group.map { " (1 of \($0.entries.count) in \($0.group.label))" } ?? ""
         let dot = g.unicode ? "·" : "|"
         // η only where it acts: the adaptive rate of an AdderNet.
         let eta = !s.config.placement.isCNN && s.config.strategy == .adaptive ? " \(dot) \(g.eta)=\(String(format: "%g", s.eta))" : ""
-        Box.draw(&grid, r, title: g.text("Layers of \(s.config.name)") + eta + " \(dot) mode \(s.gradientMode.shortLabel)", glyphs: g)
+        Box.draw(&grid, r, title: g.text("Layers of \(s.config.name)\(of)") + eta + " \(dot) mode \(s.gradientMode.shortLabel)", glyphs: g)
         let inner = r.inset(1)
         guard let last = s.layers.last else {
             grid.put(inner.x + 1, inner.y, "no layer statistics yet", Style(dim: true), maxWidth: inner.width)

@@ -50,7 +50,7 @@ struct RunsPanel: Widget {
              { $0.group.imagesPerSecond > 0 ? String(format: "%.0f", $0.group.imagesPerSecond) : "-" }),
             ("ETA", -7, { e in e.snapshot.state == .paused ? "paused" : e.snapshot.remainingSeconds.map(formatDuration) ?? "" },
              { $0.entries.compactMap(\.snapshot.remainingSeconds).max().map(formatDuration) ?? "" }),
-            ("started", 15, { RunsPanel.started($0) }, { $0.entries.map(RunsPanel.started).min() ?? "" }),
+            ("started", 16, { RunsPanel.started($0) }, { $0.entries.map(RunsPanel.started).min() ?? "" }),
         ]
         // The name column takes what the longest name needs (up to 48), then columns drop
         // from the right; a name that still does not fit is replaced by its short label.
@@ -64,6 +64,8 @@ struct RunsPanel: Widget {
         func used(_ cols: [Column]) -> Int { cols.reduce(0) { $0 + abs($1.width) + 1 } + 3 }
         while used(columns) + longest > inner.width && columns.count > 4 { columns.removeLast() }
         let nameWidth = max(12, min(longest, inner.width - used(columns)))
+        // When one name does not fit, every run row uses its short label (one style per list).
+        let shortNames = names.contains { $0.count > nameWidth }
         // Keep the focused row visible.
         let visible = inner.height - 1
         let first = max(0, min(state.focus - visible + 1, state.rows.count - visible))
@@ -90,7 +92,7 @@ struct RunsPanel: Widget {
                 }
             case .run(let e, let inGroup):
                 let full = (inGroup ? "  " : "") + e.snapshot.config.name
-                let name = full.count <= nameWidth ? full : (inGroup ? "  " : "") + (model.shortNames[e.id] ?? e.snapshot.config.name)
+                let name = !shortNames ? full : (inGroup ? "  " : "") + (model.shortNames[e.id] ?? e.snapshot.config.name)
                 x += grid.put(x, y, Grid.fit(name, nameWidth, unicode: g.unicode), Style(state.color ? color : nil, bold: focused)) + 1
                 for c in columns {
                     let text = Grid.fit(c.run(e), abs(c.width), unicode: g.unicode, alignRight: c.width < 0)

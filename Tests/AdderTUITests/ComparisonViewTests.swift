@@ -1,0 +1,145 @@
+import AdderTestSupport
+import AdderTrain
+import AdderTUI
+import Foundation
+import Testing
+
+/// The dashboard as a comparison instrument, on the gradient ablation in experiments/results.
+@Suite("Comparing in the dashboard")
+struct ComparisonViewTests {
+    static var results: String { "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/") + "/experiments/results" }
+
+    func dashboard(color: Bool = false) -> Dashboard {
+        let d = Dashboard(runsDirectory: ComparisonViewTests.results, experimentsDirectory: "/nonexistent", unicode: true, color: color)
+        while d.isReading { d.refresh() }
+        d.refresh()
+        return d
+    }
+
+    func rows(_ d: Dashboard, _ width: Int, _ height: Int) -> [String] {
+        let grid = DashboardView.render(d.state, width: width, height: height)
+        return (0..<height).map { grid.row($0) }
+    }
+
+
+    @Test func sevenGroupsWithTheirSpread() {
+        let d = dashboard()
+        let screen = rows(d, 160, 50)
+        #expect(screen[0] == " AdderLab  21 runs in 7 groups, 0 training  ·  n new run  ? help  q quit                                                                                        ")
+        #expect(Array(screen[2...9]) == ["│   group / run         state       progress       best %    final % mode       type    epoch model      img/s     ETA started                                 │",
+            "│▶  ▸ cnn (3)           3 finished  [████████] 90.55±0.14 90.55±0.14 -          cnn     3.0/3 lenet5     12592         2026-11-29 09:41                        │",
+            "│   ▸ fp·adaptive (3)   3 finished  [████████] 89.90±0.13 89.90±0.13 fp/ht      adder   3.0/3 lenet5     11218         2026-11-29 09:41                        │",
+            "│   ▸ fp·fixed (3)      3 finished  [████████] 84.25±1.17 84.25±1.17 fp/ht      adder   3.0/3 lenet5     10624         2026-11-29 09:41                        │",
+            "│   ▸ fp·scaled (3)     3 finished  [████████] 89.03±0.43 89.03±0.43 fp/ht      adder   3.0/3 lenet5     10786         2026-11-29 09:41                        │",
+            "│   ▸ sign·adaptive (3) 3 finished  [████████] 83.95±1.09 83.95±1.09 sign/ht    adder   3.0/3 lenet5      9729         2026-11-29 09:41                        │",
+            "│   ▸ sign·fixed (3)    3 finished  [████████] 84.35±1.25 84.35±1.25 sign/ht    adder   3.0/3 lenet5      9842         2026-11-29 09:41                        │",
+            "│   ▸ sign·scaled (3)   3 finished  [████████] 85.26±1.11 85.26±1.11 sign/ht    adder   3.0/3 lenet5      9602         2026-11-29 09:41                        │"])
+        let small = rows(d, 80, 24)
+        #expect(Array(small[2...6]) == ["│   group / run         state       progress       best %    final % mode      │",
+            "│▶  ▸ cnn (3)           3 finished  [████████] 90.55±0.14 90.55±0.14 -         │",
+            "│   ▸ fp·adaptive (3)   3 finished  [████████] 89.90±0.13 89.90±0.13 fp/ht     │",
+            "│   ▸ fp·fixed (3)      3 finished  [████████] 84.25±1.17 84.25±1.17 fp/ht     │",
+            "│   ▸ fp·scaled (3)     3 finished  [████████] 89.03±0.43 89.03±0.43 fp/ht     │"])
+        #expect(small[16] == "┌─ Layers of gradient-ablation-cnn-s1 (1 of 3 in cnn) · mode - ────────────────┐")
+    }
+
+    /// Enter opens a group (its runs below it, names never cut alike) and closes it again.
+    @Test func aGroupOpensAndCloses() {
+        let d = dashboard()
+        d.handle(.down)
+        d.handle(.enter)
+        let open = rows(d, 160, 50)
+        #expect(Array(open[3...8]) == ["│   ▸ cnn (3)                                     3 finished  [████████] 90.55±0.14 90.55±0.14 -          cnn     3.0/3 lenet5     12592                       │",
+            "│▶  ▾ fp·adaptive (3)                             3 finished  [████████] 89.90±0.13 89.90±0.13 fp/ht      adder   3.0/3 lenet5     11218                       │",
+            "│     gradient-ablation-fullPrecision-adaptive-s1 finished*   [████████]      89.95      89.95 fp/ht      adder   3.0/3 lenet5     10966                       │",
+            "│     gradient-ablation-fullPrecision-adaptive-s2 finished*   [████████]      90.00      90.00 fp/ht      adder   3.0/3 lenet5     12038                       │",
+            "│     gradient-ablation-fullPrecision-adaptive-s3 finished*   [████████]      89.76      89.76 fp/ht      adder   3.0/3 lenet5     10650                       │",
+            "│   ▸ fp·fixed (3)                                3 finished  [████████] 84.25±1.17 84.25±1.17 fp/ht      adder   3.0/3 lenet5     10624                       │"])
+        d.handle(.enter)
+        #expect(d.state.rows.count == 7 && d.state.focusedGroup?.group.label == "fp·adaptive")
+        // t: the flat list of all 21; at 80 columns the long names give way to short labels.
+        d.handle(.char("t"))
+        let flat = rows(d, 80, 24)
+        #expect(flat[0] == " AdderLab  21 runs, 0 training  ·  n new run  ? help  q quit                    ")
+        #expect(Array(flat[2...6]) == ["│   run                            state       progress       best %    final %│",
+            "│   cnn·s1                         finished*   [████████]      90.59      90.59│",
+            "│   cnn·s2                         finished*   [████████]      90.39      90.39│",
+            "│   cnn·s3                         finished*   [████████]      90.67      90.67│",
+            "│▶  fp·adaptive·s1                 finished*   [████████]      89.95      89.95│"])
+    }
+
+    /// o cycles the sort (best accuracy next); / filters by regular expression; Esc clears.
+    @Test func sortAndFilter() {
+        let d = dashboard()
+        d.handle(.char("o"))
+        #expect(d.state.message == "sorted by best accuracy")
+        #expect(d.state.rows.compactMap { if case .group(let g) = $0 { return g.group.label } else { return nil } }
+                == ["cnn", "fp·adaptive", "fp·scaled", "sign·scaled", "sign·fixed", "fp·fixed", "sign·adaptive"])
+        d.handle(.char("/"))
+        for c in "^.*sign" { d.handle(.char(c)) }
+        d.handle(.enter)
+        #expect(d.state.message == "filter /^.*sign: 9 of 21 runs")
+        let screen = rows(d, 100, 30)
+        #expect(screen[0] == " AdderLab  21 runs in 3 groups, 0 training  ·  n new run  ? help  q quit                            ")
+        #expect(screen[1].hasPrefix("┌─ Runs (") && screen[1].hasSuffix(") · grouped, by best accuracy, /^.*sign, 9 of 21 shown ─────┐"))
+        #expect(Array(screen[2...6]) == ["│   group / run         state       progress       best %    final % mode       type    epoch      │",
+            "│▶  ▸ sign·scaled (3)   3 finished  [████████] 85.26±1.11 85.26±1.11 sign/ht    adder   3.0/3      │",
+            "│   ▸ sign·fixed (3)    3 finished  [████████] 84.35±1.25 84.35±1.25 sign/ht    adder   3.0/3      │",
+            "│   ▸ sign·adaptive (3) 3 finished  [████████] 83.95±1.09 83.95±1.09 sign/ht    adder   3.0/3      │",
+            "│                                                                                                  │"])
+        d.handle(.escape)
+        #expect(d.state.message == "filter cleared" && d.state.rows.count == 7)
+        // Not a regular expression: matched as text, and said so while typing.
+        d.handle(.char("/"))
+        d.handle(.char("("))
+        #expect(d.state.message == "filter: /( (not a regular expression; matched as text)  (Enter keeps it, Esc clears)")
+        d.handle(.escape)
+        #expect(d.state.filter.isEmpty && !d.state.editingFilter)
+    }
+
+    /// C compares every group: the charts draw seven means with their bands, in colours
+    /// that are functions of the groups (not of their place), and the legend uses the labels.
+    @Test func compareEveryGroupWithBands() {
+        let d = dashboard(color: true)
+        d.handle(.char("C"))
+        #expect(d.state.message == "comparing 7 groups and runs (C again clears)")
+        #expect(d.state.chartItems.map(\.label) == ["cnn", "fp·adaptive", "fp·fixed", "fp·scaled", "sign·adaptive", "sign·fixed", "sign·scaled"])
+        #expect(d.state.chartItems.allSatisfy { $0.isGroup && $0.entries.count == 3 })
+        let screen = rows(d, 160, 50)
+        #expect(Array(screen[17...18]) == ["┌──────────────────────────────────────────────────────────────────────────────┐┌──────────────────────────────────────────────────────────────────────────────┐",
+            "│training loss (EMA 0.60)  ●cnn ●fp·adaptive ●fp·fixed ●fp·scaled ●sign·adaptiv││test accuracy  ●cnn ●fp·adaptive ●fp·fixed ●fp·scaled ●sign·adaptive ●sign·fix│"])
+        d.handle(.char("C"))
+        #expect(d.state.compared.isEmpty && d.state.message == "comparison cleared: the charts follow the focus")
+    }
+
+    /// Adding and removing runs leaves every other run's colour as it was.
+    @Test func coloursStayWithTheirRuns() {
+        func entry(_ name: String) -> RunEntry { fakeRun(name) }
+        var st = DashboardState()
+        st.grouped = false
+        st.runs = ["a", "b", "c", "d"].map(entry)
+        st.assignColors()
+        let before = Dictionary(uniqueKeysWithValues: st.runs.map { ($0.id, st.color(for: $0.id)) })
+        #expect(Set(before.values).count == 4, "four runs, four colours")
+        st.runs = [entry("zz"), entry("a"), entry("c"), entry("e"), entry("d")]   // b removed, zz and e added, order changed
+        st.assignColors()
+        for id in ["a", "c", "d"].map({ "/runs/\($0)" }) { #expect(st.color(for: id) == before[id]) }
+        #expect(Set(st.runs.map { st.color(for: $0.id) }).count == 5, "the new runs take free colours")
+    }
+
+    /// Without colour the series differ by glyph, in the legend and along the lines.
+    @Test func withoutColourSeriesHaveGlyphs() {
+        let d = dashboard(color: false)
+        d.handle(.char("C"))
+        let screen = rows(d, 160, 50)
+        #expect(Array(screen[17...18]) == ["┌──────────────────────────────────────────────────────────────────────────────┐┌──────────────────────────────────────────────────────────────────────────────┐",
+            "│training loss (EMA 0.60)  ✚cnn △fp·adaptive ○fp·fixed ◇fp·scaled □sign·adaptiv││test accuracy  ✚cnn △fp·adaptive ○fp·fixed ◇fp·scaled □sign·adaptive ■sign·fix│"])
+        // Each line carries its glyph: the accuracy chart's first column of data.
+        #expect(Array(screen[19...24]).map { String(Array($0)[103]) } == [" ",
+            " ",
+            " ",
+            " ",
+            " ",
+            " "])
+    }
+}
