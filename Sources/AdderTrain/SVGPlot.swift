@@ -400,7 +400,7 @@ extension SVGPlot {
             return (SeriesColors.svg[slot], used.insert(slot).inserted ? nil : "6 3")
         }
         var series: [PlotSeries] = []
-        if grouped {
+        if grouped && !runs.isEmpty {   // (RunGrouping's labels need at least one run)
             for g in RunGrouping(snapshots: runs).groups {
                 let a = SeriesAggregation.aggregate(g.runs.map { SVGPlot.points(of: $0, metric: metric, x: x) })
                 let (color, dash) = style(g.label)

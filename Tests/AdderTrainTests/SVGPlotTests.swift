@@ -261,6 +261,14 @@ struct SVGPlotTests {
         #expect(r.bands == 0 && perRun.utf8.count < 200_000)
     }
 
+    @Test func noRunsMakeAnEmptyFigure() throws {
+        for grouped in [false, true] {
+            let plot = SVGPlot(runs: [], metric: .testAccuracy, x: .step, grouped: grouped, title: "none")
+            #expect(plot.series.isEmpty)
+            #expect(try #require(SVGContents.parse(plot.render())).text.contains("no data"))
+        }
+    }
+
     /// More series than colours: the later ones that share a colour are dashed.
     @Test func seriesBeyondTwelveColoursAreDashed() {
         var runs: [RunSnapshot] = []
