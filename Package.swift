@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "AdderCore", dependencies: ["COpenBLAS", "CVector"], swiftSettings: kernelFlags),
         .target(name: "AdderData", dependencies: ["AdderCore", "CZlib"]),
         .target(name: "AdderNN", dependencies: ["AdderCore"], swiftSettings: kernelFlags),
-        .target(name: "AdderTUI", dependencies: ["AdderTrain", "CNCurses"]),
+        .target(name: "AdderTUI", dependencies: ["AdderTrain", "AdderData", "AdderCore", "CNCurses"]),
         .target(name: "AdderTrain", dependencies: ["AdderNN", "AdderData", "CZlib", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "adderlab",

@@ -1,3 +1,4 @@
+import AdderCore
 import AdderData
 import AdderTrain
 import Foundation
@@ -272,6 +273,28 @@ public final class Dashboard {
                                   : "resuming \(name) from its last checkpoint"
     }
 
+    /// Writes what the charts show (series, colours, bands, axes, legend) as two SVG files
+    /// under `<runs>/figures/`, and says where.
+    private func exportCharts() {
+        let data = ChartData(state: state, glyphs: Glyphs(unicode: true), legendWidth: 200, samples: 720)
+        guard !data.loss.series.isEmpty else { state.message = "nothing to export: no run or group is shown in the charts"; return }
+        let dir = (state.runsDirectory as NSString).appendingPathComponent("figures")
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.locale = Locale(identifier: "en_US_POSIX")
+        let base = (dir as NSString).appendingPathComponent("charts-" + f.string(from: Date()))
+        let (loss, accuracy) = data.svg()
+        do {
+            if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw FileFailure.posix("mkdir", dir) }
+            try AtomicFile.write(Data(loss.utf8), to: URL(fileURLWithPath: base + "-loss.svg"))
+            try AtomicFile.write(Data(accuracy.utf8), to: URL(fileURLWithPath: base + "-accuracy.svg"))
+            let n = data.loss.series.count
+            state.message = "wrote \(base)-loss.svg and -accuracy.svg (\(n) series)"
+        } catch {
+            state.message = "cannot export the charts: \(error)"
+        }
+    }
+
     /// Keys while the filter is typed: text, Backspace, Enter to keep it, Esc to clear it.
     private func editFilter(_ key: Key) {
         switch key {
@@ -364,6 +387,7 @@ public final class Dashboard {
         case .escape where !state.filter.isEmpty:
             state.filter = ""
             state.message = "filter cleared"
+        case .char("p"): exportCharts()
         case .char("C"):
             // Every group shown (and every run not in a group); again to clear.
             let all = Set(state.rows.compactMap { row -> String? in

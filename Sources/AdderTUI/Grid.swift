@@ -13,6 +13,25 @@ public struct TermColor: Hashable, Sendable {
     /// orange, red, teal, green, yellow, purple, pink, brown, grey, olive, sky), 6 on 8.
     public static let series256: [TermColor] = [33, 208, 196, 37, 40, 220, 135, 211, 130, 248, 142, 81].map { TermColor(index: $0) }
     public static let series8: [TermColor] = [.cyan, .magenta, .yellow, .green, .blue, .red]
+
+    /// "#rrggbb" as xterm draws the index (for SVG export).
+    public var hex: String {
+        let i = Int(index)
+        let rgb: (Int, Int, Int)
+        switch i {
+        case 0..<16:
+            let basic = [(0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0), (0, 0, 238), (205, 0, 205), (0, 205, 205), (229, 229, 229),
+                         (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0), (92, 92, 255), (255, 0, 255), (0, 255, 255), (255, 255, 255)]
+            rgb = basic[i]
+        case 16..<232:
+            let levels = [0, 95, 135, 175, 215, 255], c = i - 16
+            rgb = (levels[c / 36], levels[(c / 6) % 6], levels[c % 6])
+        default:
+            let v = 8 + (i - 232) * 10
+            rgb = (v, v, v)
+        }
+        return String(format: "#%02x%02x%02x", rgb.0, rgb.1, rgb.2)
+    }
 }
 
 /// How a cell is drawn.

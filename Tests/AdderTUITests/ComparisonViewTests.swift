@@ -143,3 +143,36 @@ struct ComparisonViewTests {
             " "])
     }
 }
+
+extension ComparisonViewTests {
+    /// p writes what the charts show as SVG under <runs>/figures/ and says where.
+    @Test func exportTheChartsAsSVG() throws {
+        let runs = temporaryDirectory("export")
+        let fm = FileManager.default
+        for d in RunReader.runDirectories(in: ComparisonViewTests.results).filter({ $0.contains("-cnn-") || $0.contains("sign-adaptive") }) {
+            try fm.copyItem(atPath: d, toPath: runs + "/" + (d as NSString).lastPathComponent)
+        }
+        let d = Dashboard(runsDirectory: runs, experimentsDirectory: "/nonexistent", unicode: true, color: true)
+        while d.isReading { d.refresh() }
+        d.refresh()
+        d.handle(.char("C"))
+        d.handle(.char("p"))
+        let figures = try fm.contentsOfDirectory(atPath: runs + "/figures").sorted()
+        #expect(figures.count == 2 && figures[0].hasPrefix("charts-") && figures[0].hasSuffix("-accuracy.svg") && figures[1].hasSuffix("-loss.svg"))
+        let base = runs + "/figures/" + figures[1].dropLast("-loss.svg".count)
+        #expect(d.state.message == "wrote \(base)-loss.svg and -accuracy.svg (2 series)")
+        for f in figures {
+            let svg = try String(contentsOfFile: runs + "/figures/" + f, encoding: .utf8)
+            let parsed = try #require(SVGContents.parse(svg), "\(f) is not XML")
+            #expect(parsed.series == ["cnn", "sign·adaptive"])
+            #expect(parsed.bands == 2, "each group has its band")
+            // The colours are the dashboard's.
+            #expect(svg.contains(d.state.color(for: d.state.chartItems[0].id).hex))
+        }
+        // Nothing in the charts: nothing written, and said so.
+        d.handle(.char("C"))
+        let empty = Dashboard(runsDirectory: temporaryDirectory("none"), experimentsDirectory: "/nonexistent", unicode: true, color: true)
+        empty.handle(.char("p"))
+        #expect(empty.state.message == "nothing to export: no run or group is shown in the charts")
+    }
+}

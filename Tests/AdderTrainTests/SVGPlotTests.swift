@@ -2,46 +2,10 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import AdderTestSupport
 import Testing
 @testable import AdderTrain
 
-/// What an SVG document holds, read back with an XML parser: the series groups (by their
-/// data-name), polylines, band paths, and all the text.
-final class SVGContents: NSObject, XMLParserDelegate {
-    var series: [String] = []
-    var polylines: [[(Double, Double)]] = []
-    var bands = 0
-    var circles = 0
-    var text = ""
-    var root = ""
-    var error: Error?
-
-    /// Parses `svg`; nil when it is not well-formed XML.
-    static func parse(_ svg: String) -> SVGContents? {
-        let c = SVGContents()
-        let parser = XMLParser(data: Data(svg.utf8))
-        parser.delegate = c
-        return parser.parse() && c.error == nil ? c : nil
-    }
-
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                attributes: [String: String] = [:]) {
-        if root.isEmpty { root = name }
-        if name == "g", attributes["class"] == "series" { series.append(attributes["data-name"] ?? "") }
-        if name == "path", attributes["class"] == "band" { bands += 1 }
-        if name == "circle" { circles += 1 }
-        if name == "polyline" {
-            let points = (attributes["points"] ?? "").split(separator: " ").map { p -> (Double, Double) in
-                let xy = p.split(separator: ",").map { Double($0) ?? .nan }
-                return (xy[0], xy.count > 1 ? xy[1] : .nan)
-            }
-            polylines.append(points)
-        }
-    }
-
-    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
-    func parser(_ parser: XMLParser, parseErrorOccurred parseError: Error) { error = parseError }
-}
 
 @Suite("SVG plots of runs")
 struct SVGPlotTests {

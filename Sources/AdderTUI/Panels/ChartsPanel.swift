@@ -1,17 +1,15 @@
+import AdderCore
 import AdderTrain
 import Foundation
 
-/// The loss and test-accuracy charts, side by side, of the compared runs and groups (or
-/// the focused row's). A group is drawn as the mean of its runs with a band from the
-/// lowest to the highest, aligned by step (or epoch).
-struct ChartsPanel: Widget {
-    let state: DashboardState
-    let glyphs: Glyphs
+/// What the two charts show, made from the state once for the screen and for the SVG
+/// export alike: the loss and test-accuracy series of the compared runs and groups (or
+/// the focused row's), their markers, and one x range for both.
+struct ChartData {
+    var loss: LineChart
+    var accuracy: LineChart
 
-    func render(into grid: inout Grid, area r: Rect) {
-        let g = glyphs
-        let halves = Layout.columns(r, [.fixed(r.width / 2), .fill])
-        let left = halves[0], right = halves[1]
+    init(state: DashboardState, glyphs g: Glyphs, legendWidth: Int, samples: Int) {
         let items = state.chartItems
         let xName = state.xByEpoch ? "epoch" : "step"
         func x(_ step: Int, _ e: RunEntry) -> Double {
@@ -27,7 +25,7 @@ struct ChartsPanel: Widget {
         }
         // Full names when they fit in the legend, the short labels otherwise.
         let full = items.map(\.label)
-        let short = full.count > 1 && full.reduce(0, { $0 + $1.count + 2 }) > left.width - 30
+        let short = full.count > 1 && full.reduce(0, { $0 + $1.count + 2 }) > legendWidth
         let names = items.map { short && !$0.isGroup ? (state.rowModel.shortNames[$0.id] ?? $0.label) : $0.label }
         let glyphSet = g.unicode ? LineChart.glyphsUnicode : LineChart.glyphsASCII
         func series(_ i: Int, _ curves: [[(x: Double, y: Double)]]) -> LineChart.Series {
@@ -39,9 +37,9 @@ struct ChartsPanel: Widget {
                                     band: agg.map { ($0.x, $0.lo, $0.hi) }, glyph: glyph)
         }
         let smoothingText = state.smoothing > 0 ? String(format: " (EMA %.2f)", state.smoothing) : ""
-        var loss = LineChart(title: "training loss" + smoothingText + (state.logScale ? " log" : ""), series: items.indices.map { i in
+        loss = LineChart(title: "training loss" + smoothingText + (state.logScale ? " log" : ""), series: items.indices.map { i in
             series(i, items[i].entries.map { e in
-                let steps = ChartsPanel.downsample(e.snapshot.steps, to: max(64, left.width * 4))
+                let steps = ChartsPanel.downsample(e.snapshot.steps, to: samples)
                 let ys = smoothed(steps.map(\.loss), weight: state.smoothing)
                 return zip(steps, ys).map { (x($0.step, e), $1) }
             })
@@ -49,22 +47,46 @@ struct ChartsPanel: Widget {
         loss.logY = state.logScale
         loss.markers = markers
         loss.xLabel = xName
-        var acc = LineChart(title: "test accuracy", series: items.indices.map { i in
+        accuracy = LineChart(title: "test accuracy", series: items.indices.map { i in
             series(i, items[i].entries.map { e in e.snapshot.evals.map { (x($0.step, e), $0.testAccuracy) } })
         })
-        acc.markers = markers
-        acc.xLabel = xName
+        accuracy.markers = markers
+        accuracy.xLabel = xName
         let accs = items.flatMap { $0.entries.flatMap { $0.snapshot.evals.map(\.testAccuracy) } }
-        if let lo = accs.filter(\.isFinite).min() { acc.yRange = max(0, (lo * 10).rounded(.down) / 10)...1 }
+        if let lo = accs.filter(\.isFinite).min() { accuracy.yRange = max(0, (lo * 10).rounded(.down) / 10)...1 }
         // One x range for both charts: an event sits in the same column in each.
-        let xs = (loss.series + acc.series).flatMap { $0.points.map(\.x) }.filter(\.isFinite)
-        if let lo = xs.min(), let hi = xs.max(), hi > lo { loss.xRange = lo...hi; acc.xRange = lo...hi }
-        Box.draw(&grid, left, title: "", glyphs: g)
+        let xs = (loss.series + accuracy.series).flatMap { $0.points.map(\.x) }.filter(\.isFinite)
+        if let lo = xs.min(), let hi = xs.max(), hi > lo { loss.xRange = lo...hi; accuracy.xRange = lo...hi }
         loss.glyphs = g; loss.color = state.color
-        loss.render(into: &grid, area: left.inset(1))
-        Box.draw(&grid, right, title: "", glyphs: g)
-        acc.glyphs = g; acc.color = state.color
-        acc.render(into: &grid, area: right.inset(1))
+        accuracy.glyphs = g; accuracy.color = state.color
+    }
+
+    /// The charts as two SVG documents (loss, accuracy), in the series' colours.
+    func svg() -> (loss: String, accuracy: String) {
+        func plot(_ c: LineChart, _ y: String) -> String {
+            SVGPlot(title: c.title, xLabel: c.xLabel, yLabel: y, logY: c.logY, series: c.series.map {
+                PlotSeries(name: $0.name, color: $0.color.hex, points: $0.points, band: $0.band)
+            }).render()
+        }
+        return (plot(loss, "loss"), plot(accuracy, "test accuracy"))
+    }
+}
+
+/// The loss and test-accuracy charts, side by side, of the compared runs and groups (or
+/// the focused row's). A group is drawn as the mean of its runs with a band from the
+/// lowest to the highest, aligned by step (or epoch).
+struct ChartsPanel: Widget {
+    let state: DashboardState
+    let glyphs: Glyphs
+
+    func render(into grid: inout Grid, area r: Rect) {
+        let halves = Layout.columns(r, [.fixed(r.width / 2), .fill])
+        let left = halves[0], right = halves[1]
+        let data = ChartData(state: state, glyphs: glyphs, legendWidth: left.width - 30, samples: max(64, left.width * 4))
+        Box.draw(&grid, left, title: "", glyphs: glyphs)
+        data.loss.render(into: &grid, area: left.inset(1))
+        Box.draw(&grid, right, title: "", glyphs: glyphs)
+        data.accuracy.render(into: &grid, area: right.inset(1))
     }
 
     /// At most `n` step records, evenly spaced, always keeping the last.

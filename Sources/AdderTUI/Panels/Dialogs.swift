@@ -22,34 +22,32 @@ struct Dialog: Widget {
 
 /// The keys, as the help overlay lists them.
 enum HelpDialog {
+    /// At most 20 lines, so that the dialog fits an 80×24 terminal.
     static let lines: [(String, String)] = [
-        ("↑ ↓ / Tab", "move the focus between runs"),
-        ("Space", "pause / resume the focused run"),
-        ("g", "flip the focused run's gradient mode: fp/ht ⇄ sign/sign"),
+        ("↑ ↓ / Tab", "move the focus between runs and groups"),
+        ("Space", "pause / resume the run (a queued run: start it now)"),
+        ("g", "flip the gradient mode: fp/ht ⇄ sign/sign"),
         ("e / E", "raise / lower η of the adaptive learning rate (×1.25)"),
-        ("x", "stop the focused run (finishes the step, writes a checkpoint)"),
-        ("R", "resume a stopped, interrupted or failed run from its checkpoint"),
-        ("Space / x", "on a queued run: start it now / remove it from the queue"),
-        ("[ / ]", "move a queued run up / down the queue"),
-        ("+ / -", "more / fewer runs training at once"),
-        ("c", "add / remove the focused run from the comparison overlay"),
-        ("s / S", "more / less EMA smoothing of the loss"),
-        ("l", "linear / log y axis for the loss"),
-        ("a", "x axis by step / by epoch"),
-        ("n or Enter", "open the launcher"),
-        ("r", "re-read the runs directory"),
-        ("?", "this help"),
+        ("x", "stop the run with a checkpoint (a queued run: drop it)"),
+        ("R", "resume a stopped, interrupted or failed run"),
+        ("[ ] + -", "move a queued run up / down; more / fewer at once"),
+        ("c / C", "compare the run or group / every group shown"),
+        ("Enter", "show / hide a group's runs"),
+        ("t o /", "grouped or flat; next sort; filter (Esc clears)"),
+        ("s S l a", "smoothing more / less; log y; x by step / epoch"),
+        ("p", "export the charts as SVG into <runs>/figures/"),
+        ("n r", "the launcher; re-read the runs directory"),
         ("q", "quit (asks first while runs are training)"),
-        ("", ""),
         ("modes", "fp = full-precision, ht = HardTanh, sign, id = identity"),
         ("markers", "g mode switch, e η change, p pause (in the run's colour)"),
+        ("bands", "a group: its mean, and its lowest to highest run"),
         ("state*", "read from disk (trained elsewhere, not controllable)"),
     ]
 
 
     static func dialog(_ g: Glyphs) -> Dialog {
         let lines = self.lines.map { k, v in Grid.fit(g.unicode ? k : asciiKey(k), 14, unicode: g.unicode) + " " + (g.unicode ? v : asciiKey(v)) }
-        return Dialog(title: "Keys", lines: lines + ["", "any key closes this help"], glyphs: g)
+        return Dialog(title: "Keys (any key closes this help)", lines: lines, glyphs: g)
     }
 
     static func asciiKey(_ k: String) -> String {
