@@ -388,6 +388,24 @@ public final class Dashboard {
             state.filter = ""
             state.message = "filter cleared"
         case .char("p"): exportCharts()
+        case .char("L"):
+            state.layerView = state.layerView == nil ? LayerViewSettings() : nil
+            state.message = state.layerView == nil ? "" : "layer view: v changes the quantity, m switches to one layer across the compared runs"
+        case .escape where state.layerView != nil:
+            state.layerView = nil
+        case .char("v") where state.layerView != nil:
+            state.layerView!.quantity = state.layerView!.quantity.next
+            state.message = "layer view: \(state.layerView!.quantity.rawValue)"
+        case .char("m") where state.layerView != nil:
+            state.layerView!.acrossRuns.toggle()
+            state.message = state.layerView!.acrossRuns ? "one layer across the compared runs and groups (← → choose the layer)" : "every layer of the focused run"
+        case .left where state.layerView?.acrossRuns == true, .right where state.layerView?.acrossRuns == true:
+            let names = LayerHistoryPanel.layers(state, state.layerView!)
+            guard !names.isEmpty else { state.message = "no layer statistics yet"; return }
+            let i = state.layerView!.layer.flatMap { names.firstIndex(of: $0) } ?? 0
+            let next = names[(i + (key == .right ? 1 : -1) + names.count) % names.count]
+            state.layerView!.layer = next
+            state.message = "layer \(next)"
         case .char("C"):
             // Every group shown (and every run not in a group); again to clear.
             let all = Set(state.rows.compactMap { row -> String? in

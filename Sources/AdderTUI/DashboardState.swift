@@ -57,6 +57,8 @@ public struct DashboardState: Sendable {
     public var focus = 0
     /// Ids of runs and groups overlaid in the charts (empty: the focused row alone).
     public var compared: Set<String> = []
+    /// The layer view in place of the charts and layers panel (nil: the usual view).
+    public var layerView: LayerViewSettings?
     /// EMA weight for the loss chart, 0 (off) … 0.99.
     public var smoothing = 0.6
     public var logScale = false

@@ -35,11 +35,19 @@ public enum DashboardView {
         let body = height - 2
         let runsHeight = min(max(5, state.runs.count + 3), max(5, body / 3))
         let chartsHeight = max(8, (body - runsHeight) * 11 / 20)
-        let parts = Layout.rows(Rect(x: 0, y: 1, width: width, height: height - 1), [.fixed(runsHeight), .fixed(chartsHeight), .fill, .fixed(1)])
-        RunsPanel(state: state, glyphs: g).render(into: &grid, area: parts[0])
-        ChartsPanel(state: state, glyphs: g).render(into: &grid, area: parts[1])
-        LayersPanel(state: state, glyphs: g).render(into: &grid, area: parts[2])
-        StatusLine(state: state, glyphs: g).render(into: &grid, area: parts[3])
+        if let settings = state.layerView {
+            // The layer view takes the space of the charts and the layers panel.
+            let parts = Layout.rows(Rect(x: 0, y: 1, width: width, height: height - 1), [.fixed(runsHeight), .fill, .fixed(1)])
+            RunsPanel(state: state, glyphs: g).render(into: &grid, area: parts[0])
+            LayerHistoryPanel(state: state, settings: settings, glyphs: g).render(into: &grid, area: parts[1])
+            StatusLine(state: state, glyphs: g).render(into: &grid, area: parts[2])
+        } else {
+            let parts = Layout.rows(Rect(x: 0, y: 1, width: width, height: height - 1), [.fixed(runsHeight), .fixed(chartsHeight), .fill, .fixed(1)])
+            RunsPanel(state: state, glyphs: g).render(into: &grid, area: parts[0])
+            ChartsPanel(state: state, glyphs: g).render(into: &grid, area: parts[1])
+            LayersPanel(state: state, glyphs: g).render(into: &grid, area: parts[2])
+            StatusLine(state: state, glyphs: g).render(into: &grid, area: parts[3])
+        }
 
         let screen = Rect(x: 0, y: 0, width: width, height: height)
         switch state.overlay {

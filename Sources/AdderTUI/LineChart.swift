@@ -133,9 +133,17 @@ public struct LineChart: Widget {
         }
         // Bands first, as a checkered fill between their edges, then the lines over them.
         for s in series {
-            for b in s.band where usable((b.x, b.lo)) && usable((b.x, b.hi)) {
-                let x = dx(b.x), top = dy(b.hi), bottom = dy(b.lo)
-                for y in min(top, bottom)...max(top, bottom) where (x + y) % 2 == 0 { canvas.set(x, y, color ? s.color : nil) }
+            // Edges in dot coordinates, filled column by column between samples (linearly).
+            let edges = s.band.filter { usable(($0.x, $0.lo)) && usable(($0.x, $0.hi)) }.map { (x: dx($0.x), top: dy($0.hi), bottom: dy($0.lo)) }
+            for (i, e) in edges.enumerated() {
+                let next = i + 1 < edges.count ? edges[i + 1] : e
+                let span = max(next.x - e.x, 0)
+                for x in e.x...(e.x + span) {
+                    let t = span == 0 ? 0 : Double(x - e.x) / Double(span)
+                    let top = Int((Double(e.top) + t * Double(next.top - e.top)).rounded())
+                    let bottom = Int((Double(e.bottom) + t * Double(next.bottom - e.bottom)).rounded())
+                    for y in min(top, bottom)...max(top, bottom) where (x + y) % 2 == 0 { canvas.set(x, y, color ? s.color : nil) }
+                }
             }
         }
         for s in series {

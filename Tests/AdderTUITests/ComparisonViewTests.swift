@@ -176,3 +176,30 @@ extension ComparisonViewTests {
         #expect(empty.state.message == "nothing to export: no run or group is shown in the charts")
     }
 }
+
+extension ComparisonViewTests {
+    /// L opens the layer view: every layer of the focused run (one series per layer), or,
+    /// with m, one layer across the compared groups — conv2's ‖∂L/∂F‖ under fp and sign.
+    @Test func theLayerViewInBothModes() {
+        let d = dashboard(color: true)
+        d.handle(.down)   // fp·adaptive
+        d.handle(.char("L"))
+        let first = d.state.focusedGroup!.entries[0].snapshot
+        let layers = LayerQuantity.gradientNorm.layers(first)
+        let every = rows(d, 160, 50)
+        #expect(layers == ["conv1", "conv2", "conv3", "fc1", "fc2"])
+        #expect(Array(every[17...18]) == ["┌─ Layers over training · v quantity · m one layer across runs · L closes ─────────────────────────────────────────────────────────────────────────────────────┐",
+                                         "│‖∂L/∂F‖ per layer of gradient-ablation-fullPrecision-adaptive-s1 (log)  ●conv1 ●conv2 ●conv3 ●fc1 ●fc2                                                        │"])
+        d.handle(.char("C"))
+        d.handle(.char("m"))
+        d.handle(.right)
+        #expect(d.state.message == "layer \(layers[1])")
+        let across = rows(d, 160, 50)
+        #expect(Array(across[17...18]) == ["┌─ Layers over training · v quantity · m every layer · ← → layer · L closes ───────────────────────────────────────────────────────────────────────────────────┐",
+                                          "│conv2 ‖∂L/∂F‖ across the compared runs (log)  ●cnn ●fp·adaptive ●fp·fixed ●fp·scaled ●sign·adaptive ●sign·fixed ●sign·scaled                                  │"])
+        d.handle(.char("v"))
+        #expect(d.state.message == "layer view: α (adaptive learning rate)")
+        d.handle(.escape)
+        #expect(d.state.layerView == nil)
+    }
+}

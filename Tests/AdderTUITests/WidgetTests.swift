@@ -199,3 +199,14 @@ extension CraftTests {
         #expect(grid.row(0) == "a?]0;x?b??? ")
     }
 }
+
+extension CraftTests {
+    /// A band is filled between its samples, not only at them: two samples span the plot.
+    @Test func bandsAreFilledBetweenSamples() {
+        var grid = Grid(width: 30, height: 8)
+        let s = LineChart.Series(name: "g", color: .cyan, points: [(0, 0.5), (10, 0.5)], band: [(0, 0.0, 1.0), (10, 0.0, 1.0)])
+        LineChart(title: "t", series: [s]).render(into: &grid, area: Rect(x: 0, y: 0, width: 30, height: 8))
+        #expect(grid.row(2) == "       │⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕")
+        #expect(grid.row(4) == "       │⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝", "the line through the band")
+    }
+}
