@@ -388,7 +388,18 @@ public final class Dashboard {
             state.filter = ""
             state.message = "filter cleared"
         case .char("p"): exportCharts()
+        case .char("T"):
+            state.summary.toggle()
+            state.layerView = nil
+            state.message = state.summary ? "summary of the compared groups (all groups when none is compared); b on a group sets the baseline" : ""
+        case .char("b"):
+            guard let g = state.focusedGroup else { state.message = "b sets the focused group as the baseline of the summary (T)"; return }
+            state.baseline = state.baseline == g.id ? nil : g.id
+            state.message = state.baseline == nil ? "no baseline" : "baseline: \(g.group.label)"
+        case .escape where state.summary:
+            state.summary = false
         case .char("L"):
+            state.summary = false
             state.layerView = state.layerView == nil ? LayerViewSettings() : nil
             state.message = state.layerView == nil ? "" : "layer view: v changes the quantity, m switches to one layer across the compared runs"
         case .escape where state.layerView != nil:

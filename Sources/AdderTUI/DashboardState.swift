@@ -59,6 +59,10 @@ public struct DashboardState: Sendable {
     public var compared: Set<String> = []
     /// The layer view in place of the charts and layers panel (nil: the usual view).
     public var layerView: LayerViewSettings?
+    /// The summary table in place of the charts and layers panel.
+    public var summary = false
+    /// The group the summary table's Δ column is relative to.
+    public var baseline: String?
     /// EMA weight for the loss chart, 0 (off) … 0.99.
     public var smoothing = 0.6
     public var logScale = false

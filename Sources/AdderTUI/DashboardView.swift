@@ -35,7 +35,12 @@ public enum DashboardView {
         let body = height - 2
         let runsHeight = min(max(5, state.runs.count + 3), max(5, body / 3))
         let chartsHeight = max(8, (body - runsHeight) * 11 / 20)
-        if let settings = state.layerView {
+        if state.summary {
+            let parts = Layout.rows(Rect(x: 0, y: 1, width: width, height: height - 1), [.fixed(runsHeight), .fill, .fixed(1)])
+            RunsPanel(state: state, glyphs: g).render(into: &grid, area: parts[0])
+            SummaryPanel(state: state, glyphs: g).render(into: &grid, area: parts[1])
+            StatusLine(state: state, glyphs: g).render(into: &grid, area: parts[2])
+        } else if let settings = state.layerView {
             // The layer view takes the space of the charts and the layers panel.
             let parts = Layout.rows(Rect(x: 0, y: 1, width: width, height: height - 1), [.fixed(runsHeight), .fill, .fixed(1)])
             RunsPanel(state: state, glyphs: g).render(into: &grid, area: parts[0])

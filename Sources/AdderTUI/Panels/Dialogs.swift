@@ -35,7 +35,7 @@ enum HelpDialog {
         ("Enter", "show / hide a group's runs"),
         ("t o /", "grouped or flat; next sort; filter (Esc clears)"),
         ("s S l a", "smoothing more / less; log y; x by step / epoch"),
-        ("p L", "export the charts as SVG; the layer view (v m ← →)"),
+        ("p L T b", "SVG export; layer view (v m ← →); summary; baseline"),
         ("n r", "the launcher; re-read the runs directory"),
         ("q", "quit (asks first while runs are training)"),
         ("modes", "fp = full-precision, ht = HardTanh, sign, id = identity"),
