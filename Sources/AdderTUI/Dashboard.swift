@@ -398,6 +398,8 @@ public final class Dashboard {
             state.message = state.baseline == nil ? "no baseline" : "baseline: \(g.group.label)"
         case .escape where state.summary:
             state.summary = false
+        case .escape where state.cursor != nil:
+            state.cursor = nil
         case .char("L"):
             state.summary = false
             state.layerView = state.layerView == nil ? LayerViewSettings() : nil
@@ -417,6 +419,11 @@ public final class Dashboard {
             let next = names[(i + (key == .right ? 1 : -1) + names.count) % names.count]
             state.layerView!.layer = next
             state.message = "layer \(next)"
+        case .left, .right:
+            // The charts' cursor: in steps of 1/40 of the x range, starting in the middle.
+            let step = key == .right ? 0.025 : -0.025
+            state.cursor = state.cursor.map { min(1, max(0, $0 + step)) } ?? 0.5
+            state.message = "cursor: the legends show each series' value there (Esc hides it)"
         case .char("C"):
             // Every group shown (and every run not in a group); again to clear.
             let all = Set(state.rows.compactMap { row -> String? in

@@ -59,6 +59,8 @@ public struct DashboardState: Sendable {
     public var compared: Set<String> = []
     /// The layer view in place of the charts and layers panel (nil: the usual view).
     public var layerView: LayerViewSettings?
+    /// The charts' cursor, a fraction of the x range (nil: none).
+    public var cursor: Double?
     /// The summary table in place of the charts and layers panel.
     public var summary = false
     /// The group the summary table's Δ column is relative to.

@@ -39,6 +39,9 @@ public struct LineChart: Widget {
     /// Fixed x range (charts side by side share one, so that a step is the same column in
     /// both); nil fits the data.
     public var xRange: ClosedRange<Double>?
+    /// A vertical cursor at this fraction (0…1) of the x range; the legend then shows each
+    /// series' value there (a band's spread too).
+    public var cursor: Double?
 
     public var glyphs = Glyphs(unicode: true)
     /// Series in their colours; without, they differ by name only.
@@ -64,12 +67,6 @@ public struct LineChart: Widget {
             grid.put(rect.x, rect.y, Grid.fit(title + " (too small)", rect.width, unicode: glyphs.unicode))
             return
         }
-        // Title and legend on the first row.
-        var col = rect.x + grid.put(rect.x, rect.y, title, Style(bold: true), maxWidth: rect.width) + 2
-        for s in series where col < rect.maxX {
-            let entry = (color ? glyphs.bullet : (s.glyph.map { String($0) } ?? glyphs.bullet)) + s.name
-            col += grid.put(col, rect.y, entry, Style(color ? s.color : nil), maxWidth: rect.maxX - col) + 1
-        }
         // Values are clamped to ±1e300 so that no span or step below overflows (a run
         // directory may hold anything); log scale shows positive values only.
         let transform: (Double) -> Double = logY ? { log10(max($0, 1e-300)) } : { $0 }
@@ -77,6 +74,22 @@ public struct LineChart: Widget {
         func clamp(_ v: Double) -> Double { min(max(v, -1e300), 1e300) }
         let all = (series.flatMap(\.points) + series.flatMap { $0.band.flatMap { [(x: $0.x, y: $0.lo), (x: $0.x, y: $0.hi)] } })
             .filter(usable).map { (x: clamp($0.x), y: clamp($0.y)) }
+        // The cursor's x, in data units.
+        var cursorX: Double?
+        if let f = cursor, f.isFinite, let lo = xRange?.lowerBound ?? all.map(\.x).min(), let hi = xRange?.upperBound ?? all.map(\.x).max() {
+            cursorX = lo + min(max(f, 0), 1) * (hi - lo)
+        }
+        // Title and legend on the first row (with the cursor: each series' value there).
+        var col = rect.x + grid.put(rect.x, rect.y, title + (cursorX.map { " @ " + LineChart.label($0) } ?? ""), Style(bold: true), maxWidth: rect.width) + 2
+        for s in series where col < rect.maxX {
+            var entry = (color ? glyphs.bullet : (s.glyph.map { String($0) } ?? glyphs.bullet)) + s.name
+            if let cx = cursorX {
+                let v = s.points.last { $0.x <= cx && $0.y.isFinite }?.y
+                let b = s.band.last { $0.x <= cx && $0.lo.isFinite && $0.hi.isFinite }
+                entry += " " + (v.map(LineChart.label) ?? "-") + (b.map { " (\(LineChart.label($0.lo))–\(LineChart.label($0.hi)))" } ?? "")
+            }
+            col += grid.put(col, rect.y, entry, Style(color ? s.color : nil), maxWidth: rect.maxX - col) + 1
+        }
         let plotTop = rect.y + 1, plotHeight = rect.height - 2
         let axisWidth = 7
         let plotX = rect.x + axisWidth + 1, plotWidth = rect.width - axisWidth - 1
@@ -156,6 +169,10 @@ public struct LineChart: Widget {
             }
         }
         canvas.draw(into: &grid, x: plotX, y: plotTop, unicode: glyphs.unicode)
+        if let cx = cursorX, cx >= xmin, cx <= xmax {
+            let c = plotX + min(dx(cx) / 2, plotWidth - 1)
+            for y in plotTop..<(plotTop + plotHeight) { grid[c, y] = Cell(character: glyphs.vertical, style: Style(bold: true)) }
+        }
         // Without colour, each line carries its glyph at a few places (staggered per series).
         if !color {
             for (k, s) in series.enumerated() {

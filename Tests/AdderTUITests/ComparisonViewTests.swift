@@ -230,3 +230,24 @@ extension ComparisonViewTests {
         }
     }
 }
+
+extension ComparisonViewTests {
+    /// ← → move a cursor over the charts; the legends show each series' value there, a
+    /// group's with its spread; Esc hides it.
+    @Test func theValueCursor() {
+        let d = dashboard()
+        d.handle(.down)      // fp·adaptive
+        d.handle(.char("c"))
+        d.handle(.down); d.handle(.down); d.handle(.down)   // sign·adaptive
+        d.handle(.char("c"))
+        d.handle(.right)
+        #expect(d.state.cursor == 0.5)
+        for _ in 0..<20 { d.handle(.right) }
+        #expect(d.state.cursor == 1)
+        let screen = rows(d, 160, 50)
+        #expect(screen[18] == "│training loss (EMA 0.60) @ 2811  △fp·adaptive 0.279 (0.246–0.311) □sign·adapti││test accuracy @ 2811  △fp·adaptive 0.899 (0.898–0.900) □sign·adaptive 0.839 (0│")
+        #expect(screen[19] == "│   1.9 ┤⠄                                                                    │││     1 ┤                                                                     ││", "the cursor's column at the right end of both charts")
+        d.handle(.escape)
+        #expect(d.state.cursor == nil)
+    }
+}

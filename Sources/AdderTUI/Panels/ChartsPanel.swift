@@ -57,6 +57,8 @@ struct ChartData {
         // One x range for both charts: an event sits in the same column in each.
         let xs = (loss.series + accuracy.series).flatMap { $0.points.map(\.x) }.filter(\.isFinite)
         if let lo = xs.min(), let hi = xs.max(), hi > lo { loss.xRange = lo...hi; accuracy.xRange = lo...hi }
+        loss.cursor = state.cursor
+        accuracy.cursor = state.cursor
         loss.glyphs = g; loss.color = state.color
         accuracy.glyphs = g; accuracy.color = state.color
     }

@@ -32,7 +32,7 @@ enum HelpDialog {
         ("R", "resume a stopped, interrupted or failed run"),
         ("[ ] + -", "move a queued run up / down; more / fewer at once"),
         ("c / C", "compare the run or group / every group shown"),
-        ("Enter", "show / hide a group's runs"),
+        ("Enter ← →", "show / hide a group's runs; the charts' value cursor"),
         ("t o /", "grouped or flat; next sort; filter (Esc clears)"),
         ("s S l a", "smoothing more / less; log y; x by step / epoch"),
         ("p L T b", "SVG export; layer view (v m ← →); summary; baseline"),

@@ -112,6 +112,7 @@ struct LayerHistoryPanel: Widget {
                                          + (settings.acrossRuns ? " \(dot) ← → layer" : "") + " \(dot) L closes"), glyphs: g)
         var chart = LineChart(title: g.text(title + (logY ? " (log)" : "")), series: series)
         chart.logY = logY
+        chart.cursor = state.cursor
         chart.xLabel = state.xByEpoch ? "epoch" : "step"
         chart.glyphs = g
         chart.color = state.color
