@@ -145,6 +145,7 @@ public final class Dashboard {
         if Date().timeIntervalSince(lastScan) > 5 { scanRunsDirectory(); return }
         readPending()
         continueReading()
+        queue.rebalance()
         let contents = queue.contents()
         let live = self.live
         // A queued entry that has started is the same row under its new id.
@@ -154,7 +155,8 @@ public final class Dashboard {
         state.compared = Set(state.compared.map { renamed[$0] ?? $0 })
         // Runs read from disk (in name order), then the ones trained here, those waiting and
         // those that could not start; a run directory being resumed here is shown once.
-        let liveRows = live.map { RunEntry(id: Dashboard.id(of: $0), snapshot: $0.snapshot(), live: true) }
+        let resuming = Set(contents.waiting.compactMap { w -> String? in if case .resume(let dir) = w.work { return dir } else { return nil } })
+        let liveRows = live.filter { !resuming.contains($0.directory ?? "") }.map { RunEntry(id: Dashboard.id(of: $0), snapshot: $0.snapshot(), live: true) }
         var waitingRows: [RunEntry] = []
         for (i, w) in contents.waiting.enumerated() {
             guard var snap = snapshot(of: w.work) else { continue }
@@ -202,7 +204,8 @@ public final class Dashboard {
         let ids = queue.enqueue(experiment.runs.map { .new($0) }).map(Dashboard.queueId)
         refresh()
         if let first = ids.first.map({ id in (Dashboard.renamed(id, queue) ?? id) }) { state.focus(on: first) }
-        if ids.count > 1 { state.compared = Set(ids.map { Dashboard.renamed($0, queue) ?? $0 }) }
+        // A few runs are compared at once; a larger group is better read grouped (C compares its groups).
+        if ids.count > 1 && ids.count <= 6 { state.compared = Set(ids.map { Dashboard.renamed($0, queue) ?? $0 }) }
         let n = ids.count, waiting = queue.contents().waiting.count
         state.message = "launched \(experiment.name): \(n) run\(n == 1 ? "" : "s")"
             + (waiting > 0 ? ", \(queue.limit) at a time (\(waiting) queued; + / - change how many)" : "")
@@ -369,6 +372,15 @@ public final class Dashboard {
             let g = state.focusedGroup!
             if g.expanded { state.expanded.remove(g.id) } else { state.expanded.insert(g.id) }
             state.focus(on: g.id)
+        case .enter where state.focused != nil:
+            // On a run of an open group: close the group; on a run alone, say what Enter does.
+            let id = state.focused!.id
+            if case .run(_, true)? = state.focusedRow, let g = state.rowModel.grouping.groups.first(where: { $0.indices.contains { state.runs[$0].id == id } }) {
+                state.expanded.remove(g.identity)
+                state.focus(on: g.identity)
+            } else {
+                state.message = "Enter opens and closes groups; n opens the launcher"
+            }
         case .char("n"), .enter: state.overlay = .launcher(LauncherForm(directory: experimentsDirectory))
         case .char("t"):
             // The focus stays on the same run, or on a group's first run (or the group holding the run).
@@ -380,10 +392,10 @@ public final class Dashboard {
             let id = state.focusedRow?.id
             state.sort = state.sort.next
             if let id { state.focus(on: id) }
-            state.message = "sorted by \(state.sort.rawValue)"
+            state.message = state.sort == .listed ? "sorted as listed" : "sorted by \(state.sort.rawValue)"
         case .char("/"):
             state.editingFilter = true
-            state.message = message
+            state.message = "filter: /\(state.filter)  (a regular expression; Enter keeps it, Esc clears)"
         case .escape where !state.filter.isEmpty:
             state.filter = ""
             state.message = "filter cleared"
@@ -437,7 +449,9 @@ public final class Dashboard {
                 state.message = "comparison cleared: the charts follow the focus"
             } else {
                 state.compared = all
-                state.message = "comparing \(all.count) group\(all.count == 1 ? "" : "s") and runs (C again clears)"
+                let groups = all.filter { $0.hasPrefix("group:") }.count, runs = all.count - groups
+                state.message = "comparing " + [groups > 0 ? "\(groups) group\(groups == 1 ? "" : "s")" : "", runs > 0 ? "\(runs) run\(runs == 1 ? "" : "s")" : ""]
+                    .filter { !$0.isEmpty }.joined(separator: " and ") + " (C again clears)"
             }
         case .char("q"), .char("Q"):
             let n = activeRuns.count
@@ -454,7 +468,8 @@ public final class Dashboard {
             unreadable = [:]  // a fixed config.yaml is read again
             scanRunsDirectory()
             if !isReading, unreadable.isEmpty {
-                state.message = "re-read \(state.runsDirectory): \(allDirectories.count) run director\(allDirectories.count == 1 ? "y" : "ies")"
+                let n = RunReader.runDirectories(in: state.runsDirectory).count
+                state.message = "re-read \(state.runsDirectory): \(n) run director\(n == 1 ? "y" : "ies")"
             }
         case .char(" ") where focusedWaiting != nil, .char("x") where focusedWaiting != nil:
             let id = focusedWaiting!, name = state.focused!.snapshot.config.name
@@ -468,7 +483,11 @@ public final class Dashboard {
             refresh()
         case .char(" "), .char("g"), .char("e"), .char("E"), .char("x"):
             guard let run = focusedRun else {
-                state.message = state.focused == nil ? "no run selected" : "\(state.focused!.snapshot.config.name) was read from disk; only runs launched here can be controlled (R resumes a stopped one here)"
+                if let e = state.focused, e.snapshot.state.isTerminal {
+                    state.message = "\(e.snapshot.config.name) has \(e.snapshot.state.rawValue)" + (e.snapshot.state == .finished ? "" : " (R resumes it)")
+                } else {
+                    state.message = state.focused == nil ? "select a run (Enter opens a group)" : "\(state.focused!.snapshot.config.name) is trained by another process; only runs launched here can be controlled"
+                }
                 return
             }
             let snap = run.snapshot()
@@ -483,6 +502,10 @@ public final class Dashboard {
                 run.toggleGradientMode()
                 state.message = "flipping the gradient mode of \(snap.config.name)"
             case .char("e"), .char("E"):
+                guard !snap.config.placement.isCNN, snap.config.strategy == .adaptive else {
+                    state.message = "η acts only in the adaptive learning rate of an AdderNet; \(snap.config.name) " + (snap.config.placement.isCNN ? "is a CNN" : "uses the \(snap.config.strategy.rawValue) strategy")
+                    return
+                }
                 // Relative to η when the change takes effect: presses in a row compound.
                 let factor = key == .char("e") ? 1.25 : 1 / 1.25
                 run.scaleEta(by: factor)

@@ -1,4 +1,5 @@
 import AdderTrain
+import Foundation
 
 /// A key press, decoded from the terminal.
 public enum Key: Equatable, Sendable {
@@ -73,10 +74,13 @@ public struct DashboardState: Sendable {
     public var message = ""
     public var unicode = true
     public var color = true
-    /// 12 series colours instead of 6.
-    public var color256 = false
-    /// Each run's and group's colour slot, kept once given (see `SeriesColors`).
-    public var seriesColors = SeriesColors(slots: TermColor.series256.count)
+    /// 12 series colours instead of 6 (the slots are made anew when this is set).
+    public var color256 = false {
+        didSet { seriesColors = SeriesColors(slots: (color256 ? TermColor.series256 : TermColor.series8).count) }
+    }
+    /// Each run's and group's colour slot, kept once given (see `SeriesColors`): as many
+    /// slots as the terminal has series colours, so that distinct slots are distinct colours.
+    public var seriesColors = SeriesColors(slots: TermColor.series8.count)
     public var runsDirectory = "runs"
 
     public init() {}
@@ -134,20 +138,26 @@ public struct DashboardState: Sendable {
     /// The colour slot of an id (for glyphs without colour).
     public func slot(for id: String) -> Int {
         var slots = seriesColors
-        return slots.slot(for: id)
+        return slots.slot(for: DashboardState.colorIdentity(id))
     }
 
     /// Gives colour slots to the rows shown that have none yet (in row order); the slots
     /// given before never change.
     public mutating func assignColors() {
-        for row in rows { _ = seriesColors.slot(for: row.id) }
+        for row in rows { _ = seriesColors.slot(for: DashboardState.colorIdentity(row.id)) }
+    }
+
+    /// What a colour slot is given to: a group's identity, or a run directory's name (as
+    /// `adderlab plot` names its series), so that figures and screen agree.
+    static func colorIdentity(_ id: String) -> String {
+        id.hasPrefix("group:") ? id : (id as NSString).lastPathComponent
     }
 
     /// The colour of a run or group: a function of its identity (its slot), never of its
     /// position in the list.
     public func color(for id: String) -> TermColor {
         var slots = seriesColors
-        let slot = slots.slot(for: id)
+        let slot = slots.slot(for: DashboardState.colorIdentity(id))
         let palette = color256 ? TermColor.series256 : TermColor.series8
         return palette[slot % palette.count]
     }

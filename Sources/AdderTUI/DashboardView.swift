@@ -24,7 +24,8 @@ public enum DashboardView {
         let queued = state.runs.filter { $0.snapshot.state == .queued }.count
         let dot = g.unicode ? "·" : "|"
         let groups = state.grouped ? state.rows.filter { if case .group = $0 { return true } else { return false } }.count : 0
-        let title = " AdderLab  \(state.runs.count) run\(state.runs.count == 1 ? "" : "s")" + (groups > 0 ? " in \(groups) group\(groups == 1 ? "" : "s")" : "")
+        let shown = state.rowModel.shownRuns < state.runs.count ? " (\(state.rowModel.shownRuns) shown)" : ""
+        let title = " AdderLab  \(state.runs.count) run\(state.runs.count == 1 ? "" : "s")\(shown)" + (groups > 0 ? " in \(groups) group\(groups == 1 ? "" : "s")" : "")
             + ", \(training) training" + (paused > 0 ? ", \(paused) paused" : "")
             + (queued > 0 ? ", \(queued) queued" : "")
             + "  \(dot)  n new run  ? help  q quit "

@@ -81,8 +81,12 @@ public struct LineChart: Widget {
         }
         // Title and legend on the first row (with the cursor: each series' value there).
         var col = rect.x + grid.put(rect.x, rect.y, title + (cursorX.map { " @ " + LineChart.label($0) } ?? ""), Style(bold: true), maxWidth: rect.width) + 2
+        // Series told apart by glyph: all without colour, and those sharing a colour with another.
+        var colorCount: [TermColor: Int] = [:]
+        for s in series { colorCount[s.color, default: 0] += 1 }
+        func marked(_ s: Series) -> Bool { s.glyph != nil && (!color || colorCount[s.color, default: 0] > 1) }
         for s in series where col < rect.maxX {
-            var entry = (color ? glyphs.bullet : (s.glyph.map { String($0) } ?? glyphs.bullet)) + s.name
+            var entry = (marked(s) ? String(s.glyph!) : glyphs.bullet) + s.name
             if let cx = cursorX {
                 let v = s.points.last { $0.x <= cx && $0.y.isFinite }?.y
                 let b = s.band.last { $0.x <= cx && $0.lo.isFinite && $0.hi.isFinite }
@@ -145,7 +149,11 @@ public struct LineChart: Widget {
             grid.put(c, plotTop, String(m.label.prefix(1)), Style(color ? m.color : nil, bold: true))
         }
         // Bands first, as a checkered fill between their edges, then the lines over them.
-        for s in series {
+        // Bands are sparser when several overlap, so the lines stay visible; in ASCII (where
+        // a band and a line would both be '*') they are left out.
+        let banded = series.filter { !$0.band.isEmpty }.count
+        let density = banded <= 2 ? 2 : 4
+        for s in series where glyphs.unicode {
             // Edges in dot coordinates, filled column by column between samples (linearly).
             let edges = s.band.filter { usable(($0.x, $0.lo)) && usable(($0.x, $0.hi)) }.map { (x: dx($0.x), top: dy($0.hi), bottom: dy($0.lo)) }
             for (i, e) in edges.enumerated() {
@@ -155,7 +163,9 @@ public struct LineChart: Widget {
                     let t = span == 0 ? 0 : Double(x - e.x) / Double(span)
                     let top = Int((Double(e.top) + t * Double(next.top - e.top)).rounded())
                     let bottom = Int((Double(e.bottom) + t * Double(next.bottom - e.bottom)).rounded())
-                    for y in min(top, bottom)...max(top, bottom) where (x + y) % 2 == 0 { canvas.set(x, y, color ? s.color : nil) }
+                    for y in min(top, bottom)...max(top, bottom) where (x + y) % density == 0 && (density == 2 || y % 2 == 0) {
+                        canvas.set(x, y, color ? s.color : nil)
+                    }
                 }
             }
         }
@@ -173,15 +183,15 @@ public struct LineChart: Widget {
             let c = plotX + min(dx(cx) / 2, plotWidth - 1)
             for y in plotTop..<(plotTop + plotHeight) { grid[c, y] = Cell(character: glyphs.vertical, style: Style(bold: true)) }
         }
-        // Without colour, each line carries its glyph at a few places (staggered per series).
-        if !color {
-            for (k, s) in series.enumerated() {
+        // A series told apart by glyph carries it at a few places (staggered per series).
+        do {
+            for (k, s) in series.enumerated() where marked(s) {
                 guard let glyph = s.glyph else { continue }
                 let pts = s.points.filter(usable)
                 guard !pts.isEmpty else { continue }
                 for j in 0..<4 {
                     let p = pts[min(pts.count - 1, (pts.count - 1) * (2 * j + 1 + (k % 2)) / 9)]
-                    grid.put(plotX + min(dx(p.x) / 2, plotWidth - 1), plotTop + min(dy(p.y) / 4, plotHeight - 1), String(glyph), Style(bold: true))
+                    grid.put(plotX + min(dx(p.x) / 2, plotWidth - 1), plotTop + min(dy(p.y) / 4, plotHeight - 1), String(glyph), Style(color ? s.color : nil, bold: true))
                 }
             }
         }

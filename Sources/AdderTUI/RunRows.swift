@@ -59,7 +59,7 @@ public struct RunRows: Sendable {
 
     public init() {}
 
-    static func groupId(_ g: RunGroup) -> String { "group:" + g.key.joined(separator: "\u{1F}") }
+    static func groupId(_ g: RunGroup) -> String { g.identity }
 
     /// The start time in a run directory's name ("…-20261129-094137"), or "".
     static func startTime(_ e: RunEntry) -> String {
@@ -98,7 +98,7 @@ public struct RunRows: Sendable {
                 filterProblem = "not a regular expression; matched as text"
             }
             for (i, e) in runs.enumerated() {
-                let text = ([e.snapshot.config.name, e.snapshot.state.rawValue]
+                let text = ([e.snapshot.config.name, shortNames[e.id] ?? "", e.snapshot.state.rawValue]
                             + grouping.differingKeys.map { RunGrouping.value(e.snapshot.config, $0) }).joined(separator: " ")
                 passes[i] = regex.map { (try? $0.firstMatch(in: text)) != nil } ?? text.localizedCaseInsensitiveContains(filter)
             }

@@ -37,6 +37,9 @@ public struct RunGroup: Sendable {
     public let runs: [RunSnapshot]
     /// The runs' positions in the list the grouping was made from.
     public let indices: [Int]
+    /// What identifies the group wherever it is shown (its colour slot comes from it): its
+    /// grouping values, which, unlike its label, do not change when other runs are listed.
+    public var identity: String { "group:" + key.joined(separator: "\u{1F}") }
 
     public var finalAccuracy: MeanStd? { MeanStd(runs.compactMap(\.finalAccuracy)) }
     public var bestAccuracy: MeanStd? { MeanStd(runs.compactMap(\.bestAccuracy)) }
@@ -125,11 +128,12 @@ public struct RunGrouping: Sendable {
     static let abbreviations = ["fullPrecision": "fp", "hardTanh": "ht", "identity": "id"]
 
     /// Short labels: the group's run name without its seed suffix and without the prefix
-    /// every group shares ("gradient-ablation-fullPrecision-adaptive" → "fp·adaptive"); when
-    /// that leaves labels empty or alike, the grouping values joined by "·".
+    /// every group shares ("gradient-ablation-fullPrecision-adaptive" → "fp·adaptive").
+    /// Labels that come out alike (or empty) get the grouping values that tell them apart
+    /// (never "null"), and failing that their position.
     static func labels(_ groups: [[RunSnapshot]], keys: [String], values: [[String]]) -> [String] {
         func short(_ parts: [String]) -> String {
-            parts.filter { !$0.isEmpty }.map { abbreviations[$0] ?? $0 }.joined(separator: "·")
+            parts.filter { !$0.isEmpty && $0 != "null" }.map { abbreviations[$0] ?? $0 }.joined(separator: "·")
         }
         let bases = groups.map { runs -> String in
             let s = runs[0]
@@ -140,10 +144,17 @@ public struct RunGrouping: Sendable {
         // The prefix shared by every base name, cut back to a "-" boundary.
         var prefix = bases.dropFirst().reduce(bases[0]) { p, b in String(zip(p, b).prefix { $0 == $1 }.map(\.0)) }
         if let dash = prefix.lastIndex(of: "-") { prefix = String(prefix[...dash]) } else { prefix = "" }
-        let fromNames = bases.map { short($0.dropFirst(prefix.count).split(separator: "-").map(String.init)) }
-        if !fromNames.contains(where: \.isEmpty) && Set(fromNames).count == fromNames.count { return fromNames }
-        let fromValues = values.map(short)
-        if !fromValues.contains(where: \.isEmpty) && Set(fromValues).count == fromValues.count { return fromValues }
-        return bases
+        var labels = bases.map { short($0.dropFirst(prefix.count).split(separator: "-").map(String.init)) }
+        // Alike labels: add the values in which the alike groups differ.
+        for label in Set(labels) where labels.filter({ $0 == label }).count > 1 || label.isEmpty {
+            let same = labels.indices.filter { labels[$0] == label }
+            let differing = keys.indices.filter { k in Set(same.map { values[$0][k] }).count > 1 }
+            for i in same {
+                let extra = short(differing.map { values[i][$0] })
+                labels[i] = [label, extra].filter { !$0.isEmpty }.joined(separator: "·")
+            }
+        }
+        for (i, l) in labels.enumerated() where l.isEmpty || labels.filter({ $0 == l }).count > 1 { labels[i] = (l.isEmpty ? "group" : l) + "·\(i + 1)" }
+        return labels
     }
 }

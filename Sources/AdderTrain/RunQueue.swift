@@ -180,10 +180,16 @@ public final class RunQueue: Sendable {
         }
     }
 
-    /// Starts waiting entries, front first, while fewer than `limit` train.
+    /// Starts waiting runs if slots are free: call it when a run was paused (a paused run
+    /// does not hold a slot; resumed, it may go beyond the limit until a run ends).
+    public func rebalance() { pump() }
+
+    /// Starts waiting entries, front first, while fewer than `limit` train (paused runs
+    /// are not training).
     private func pump() {
+        let paused = state.withLock { $0.started }.filter { $0.snapshot().state == .paused }.count
         while let item = state.withLock({ s -> Waiting? in
-            guard s.training < s.limit, !s.waiting.isEmpty else { return nil }
+            guard s.training - paused < s.limit, !s.waiting.isEmpty else { return nil }
             s.training += 1
             return s.waiting.removeFirst()
         }) {

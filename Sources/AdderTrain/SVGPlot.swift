@@ -390,7 +390,7 @@ extension SVGPlot {
     /// two runs share a name), or with `grouped` one per group of runs that differ only in
     /// their seed (`RunGrouping`), named by the group's label: the mean over its seeds
     /// with the min–max band. Colours come from `SeriesColors` over the series' identities
-    /// (the run directory's name, or the group label); a series whose colour an earlier
+    /// (the run directory's name, or `RunGroup.identity`, as in the dashboard); a series whose colour an earlier
     /// one already has (more than twelve) is dashed.
     public init(runs: [RunSnapshot], metric: Metric, x: Abscissa, grouped: Bool, title: String) {
         var colors = SeriesColors(slots: SeriesColors.svg.count)
@@ -403,7 +403,7 @@ extension SVGPlot {
         if grouped && !runs.isEmpty {   // (RunGrouping's labels need at least one run)
             for g in RunGrouping(snapshots: runs).groups {
                 let a = SeriesAggregation.aggregate(g.runs.map { SVGPlot.points(of: $0, metric: metric, x: x) })
-                let (color, dash) = style(g.label)
+                let (color, dash) = style(g.identity)
                 series.append(PlotSeries(name: g.label, color: color, points: a.map { ($0.x, $0.mean) },
                                          band: g.runs.count > 1 ? a.map { ($0.x, $0.lo, $0.hi) } : [], dash: dash))
             }

@@ -26,20 +26,20 @@ struct ComparisonViewTests {
         let d = dashboard()
         let screen = rows(d, 160, 50)
         #expect(screen[0] == " AdderLab  21 runs in 7 groups, 0 training  ·  n new run  ? help  q quit                                                                                        ")
-        #expect(Array(screen[2...9]) == ["│   group / run         state       progress       best %    final % mode       type    epoch model      img/s     ETA started                                 │",
-            "│▶  ▸ cnn (3)           3 finished  [████████] 90.55±0.14 90.55±0.14 -          cnn     3.0/3 lenet5     12592         2026-11-29 09:41                        │",
-            "│   ▸ fp·adaptive (3)   3 finished  [████████] 89.90±0.13 89.90±0.13 fp/ht      adder   3.0/3 lenet5     11218         2026-11-29 09:41                        │",
-            "│   ▸ fp·fixed (3)      3 finished  [████████] 84.25±1.17 84.25±1.17 fp/ht      adder   3.0/3 lenet5     10624         2026-11-29 09:41                        │",
-            "│   ▸ fp·scaled (3)     3 finished  [████████] 89.03±0.43 89.03±0.43 fp/ht      adder   3.0/3 lenet5     10786         2026-11-29 09:41                        │",
-            "│   ▸ sign·adaptive (3) 3 finished  [████████] 83.95±1.09 83.95±1.09 sign/ht    adder   3.0/3 lenet5      9729         2026-11-29 09:41                        │",
-            "│   ▸ sign·fixed (3)    3 finished  [████████] 84.35±1.25 84.35±1.25 sign/ht    adder   3.0/3 lenet5      9842         2026-11-29 09:41                        │",
-            "│   ▸ sign·scaled (3)   3 finished  [████████] 85.26±1.11 85.26±1.11 sign/ht    adder   3.0/3 lenet5      9602         2026-11-29 09:41                        │"])
+        #expect(Array(screen[2...9]) == ["│   group / run         state      progress       best %    final % mode       type    epoch model      img/s     ETA started                                  │",
+                                         "│▶  ▸ cnn (3)           3 finished [████████] 90.55±0.14 90.55±0.14 -          cnn     3.0/3 lenet5     12592         2026-11-29 09:41                         │",
+                                         "│   ▸ fp·adaptive (3)   3 finished [████████] 89.90±0.13 89.90±0.13 fp/ht      adder   3.0/3 lenet5     11218         2026-11-29 09:41                         │",
+                                         "│   ▸ fp·fixed (3)      3 finished [████████] 84.25±1.17 84.25±1.17 fp/ht      adder   3.0/3 lenet5     10624         2026-11-29 09:41                         │",
+                                         "│   ▸ fp·scaled (3)     3 finished [████████] 89.03±0.43 89.03±0.43 fp/ht      adder   3.0/3 lenet5     10786         2026-11-29 09:41                         │",
+                                         "│   ▸ sign·adaptive (3) 3 finished [████████] 83.95±1.09 83.95±1.09 sign/ht    adder   3.0/3 lenet5      9729         2026-11-29 09:41                         │",
+                                         "│   ▸ sign·fixed (3)    3 finished [████████] 84.35±1.25 84.35±1.25 sign/ht    adder   3.0/3 lenet5      9842         2026-11-29 09:41                         │",
+                                         "│   ▸ sign·scaled (3)   3 finished [████████] 85.26±1.11 85.26±1.11 sign/ht    adder   3.0/3 lenet5      9602         2026-11-29 09:41                         │"])
         let small = rows(d, 80, 24)
-        #expect(Array(small[2...6]) == ["│   group / run         state       progress       best %    final % mode      │",
-            "│▶  ▸ cnn (3)           3 finished  [████████] 90.55±0.14 90.55±0.14 -         │",
-            "│   ▸ fp·adaptive (3)   3 finished  [████████] 89.90±0.13 89.90±0.13 fp/ht     │",
-            "│   ▸ fp·fixed (3)      3 finished  [████████] 84.25±1.17 84.25±1.17 fp/ht     │",
-            "│   ▸ fp·scaled (3)     3 finished  [████████] 89.03±0.43 89.03±0.43 fp/ht     │"])
+        #expect(Array(small[2...6]) == ["│   group / run         state      progress       best %    final % mode       │",
+                                        "│▶  ▸ cnn (3)           3 finished [████████] 90.55±0.14 90.55±0.14 -          │",
+                                        "│   ▸ fp·adaptive (3)   3 finished [████████] 89.90±0.13 89.90±0.13 fp/ht      │",
+                                        "│   ▸ fp·fixed (3)      3 finished [████████] 84.25±1.17 84.25±1.17 fp/ht      │",
+                                        "│   ▸ fp·scaled (3)     3 finished [████████] 89.03±0.43 89.03±0.43 fp/ht      │"])
         #expect(small[16] == "┌─ Layers of gradient-ablation-cnn-s1 (1 of 3 in cnn) · mode - ────────────────┐")
     }
 
@@ -49,23 +49,23 @@ struct ComparisonViewTests {
         d.handle(.down)
         d.handle(.enter)
         let open = rows(d, 160, 50)
-        #expect(Array(open[3...8]) == ["│   ▸ cnn (3)                                     3 finished  [████████] 90.55±0.14 90.55±0.14 -          cnn     3.0/3 lenet5     12592                       │",
-            "│▶  ▾ fp·adaptive (3)                             3 finished  [████████] 89.90±0.13 89.90±0.13 fp/ht      adder   3.0/3 lenet5     11218                       │",
-            "│     gradient-ablation-fullPrecision-adaptive-s1 finished*   [████████]      89.95      89.95 fp/ht      adder   3.0/3 lenet5     10966                       │",
-            "│     gradient-ablation-fullPrecision-adaptive-s2 finished*   [████████]      90.00      90.00 fp/ht      adder   3.0/3 lenet5     12038                       │",
-            "│     gradient-ablation-fullPrecision-adaptive-s3 finished*   [████████]      89.76      89.76 fp/ht      adder   3.0/3 lenet5     10650                       │",
-            "│   ▸ fp·fixed (3)                                3 finished  [████████] 84.25±1.17 84.25±1.17 fp/ht      adder   3.0/3 lenet5     10624                       │"])
+        #expect(Array(open[3...8]) == ["│   ▸ cnn (3)                                     3 finished [████████] 90.55±0.14 90.55±0.14 -          cnn     3.0/3 lenet5     12592                        │",
+                                       "│▶  ▾ fp·adaptive (3)                             3 finished [████████] 89.90±0.13 89.90±0.13 fp/ht      adder   3.0/3 lenet5     11218                        │",
+                                       "│     gradient-ablation-fullPrecision-adaptive-s1 finished*  [████████]      89.95      89.95 fp/ht      adder   3.0/3 lenet5     10966                        │",
+                                       "│     gradient-ablation-fullPrecision-adaptive-s2 finished*  [████████]      90.00      90.00 fp/ht      adder   3.0/3 lenet5     12038                        │",
+                                       "│     gradient-ablation-fullPrecision-adaptive-s3 finished*  [████████]      89.76      89.76 fp/ht      adder   3.0/3 lenet5     10650                        │",
+                                       "│   ▸ fp·fixed (3)                                3 finished [████████] 84.25±1.17 84.25±1.17 fp/ht      adder   3.0/3 lenet5     10624                        │"])
         d.handle(.enter)
         #expect(d.state.rows.count == 7 && d.state.focusedGroup?.group.label == "fp·adaptive")
         // t: the flat list of all 21; at 80 columns the long names give way to short labels.
         d.handle(.char("t"))
         let flat = rows(d, 80, 24)
         #expect(flat[0] == " AdderLab  21 runs, 0 training  ·  n new run  ? help  q quit                    ")
-        #expect(Array(flat[2...6]) == ["│   run                            state       progress       best %    final %│",
-            "│   cnn·s1                         finished*   [████████]      90.59      90.59│",
-            "│   cnn·s2                         finished*   [████████]      90.39      90.39│",
-            "│   cnn·s3                         finished*   [████████]      90.67      90.67│",
-            "│▶  fp·adaptive·s1                 finished*   [████████]      89.95      89.95│"])
+        #expect(Array(flat[2...6]) == ["│   run              state     progress       best %    final % mode           │",
+                                       "│   cnn·s1           finished* [████████]      90.59      90.59 -              │",
+                                       "│   cnn·s2           finished* [████████]      90.39      90.39 -              │",
+                                       "│   cnn·s3           finished* [████████]      90.67      90.67 -              │",
+                                       "│▶  fp·adaptive·s1   finished* [████████]      89.95      89.95 fp/ht          │"])
     }
 
     /// o cycles the sort (best accuracy next); / filters by regular expression; Esc clears.
@@ -80,13 +80,13 @@ struct ComparisonViewTests {
         d.handle(.enter)
         #expect(d.state.message == "filter /^.*sign: 9 of 21 runs")
         let screen = rows(d, 100, 30)
-        #expect(screen[0] == " AdderLab  21 runs in 3 groups, 0 training  ·  n new run  ? help  q quit                            ")
+        #expect(screen[0] == " AdderLab  21 runs (9 shown) in 3 groups, 0 training  ·  n new run  ? help  q quit                  ")
         #expect(screen[1].hasPrefix("┌─ Runs (") && screen[1].hasSuffix(") · grouped, by best accuracy, /^.*sign, 9 of 21 shown ─────┐"))
-        #expect(Array(screen[2...6]) == ["│   group / run         state       progress       best %    final % mode       type    epoch      │",
-            "│▶  ▸ sign·scaled (3)   3 finished  [████████] 85.26±1.11 85.26±1.11 sign/ht    adder   3.0/3      │",
-            "│   ▸ sign·fixed (3)    3 finished  [████████] 84.35±1.25 84.35±1.25 sign/ht    adder   3.0/3      │",
-            "│   ▸ sign·adaptive (3) 3 finished  [████████] 83.95±1.09 83.95±1.09 sign/ht    adder   3.0/3      │",
-            "│                                                                                                  │"])
+        #expect(Array(screen[2...6]) == ["│   group / run         state      progress       best %    final % mode       type    epoch       │",
+                                         "│▶  ▸ sign·scaled (3)   3 finished [████████] 85.26±1.11 85.26±1.11 sign/ht    adder   3.0/3       │",
+                                         "│   ▸ sign·fixed (3)    3 finished [████████] 84.35±1.25 84.35±1.25 sign/ht    adder   3.0/3       │",
+                                         "│   ▸ sign·adaptive (3) 3 finished [████████] 83.95±1.09 83.95±1.09 sign/ht    adder   3.0/3       │",
+                                         "│                                                                                                  │"])
         d.handle(.escape)
         #expect(d.state.message == "filter cleared" && d.state.rows.count == 7)
         // Not a regular expression: matched as text, and said so while typing.
@@ -102,12 +102,12 @@ struct ComparisonViewTests {
     @Test func compareEveryGroupWithBands() {
         let d = dashboard(color: true)
         d.handle(.char("C"))
-        #expect(d.state.message == "comparing 7 groups and runs (C again clears)")
+        #expect(d.state.message == "comparing 7 groups (C again clears)")
         #expect(d.state.chartItems.map(\.label) == ["cnn", "fp·adaptive", "fp·fixed", "fp·scaled", "sign·adaptive", "sign·fixed", "sign·scaled"])
         #expect(d.state.chartItems.allSatisfy { $0.isGroup && $0.entries.count == 3 })
         let screen = rows(d, 160, 50)
         #expect(Array(screen[17...18]) == ["┌──────────────────────────────────────────────────────────────────────────────┐┌──────────────────────────────────────────────────────────────────────────────┐",
-            "│training loss (EMA 0.60)  ●cnn ●fp·adaptive ●fp·fixed ●fp·scaled ●sign·adaptiv││test accuracy  ●cnn ●fp·adaptive ●fp·fixed ●fp·scaled ●sign·adaptive ●sign·fix│"])
+                                           "│loss  ●cnn ●fp·adaptive ●fp·fixed ●fp·scaled ■sign·adaptive ●sign·fixed ▲sign·││test acc  ●cnn ●fp·adaptive ●fp·fixed ●fp·scaled ■sign·adaptive ●sign·fixed ▲s│"])
         d.handle(.char("C"))
         #expect(d.state.compared.isEmpty && d.state.message == "comparison cleared: the charts follow the focus")
     }
@@ -133,7 +133,7 @@ struct ComparisonViewTests {
         d.handle(.char("C"))
         let screen = rows(d, 160, 50)
         #expect(Array(screen[17...18]) == ["┌──────────────────────────────────────────────────────────────────────────────┐┌──────────────────────────────────────────────────────────────────────────────┐",
-            "│training loss (EMA 0.60)  ✚cnn △fp·adaptive ○fp·fixed ◇fp·scaled □sign·adaptiv││test accuracy  ✚cnn △fp·adaptive ○fp·fixed ◇fp·scaled □sign·adaptive ■sign·fix│"])
+                                           "│loss  ●cnn ○fp·adaptive ◆fp·fixed ◇fp·scaled ■sign·adaptive □sign·fixed ▲sign·││test acc  ●cnn ○fp·adaptive ◆fp·fixed ◇fp·scaled ■sign·adaptive □sign·fixed ▲s│"])
         // Each line carries its glyph: the accuracy chart's first column of data.
         #expect(Array(screen[19...24]).map { String(Array($0)[103]) } == [" ",
             " ",
@@ -166,8 +166,9 @@ extension ComparisonViewTests {
             let parsed = try #require(SVGContents.parse(svg), "\(f) is not XML")
             #expect(parsed.series == ["cnn", "sign·adaptive"])
             #expect(parsed.bands == 2, "each group has its band")
-            // The colours are the dashboard's.
-            #expect(svg.contains(d.state.color(for: d.state.chartItems[0].id).hex))
+            // The colours are those adderlab plot gives the same groups.
+            let plot = SVGPlot(runs: d.state.runs.map(\.snapshot), metric: .testAccuracy, x: .step, grouped: true, title: "")
+            #expect(plot.series.map(\.color).allSatisfy { svg.contains($0) })
         }
         // Nothing in the charts: nothing written, and said so.
         d.handle(.char("C"))
@@ -196,7 +197,7 @@ extension ComparisonViewTests {
         #expect(d.state.message == "layer \(layers[1])")
         let across = rows(d, 160, 50)
         #expect(Array(across[17...18]) == ["┌─ Layers over training · v quantity · m every layer · ← → layer · L closes ───────────────────────────────────────────────────────────────────────────────────┐",
-                                          "│conv2 ‖∂L/∂F‖ across the compared runs (log)  ●cnn ●fp·adaptive ●fp·fixed ●fp·scaled ●sign·adaptive ●sign·fixed ●sign·scaled                                  │"])
+                                           "│conv2 ‖∂L/∂F‖ across the compared runs (log)  ●cnn ●fp·adaptive ●fp·fixed ●fp·scaled ■sign·adaptive ●sign·fixed ▲sign·scaled                                  │"])
         d.handle(.char("v"))
         #expect(d.state.message == "layer view: α (adaptive learning rate)")
         d.handle(.escape)
@@ -245,7 +246,7 @@ extension ComparisonViewTests {
         for _ in 0..<20 { d.handle(.right) }
         #expect(d.state.cursor == 1)
         let screen = rows(d, 160, 50)
-        #expect(screen[18] == "│training loss (EMA 0.60) @ 2811  △fp·adaptive 0.279 (0.246–0.311) □sign·adapti││test accuracy @ 2811  △fp·adaptive 0.899 (0.898–0.900) □sign·adaptive 0.839 (0│")
+        #expect(screen[18] == "│loss @ 2811  ●fp·adaptive 0.279 (0.246–0.311) ○sign·adaptive 0.433 (0.405–0.47││test acc @ 2811  ●fp·adaptive 0.899 (0.898–0.900) ○sign·adaptive 0.839 (0.833–│")
         #expect(screen[19] == "│   1.9 ┤⠄                                                                    │││     1 ┤                                                                     ││", "the cursor's column at the right end of both charts")
         d.handle(.escape)
         #expect(d.state.cursor == nil)

@@ -140,7 +140,7 @@ struct EndToEndTests {
         try keys("Down", "Enter")
         let queued = try waitFor(20, "1 training and 20 queued") { $0.contains("AdderLab  21 runs in 7 groups, 1 training, 20 queued") }
         // Grouped: seven rows of three seeds, the first group starting, the rest queued.
-        #expect(queued.contains("▸ cnn (3)") && queued.contains("2 queued+1") && queued.contains("▸ sign·scaled (3)")
+        #expect(queued.contains("▸ cnn (3)") && queued.contains("2 queu 1 strt") && queued.contains("▸ sign·scaled (3)")
                 && queued.contains("launched gradient-ablation: 21 runs, 1 at a time (20 queued"))
 
         // A run trained by another process is shown as running (r re-reads the directory at once).

@@ -53,13 +53,13 @@ struct LifecycleTests {
         // Grouped (the default), the three seeds are one row; t shows them one by one.
         var screen = rows(d)
         #expect(screen[0].hasPrefix(" AdderLab  3 runs in 1 group, 1 training, 2 queued  ·  n new run"))
-        #expect(screen[3] == "│▶  ▸ g (3)      2 queued+1  [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5      │")
+        #expect(screen[3] == "│▶  ▸ g (3)      2 queu 1 strt [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5    │")
         d.handle(.char("t"))
         #expect(d.state.message == "flat list: every run on its own row")
         screen = rows(d)
-        #expect(Array(screen[3...5]) == ["│▶● g-s1         starting    [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5      │",
-                                         "│ ● g-s2         queued 1    [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5      │",
-                                         "│ ● g-s3         queued 2    [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5      │"])
+        #expect(Array(screen[3...5]) == ["│▶● g-s1         starting  [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5        │",
+                                         "│ ● g-s2         queued 1  [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5        │",
+                                         "│ ● g-s3         queued 2  [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5        │"])
         d.handle(.up); d.handle(.up)
         // Focus the last queued run and move it up: it is next.
         d.handle(.down); d.handle(.down)
@@ -122,7 +122,7 @@ struct LifecycleTests {
         #expect(reason == "tiny: synthetic/train has 10 images, fewer than one batch of 64")
         #expect(d.state.message == "tiny failed: " + reason)
         let screen = rows(d)
-        #expect(screen[3] == "│▶  tiny         failed      tiny: synthetic/train has 10 images, fewer than one batch of 64       │")
+        #expect(screen[3] == "│▶  tiny         failed    tiny: synthetic/train has 10 images, fewer than one batch of 64         │")
         #expect(screen[29] == pad(" tiny failed: tiny: synthetic/train has 10 images, fewer than one batch of 64  ·  smoothing 0.60 · …", 100))
         // Nothing is queued for a dataset that is not there.
         let missing = runs + "/no-mnist"

@@ -82,14 +82,15 @@ struct RunGroupingTests {
         #expect(MeanStd([1, .infinity, 3])!.mean == 2, "non-finite values are left out")
     }
 
-    /// Labels fall back to the differing values when the names say nothing.
+    /// Labels that come out alike get the differing values.
     @Test func labelsFallBackToTheValues() throws {
         func run(_ name: String, _ lr: Double, seed: Int) throws -> RunSnapshot {
             RunSnapshot(config: try Experiment.parse(yaml: "name: \(name)\noptimizer: {lr: \(lr)}\nseed: \(seed)").runs[0])
         }
         let g = RunGrouping(snapshots: [try run("same", 0.1, seed: 1), try run("same", 0.2, seed: 1), try run("same", 0.1, seed: 2)])
         #expect(g.groupingKeys == ["optimizer.lr"])
-        #expect(g.groups.map(\.label) == ["0.1", "0.2"])
+        // Both named "same": the value that tells them apart is added.
+        #expect(g.groups.map(\.label) == ["same·0.1", "same·0.2"])
         #expect(g.groups.map(\.runs.count) == [2, 1])
     }
 }

@@ -8,9 +8,12 @@ import Foundation
 struct ChartData {
     var loss: LineChart
     var accuracy: LineChart
+    /// Each series' colour identity (for the SVG palette, given as `adderlab plot` gives it).
+    var identities: [String]
 
     init(state: DashboardState, glyphs g: Glyphs, legendWidth: Int, samples: Int) {
         let items = state.chartItems
+        identities = items.map { DashboardState.colorIdentity($0.id) }
         let xName = state.xByEpoch ? "epoch" : "step"
         func x(_ step: Int, _ e: RunEntry) -> Double {
             state.xByEpoch ? Double(step) / Double(max(e.snapshot.stepsPerEpoch, 1)) : Double(step)
@@ -26,18 +29,18 @@ struct ChartData {
         // Full names when they fit in the legend, the short labels otherwise.
         let full = items.map(\.label)
         let short = full.count > 1 && full.reduce(0, { $0 + $1.count + 2 }) > legendWidth
-        let names = items.map { short && !$0.isGroup ? (state.rowModel.shortNames[$0.id] ?? $0.label) : $0.label }
+        let names = items.map { g.text(short && !$0.isGroup ? (state.rowModel.shortNames[$0.id] ?? $0.label) : $0.label) }
         let glyphSet = g.unicode ? LineChart.glyphsUnicode : LineChart.glyphsASCII
         func series(_ i: Int, _ curves: [[(x: Double, y: Double)]]) -> LineChart.Series {
             let item = items[i]
-            let glyph = glyphSet[state.slot(for: item.id) % glyphSet.count]
+            let glyph = glyphSet[i % glyphSet.count]   // by place: distinct among the series shown
             guard item.isGroup else { return LineChart.Series(name: names[i], color: item.color, points: curves[0], glyph: glyph) }
             let agg = SeriesAggregation.aggregate(curves)
             return LineChart.Series(name: names[i], color: item.color, points: agg.map { ($0.x, $0.mean) },
                                     band: agg.map { ($0.x, $0.lo, $0.hi) }, glyph: glyph)
         }
-        let smoothingText = state.smoothing > 0 ? String(format: " (EMA %.2f)", state.smoothing) : ""
-        loss = LineChart(title: "training loss" + smoothingText + (state.logScale ? " log" : ""), series: items.indices.map { i in
+        // Short titles: the legend needs the room (smoothing and scale are in the status line).
+        loss = LineChart(title: "loss" + (state.logScale ? " (log)" : ""), series: items.indices.map { i in
             series(i, items[i].entries.map { e in
                 let steps = ChartsPanel.downsample(e.snapshot.steps, to: samples)
                 let ys = smoothed(steps.map(\.loss), weight: state.smoothing)
@@ -47,13 +50,13 @@ struct ChartData {
         loss.logY = state.logScale
         loss.markers = markers
         loss.xLabel = xName
-        accuracy = LineChart(title: "test accuracy", series: items.indices.map { i in
+        accuracy = LineChart(title: "test acc", series: items.indices.map { i in
             series(i, items[i].entries.map { e in e.snapshot.evals.map { (x($0.step, e), $0.testAccuracy) } })
         })
         accuracy.markers = markers
         accuracy.xLabel = xName
         let accs = items.flatMap { $0.entries.flatMap { $0.snapshot.evals.map(\.testAccuracy) } }
-        if let lo = accs.filter(\.isFinite).min() { accuracy.yRange = max(0, (lo * 10).rounded(.down) / 10)...1 }
+        if let lo = accs.filter(\.isFinite).min() { accuracy.yRange = max(0, min(0.9, (lo * 10).rounded(.down) / 10))...1 }
         // One x range for both charts: an event sits in the same column in each.
         let xs = (loss.series + accuracy.series).flatMap { $0.points.map(\.x) }.filter(\.isFinite)
         if let lo = xs.min(), let hi = xs.max(), hi > lo { loss.xRange = lo...hi; accuracy.xRange = lo...hi }
@@ -63,11 +66,15 @@ struct ChartData {
         accuracy.glyphs = g; accuracy.color = state.color
     }
 
-    /// The charts as two SVG documents (loss, accuracy), in the series' colours.
+    /// The charts as two SVG documents (loss, accuracy), each series in the colour
+    /// `adderlab plot` gives it (12 slots over the same identities in the same order, a
+    /// palette made for white paper).
     func svg() -> (loss: String, accuracy: String) {
+        var colors = SeriesColors(slots: SeriesColors.svg.count)
+        let palette = identities.map { SeriesColors.svg[colors.slot(for: $0)] }
         func plot(_ c: LineChart, _ y: String) -> String {
-            SVGPlot(title: c.title, xLabel: c.xLabel, yLabel: y, logY: c.logY, series: c.series.map {
-                PlotSeries(name: $0.name, color: $0.color.hex, points: $0.points, band: $0.band)
+            SVGPlot(title: c.title, xLabel: c.xLabel, yLabel: y, logY: c.logY, series: zip(c.series, palette).map { s, color in
+                PlotSeries(name: s.name, color: color, points: s.points, band: s.band)
             }).render()
         }
         return (plot(loss, "loss"), plot(accuracy, "test accuracy"))
@@ -84,7 +91,7 @@ struct ChartsPanel: Widget {
     func render(into grid: inout Grid, area r: Rect) {
         let halves = Layout.columns(r, [.fixed(r.width / 2), .fill])
         let left = halves[0], right = halves[1]
-        let data = ChartData(state: state, glyphs: glyphs, legendWidth: left.width - 30, samples: max(64, left.width * 4))
+        let data = ChartData(state: state, glyphs: glyphs, legendWidth: left.width - 10, samples: max(64, left.width * 4))
         Box.draw(&grid, left, title: "", glyphs: glyphs)
         data.loss.render(into: &grid, area: left.inset(1))
         Box.draw(&grid, right, title: "", glyphs: glyphs)

@@ -86,9 +86,9 @@ struct LayerHistoryPanel: Widget {
             let names = LayerHistoryPanel.layers(state, settings)
             let layer = settings.layer.flatMap { names.contains($0) ? $0 : nil } ?? names.first ?? "-"
             title = "\(layer) \(q.rawValue) across the compared runs"
-            for item in state.chartItems {
+            for (i, item) in state.chartItems.enumerated() {
                 let curves = item.entries.map { q.points($0.snapshot, layer: layer, x: x($0)) }
-                let glyph = glyphSet[state.slot(for: item.id) % glyphSet.count]
+                let glyph = glyphSet[i % glyphSet.count]
                 if item.isGroup {
                     let agg = SeriesAggregation.aggregate(curves)
                     series.append(LineChart.Series(name: item.label, color: item.color, points: agg.map { ($0.x, $0.mean) },

@@ -32,14 +32,26 @@ struct RunsPanel: Widget {
             return String(format: "%.2f", m.mean * 100) + (m.std.map { pm + String(format: "%.2f", $0 * 100) } ?? "")
         }
         func progress(_ f: Double) -> String { Widgets.progressBar(f, width: 10, glyphs: g) }
+        // As wide as the longest state text shown (a mixed group's counts take more).
+        let stateWidth = max(9, min(13, state.rows.map { row -> Int in
+            switch row {
+            case .group(let gr): return RunsPanel.states(gr.entries).count
+            case .run(let e, _): return e.queuePosition.map { "queued \($0)".count } ?? e.snapshot.state.rawValue.count + (e.live ? 0 : 1)
+            }
+        }.max() ?? 9))
+        // Wide enough for every mean ± std shown (never cut: "100.00±18.25" is 12).
+        let spreadWidth = max(10, state.rows.map { row -> Int in
+            guard case .group(let gr) = row else { return 0 }
+            return max(spread(gr.group.bestAccuracy).count, spread(gr.group.finalAccuracy).count)
+        }.max() ?? 0)
         func fraction(_ s: RunSnapshot) -> Double { Double(s.step) / Double(max(s.totalSteps, 1)) }
-        var columns: [Column] = [
-            ("state", 11, { e in e.queuePosition.map { "queued \($0)" } ?? e.snapshot.state.rawValue + (e.live ? "" : "*") },
+        let allColumns: [Column] = [
+            ("state", stateWidth, { e in e.queuePosition.map { "queued \($0)" } ?? e.snapshot.state.rawValue + (e.live ? "" : "*") },
              { RunsPanel.states($0.entries) }),
             ("progress", 10, { progress(fraction($0.snapshot)) },
              { progress($0.entries.map { fraction($0.snapshot) }.reduce(0, +) / Double(max($0.entries.count, 1))) }),
-            ("best %", -10, { percent($0.snapshot.bestAccuracy) }, { spread($0.group.bestAccuracy) }),
-            ("final %", -10, { percent($0.snapshot.finalAccuracy) }, { spread($0.group.finalAccuracy) }),
+            ("best %", -spreadWidth, { percent($0.snapshot.bestAccuracy) }, { spread($0.group.bestAccuracy) }),
+            ("final %", -spreadWidth, { percent($0.snapshot.finalAccuracy) }, { spread($0.group.finalAccuracy) }),
             ("mode", 10, { $0.snapshot.gradientMode.shortLabel },
              { Set($0.entries.map(\.snapshot.gradientMode.shortLabel)).count == 1 ? $0.entries[0].snapshot.gradientMode.shortLabel : "mixed" }),
             ("type", 5, { $0.snapshot.config.layerKind }, { $0.entries[0].snapshot.config.layerKind }),
@@ -54,21 +66,34 @@ struct RunsPanel: Widget {
         ]
         // The name column takes what the longest name needs (up to 48), then columns drop
         // from the right; a name that still does not fit is replaced by its short label.
-        let names = state.rows.map { row -> String in
-            switch row {
-            case .run(let e, let inGroup): return (inGroup ? "  " : "") + e.snapshot.config.name
-            case .group(let gr): return "▸ \(gr.group.label) (\(gr.entries.count))"
+        func names(short: Bool) -> [String] {
+            state.rows.map { row -> String in
+                switch row {
+                case .run(let e, let inGroup): return (inGroup ? "  " : "") + g.text(short ? (model.shortNames[e.id] ?? e.snapshot.config.name) : e.snapshot.config.name)
+                case .group(let gr): return "▸ \(g.text(gr.group.label)) (\(gr.entries.count))"
+                }
             }
         }
-        let longest = min(48, max(12, names.map { $0.count }.max() ?? 12))
+        let fullNames = names(short: false)
+        let longest = min(48, max(12, fullNames.map { $0.count }.max() ?? 12))
         func used(_ cols: [Column]) -> Int { cols.reduce(0) { $0 + abs($1.width) + 1 } + 3 }
+        var columns = allColumns
         while used(columns) + longest > inner.width && columns.count > 4 { columns.removeLast() }
-        let nameWidth = max(12, min(longest, inner.width - used(columns)))
-        // When one name does not fit, every run row uses its short label (one style per list).
-        let shortNames = names.contains { $0.count > nameWidth }
-        // Keep the focused row visible.
+        var nameWidth = max(12, min(longest, inner.width - used(columns)))
+        // When one name does not fit, every run row uses its short label (one style per
+        // list), and the name column shrinks to what those need, giving columns back.
+        let shortNames = fullNames.contains { $0.count > nameWidth }
+        if shortNames {
+            nameWidth = max(12, min(nameWidth, names(short: true).map { $0.count }.max() ?? 12))
+            columns = allColumns
+            while used(columns) + nameWidth > inner.width && columns.count > 4 { columns.removeLast() }
+        }
+        // Keep the focused row visible; the frame says how many rows are above and below.
         let visible = inner.height - 1
         let first = max(0, min(state.focus - visible + 1, state.rows.count - visible))
+        let below = state.rows.count - first - visible
+        if below > 0 { grid.put(r.maxX - 14, r.maxY - 1, g.text(" ↓ \(below) more "), Style(bold: true)) }
+        if first > 0 { grid.put(r.maxX - 14, r.y, g.text(" ↑ \(first) more "), Style(bold: true)) }
         let header = "   " + Grid.fit(state.grouped ? "group / run" : "run", nameWidth) + " "
             + columns.map { Grid.fit($0.name, abs($0.width), unicode: g.unicode, alignRight: $0.width < 0) }.joined(separator: " ")
         grid.put(inner.x, inner.y, header, Style(bold: true), maxWidth: inner.width)
@@ -84,7 +109,7 @@ struct RunsPanel: Widget {
             switch row {
             case .group(let gr):
                 let arrow = gr.expanded ? (g.unicode ? "▾" : "v") : (g.unicode ? "▸" : ">")
-                let name = "\(arrow) \(gr.group.label) (\(gr.entries.count))"
+                let name = "\(arrow) \(g.text(gr.group.label)) (\(gr.entries.count))"
                 x += grid.put(x, y, Grid.fit(name, nameWidth, unicode: g.unicode), Style(state.color ? color : nil, bold: true)) + 1
                 for c in columns {
                     let st = c.name == "state" ? RunsPanel.stateStyle(RunsPanel.leadingState(gr.entries), state.color) : Style.plain
@@ -92,7 +117,7 @@ struct RunsPanel: Widget {
                 }
             case .run(let e, let inGroup):
                 let full = (inGroup ? "  " : "") + e.snapshot.config.name
-                let name = !shortNames ? full : (inGroup ? "  " : "") + (model.shortNames[e.id] ?? e.snapshot.config.name)
+                let name = !shortNames ? full : (inGroup ? "  " : "") + g.text(model.shortNames[e.id] ?? e.snapshot.config.name)
                 x += grid.put(x, y, Grid.fit(name, nameWidth, unicode: g.unicode), Style(state.color ? color : nil, bold: focused)) + 1
                 for c in columns {
                     let text = Grid.fit(c.run(e), abs(c.width), unicode: g.unicode, alignRight: c.width < 0)
@@ -123,11 +148,17 @@ struct RunsPanel: Widget {
         return counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key.rawValue > $1.key.rawValue }?.key ?? .finished
     }
 
-    /// "3 finished", or "2 running+1" when the states differ.
+    /// "3 finished" when the runs agree, else counts with short state names, most first:
+    /// "2 queu 1 run" (run, paus, fin, stop, div, fail, queu, strt, intr).
     static func states(_ entries: [RunEntry]) -> String {
-        let lead = leadingState(entries)
-        let n = entries.filter { $0.snapshot.state == lead }.count
-        return "\(n) \(lead.rawValue)" + (n < entries.count ? "+\(entries.count - n)" : "")
+        var counts: [(RunState, Int)] = []
+        for e in entries {
+            if let i = counts.firstIndex(where: { $0.0 == e.snapshot.state }) { counts[i].1 += 1 } else { counts.append((e.snapshot.state, 1)) }
+        }
+        if counts.count == 1 { return "\(counts[0].1) \(counts[0].0.rawValue)" }
+        let short: [RunState: String] = [.running: "run", .paused: "paus", .finished: "fin", .stopped: "stop", .diverged: "div",
+                                         .failed: "fail", .queued: "queu", .starting: "strt", .interrupted: "intr"]
+        return counts.sorted { $0.1 > $1.1 }.map { "\($0.1) \(short[$0.0] ?? $0.0.rawValue)" }.joined(separator: " ")
     }
 
     static func stateStyle(_ s: RunState, _ color: Bool) -> Style {
