@@ -251,4 +251,21 @@ extension ComparisonViewTests {
         d.handle(.escape)
         #expect(d.state.cursor == nil)
     }
+
+    /// Keys that do not apply say why, instead of doing something else.
+    @Test func keysThatDoNotApplySaySo() {
+        let d = dashboard()
+        d.handle(.enter)                      // on a group: opens it
+        #expect(d.state.focusedGroup?.expanded == true)
+        d.handle(.down)                       // its first run
+        d.handle(.enter)                      // on a run of an open group: closes the group
+        #expect(d.state.focusedGroup?.group.label == "cnn" && d.state.focusedGroup?.expanded == false)
+        d.handle(.char("t"))
+        d.handle(.enter)
+        #expect(d.state.message == "Enter opens and closes groups; n opens the launcher")
+        d.handle(.char("g"))
+        #expect(d.state.message == "gradient-ablation-cnn-s1 has finished")
+        d.handle(.char("o")); for _ in 0..<6 { d.handle(.char("o")) }
+        #expect(d.state.message == "sorted as listed")
+    }
 }

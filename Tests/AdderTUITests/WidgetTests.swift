@@ -210,3 +210,15 @@ extension CraftTests {
         #expect(grid.row(4) == "       │⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝", "the line through the band")
     }
 }
+
+extension CraftTests {
+    /// Perfect accuracy keeps the accuracy axis at 1 (it once went to 2).
+    @Test func accuracyAxisNeverAboveOne() {
+        var run = fakeRun("perfect")
+        run.snapshot.evals = run.snapshot.evals.map { var e = $0; e.testAccuracy = 1; return e }
+        let grid = DashboardView.render(state([run]), width: 100, height: 30)
+        let rows = (0..<30).map { grid.row($0) }
+        let top = rows.first { $0.contains("test acc") }.flatMap { rows.firstIndex(of: $0) }!
+        #expect(rows[top + 1] == "│  2.43 ┤⠢⣀                 g                    ││     1 ┤                   g             ⠁      │")
+    }
+}

@@ -91,4 +91,20 @@ struct RunQueueTests {
         #expect(c.started.map(\.config.name) == ["after"])
         #expect(c.started.first?.snapshot().state == .finished)
     }
+
+    /// A paused run does not hold its slot: the next waiting run starts.
+    @Test func aPausedRunFreesItsSlot() throws {
+        let queue = RunQueue(runsDirectory: nil, limit: 1, threadsPerRun: 1)
+        queue.enqueue(configs(["a", "b"], steps: 400))
+        let a = queue.contents().started[0]
+        #expect(waitUntil { a.snapshot().state == .running })
+        queue.rebalance()
+        #expect(queue.contents().started.count == 1, "a running run holds the only slot")
+        a.pause()
+        #expect(waitUntil { a.snapshot().state == .paused })
+        queue.rebalance()
+        #expect(queue.contents().started.map(\.config.name) == ["a", "b"])
+        for r in queue.contents().started { r.stop() }
+        #expect(queue.wait(seconds: 60))
+    }
 }
