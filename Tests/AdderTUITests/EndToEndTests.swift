@@ -181,6 +181,41 @@ struct EndToEndTests {
         #expect(made.count >= 1 && made.count < 21)
     }
 
+    /// experiments/results as a user compares it: 7 groups with ± figures, all compared
+    /// with C, the layer view with one series per layer, and p's SVG (7 series, valid XML).
+    @Test func compareTheAblationAndExport() throws {
+        let dir = temporaryDirectory("e2e-compare")
+        let fm = FileManager.default
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        try fm.copyItem(atPath: repo + "/experiments/results", toPath: dir + "/results")
+        try tmux(["new-session", "-d", "-s", session, "-x", "160", "-y", "50", "-c", dir,
+                  "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color PS1='E2E$ ' bash --norc --noprofile"])
+        defer { _ = try? tmux(["kill-session", "-t", session]) }
+        _ = try waitFor(10, "the shell prompt") { $0.contains("E2E$") }
+        try keys("\(binary) --runs-dir results --no-quickstart", "Enter")
+        let groups = try waitFor(20, "seven groups") { $0.contains("AdderLab  21 runs in 7 groups") }
+        for label in ["cnn", "fp·adaptive", "fp·fixed", "fp·scaled", "sign·adaptive", "sign·fixed", "sign·scaled"] {
+            #expect(groups.split(separator: "\n").contains { $0.contains("▸ \(label) (3)") && $0.contains("±") }, "\(label)")
+        }
+        try keys("C")
+        _ = try waitFor(10, "every group compared") { $0.contains("comparing 7 groups") && $0.contains("●sign·adaptive") }
+        try keys("p")
+        let exported = try waitFor(10, "the export") { $0.contains("wrote results/figures/charts-") }
+        #expect(exported.contains("-accuracy.svg (7 series)"))
+        let figures = try fm.contentsOfDirectory(atPath: dir + "/results/figures").filter { $0.hasSuffix("-accuracy.svg") }
+        #expect(figures.count == 1)
+        let svg = try String(contentsOfFile: dir + "/results/figures/" + figures[0], encoding: .utf8)
+        #expect(SVGContents.parse(svg)?.series == ["cnn", "fp·adaptive", "fp·fixed", "fp·scaled", "sign·adaptive", "sign·fixed", "sign·scaled"])
+        // The layer view of the focused group's first run: one series per layer.
+        try keys("L")
+        let layers = try waitFor(10, "the layer view") { $0.contains("‖∂L/∂F‖ per layer of gradient-ablation-cnn-s1") }
+        #expect(layers.contains("●conv1 ●conv2 ●conv3 ●fc1 ●fc2"))
+        try keys("q")
+        _ = try waitFor(10, "the shell prompt after quitting") { s in
+            s.components(separatedBy: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }?.hasPrefix("E2E$") == true
+        }
+    }
+
     /// TERM=dumb cannot show the dashboard: a clear message, exit 1, and a clean shell line.
     @Test func dumbTerminalIsRefusedCleanly() throws {
         let dir = temporaryDirectory("dumb")
