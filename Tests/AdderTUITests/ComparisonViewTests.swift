@@ -26,14 +26,14 @@ struct ComparisonViewTests {
         let d = dashboard()
         let screen = rows(d, 160, 50)
         #expect(screen[0] == " AdderLab  21 runs in 7 groups, 0 training  ·  n new run  ? help  q quit                                                                                        ")
-        #expect(Array(screen[2...9]) == ["│   group / run         state      progress       best %    final % mode       type    epoch model      img/s     ETA started                                  │",
-                                         "│▶  ▸ cnn (3)           3 finished [████████] 90.55±0.14 90.55±0.14 -          cnn     3.0/3 lenet5     12592         2026-11-29 09:41                         │",
-                                         "│   ▸ fp·adaptive (3)   3 finished [████████] 89.90±0.13 89.90±0.13 fp/ht      adder   3.0/3 lenet5     11218         2026-11-29 09:41                         │",
-                                         "│   ▸ fp·fixed (3)      3 finished [████████] 84.25±1.17 84.25±1.17 fp/ht      adder   3.0/3 lenet5     10624         2026-11-29 09:41                         │",
-                                         "│   ▸ fp·scaled (3)     3 finished [████████] 89.03±0.43 89.03±0.43 fp/ht      adder   3.0/3 lenet5     10786         2026-11-29 09:41                         │",
-                                         "│   ▸ sign·adaptive (3) 3 finished [████████] 83.95±1.09 83.95±1.09 sign/ht    adder   3.0/3 lenet5      9729         2026-11-29 09:41                         │",
-                                         "│   ▸ sign·fixed (3)    3 finished [████████] 84.35±1.25 84.35±1.25 sign/ht    adder   3.0/3 lenet5      9842         2026-11-29 09:41                         │",
-                                         "│   ▸ sign·scaled (3)   3 finished [████████] 85.26±1.11 85.26±1.11 sign/ht    adder   3.0/3 lenet5      9602         2026-11-29 09:41                         │"])
+        #expect(Array(screen[2...9]) == ["│   group / run         state      progress       best %    final % mode       type    epoch model     adders strategy filter         img/s     ETA            │",
+                                         "│▶  ▸ cnn (3)           3 finished [████████] 90.55±0.14 90.55±0.14 -          cnn     3.0/3 lenet5    cnn    adaptive fullPrecision  12592                    │",
+                                         "│   ▸ fp·adaptive (3)   3 finished [████████] 89.90±0.13 89.90±0.13 fp/ht      adder   3.0/3 lenet5    paper  adaptive fullPrecision  11218                    │",
+                                         "│   ▸ fp·fixed (3)      3 finished [████████] 84.25±1.17 84.25±1.17 fp/ht      adder   3.0/3 lenet5    paper  fixed    fullPrecision  10624                    │",
+                                         "│   ▸ fp·scaled (3)     3 finished [████████] 89.03±0.43 89.03±0.43 fp/ht      adder   3.0/3 lenet5    paper  scaled   fullPrecision  10786                    │",
+                                         "│   ▸ sign·adaptive (3) 3 finished [████████] 83.95±1.09 83.95±1.09 sign/ht    adder   3.0/3 lenet5    paper  adaptive sign            9729                    │",
+                                         "│   ▸ sign·fixed (3)    3 finished [████████] 84.35±1.25 84.35±1.25 sign/ht    adder   3.0/3 lenet5    paper  fixed    sign            9842                    │",
+                                         "│   ▸ sign·scaled (3)   3 finished [████████] 85.26±1.11 85.26±1.11 sign/ht    adder   3.0/3 lenet5    paper  scaled   sign            9602                    │"])
         let small = rows(d, 80, 24)
         #expect(Array(small[2...6]) == ["│   group / run         state      progress       best %    final % mode       │",
                                         "│▶  ▸ cnn (3)           3 finished [████████] 90.55±0.14 90.55±0.14 -          │",
@@ -49,12 +49,12 @@ struct ComparisonViewTests {
         d.handle(.down)
         d.handle(.enter)
         let open = rows(d, 160, 50)
-        #expect(Array(open[3...8]) == ["│   ▸ cnn (3)                                     3 finished [████████] 90.55±0.14 90.55±0.14 -          cnn     3.0/3 lenet5     12592                        │",
-                                       "│▶  ▾ fp·adaptive (3)                             3 finished [████████] 89.90±0.13 89.90±0.13 fp/ht      adder   3.0/3 lenet5     11218                        │",
-                                       "│     gradient-ablation-fullPrecision-adaptive-s1 finished*  [████████]      89.95      89.95 fp/ht      adder   3.0/3 lenet5     10966                        │",
-                                       "│     gradient-ablation-fullPrecision-adaptive-s2 finished*  [████████]      90.00      90.00 fp/ht      adder   3.0/3 lenet5     12038                        │",
-                                       "│     gradient-ablation-fullPrecision-adaptive-s3 finished*  [████████]      89.76      89.76 fp/ht      adder   3.0/3 lenet5     10650                        │",
-                                       "│   ▸ fp·fixed (3)                                3 finished [████████] 84.25±1.17 84.25±1.17 fp/ht      adder   3.0/3 lenet5     10624                        │"])
+        #expect(Array(open[3...8]) == ["│   ▸ cnn (3)                                     3 finished [████████] 90.55±0.14 90.55±0.14 -          cnn     3.0/3 lenet5    cnn    adaptive fullPrecision │",
+                                       "│▶  ▾ fp·adaptive (3)                             3 finished [████████] 89.90±0.13 89.90±0.13 fp/ht      adder   3.0/3 lenet5    paper  adaptive fullPrecision │",
+                                       "│     gradient-ablation-fullPrecision-adaptive-s1 finished*  [████████]      89.95      89.95 fp/ht      adder   3.0/3 lenet5    paper  adaptive fullPrecision │",
+                                       "│     gradient-ablation-fullPrecision-adaptive-s2 finished*  [████████]      90.00      90.00 fp/ht      adder   3.0/3 lenet5    paper  adaptive fullPrecision │",
+                                       "│     gradient-ablation-fullPrecision-adaptive-s3 finished*  [████████]      89.76      89.76 fp/ht      adder   3.0/3 lenet5    paper  adaptive fullPrecision │",
+                                       "│   ▸ fp·fixed (3)                                3 finished [████████] 84.25±1.17 84.25±1.17 fp/ht      adder   3.0/3 lenet5    paper  fixed    fullPrecision │"])
         d.handle(.enter)
         #expect(d.state.rows.count == 7 && d.state.focusedGroup?.group.label == "fp·adaptive")
         // t: the flat list of all 21; at 80 columns the long names give way to short labels.

@@ -57,9 +57,9 @@ struct LifecycleTests {
         d.handle(.char("t"))
         #expect(d.state.message == "flat list: every run on its own row")
         screen = rows(d)
-        #expect(Array(screen[3...5]) == ["│▶● g-s1         starting  [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5        │",
-                                         "│ ● g-s2         queued 1  [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5        │",
-                                         "│ ● g-s3         queued 2  [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5        │"])
+        #expect(Array(screen[3...5]) == ["│▶● g-s1         starting  [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5    1   │",
+                                         "│ ● g-s2         queued 1  [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5    2   │",
+                                         "│ ● g-s3         queued 2  [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5    3   │"])
         d.handle(.up); d.handle(.up)
         // Focus the last queued run and move it up: it is next.
         d.handle(.down); d.handle(.down)

@@ -45,6 +45,23 @@ struct RunsPanel: Widget {
             return max(spread(gr.group.bestAccuracy).count, spread(gr.group.finalAccuracy).count)
         }.max() ?? 0)
         func fraction(_ s: RunSnapshot) -> Double { Double(s.step) / Double(max(s.totalSteps, 1)) }
+        // The configuration keys that differ among the listed runs, as `compare` shows them
+        // (seed only in the flat list: a group holds several), headed by their last name.
+        let grouping = model.grouping
+        let keys = grouping.differingKeys.filter { state.grouped ? $0 != "seed" : true }.prefix(4)
+        let keyColumns: [Column] = keys.map { key in
+            let header = String(key.split(separator: ".").last ?? Substring(key))
+            let gi = grouping.groupingKeys.firstIndex(of: key)
+            func runValue(_ e: RunEntry) -> String { g.text(RunGrouping.value(e.snapshot.config, key)) }
+            func groupValue(_ gr: GroupRow) -> String { gi.map { g.text(gr.group.key[$0]) } ?? "" }
+            let widest = state.rows.map { row -> Int in
+                switch row {
+                case .run(let e, _): return runValue(e).count
+                case .group(let gr): return groupValue(gr).count
+                }
+            }.max() ?? 0
+            return (header, min(14, max(header.count, widest)), runValue, groupValue)
+        }
         let allColumns: [Column] = [
             ("state", stateWidth, { e in e.queuePosition.map { "queued \($0)" } ?? e.snapshot.state.rawValue + (e.live ? "" : "*") },
              { RunsPanel.states($0.entries) }),
@@ -58,6 +75,7 @@ struct RunsPanel: Widget {
             ("epoch", -7, { e in String(format: "%.1f/%d", e.snapshot.epoch, e.snapshot.config.epochs) },
              { gr in String(format: "%.1f/%d", gr.entries.map(\.snapshot.epoch).reduce(0, +) / Double(gr.entries.count), gr.entries[0].snapshot.config.epochs) }),
             ("model", 9, { $0.snapshot.config.model.rawValue }, { $0.entries[0].snapshot.config.model.rawValue }),
+        ] + keyColumns + [
             ("img/s", -6, { e in e.snapshot.imagesPerSecond > 0 ? String(format: "%.0f", e.snapshot.imagesPerSecond) : "-" },
              { $0.group.imagesPerSecond > 0 ? String(format: "%.0f", $0.group.imagesPerSecond) : "-" }),
             ("ETA", -7, { e in e.snapshot.state == .paused ? "paused" : e.snapshot.remainingSeconds.map(formatDuration) ?? "" },
