@@ -463,7 +463,9 @@ public final class Dashboard {
         case .char("s"): state.smoothing = min(0.99, (state.smoothing * 100 + 10).rounded() / 100)
         case .char("S"): state.smoothing = max(0, (state.smoothing * 100 - 10).rounded() / 100)
         case .char("l"): state.logScale.toggle()
-        case .char("a"): state.xByEpoch.toggle()
+        case .char("a"):
+            state.xAxis = state.xAxis.next
+            state.message = "x axis: " + (state.xAxis == .time ? "seconds of training, pauses left out" : "by \(state.xAxis.rawValue)")
         case .char("r"):
             unreadable = [:]  // a fixed config.yaml is read again
             scanRunsDirectory()

@@ -69,7 +69,7 @@ public struct DashboardState: Sendable {
     /// EMA weight for the loss chart, 0 (off) … 0.99.
     public var smoothing = 0.6
     public var logScale = false
-    public var xByEpoch = false
+    public var xAxis = XAxis.step
     public var overlay: Overlay = .none
     public var message = ""
     public var unicode = true
@@ -160,5 +160,66 @@ public struct DashboardState: Sendable {
         let slot = slots.slot(for: DashboardState.colorIdentity(id))
         let palette = color256 ? TermColor.series256 : TermColor.series8
         return palette[slot % palette.count]
+    }
+}
+
+/// What the charts' x axis measures (key `a` cycles it).
+public enum XAxis: String, Sendable, CaseIterable {
+    case step, epoch
+    /// Seconds of training since the run started, paused intervals left out.
+    case time
+
+    public var next: XAxis {
+        let all = XAxis.allCases
+        return all[(all.firstIndex(of: self)! + 1) % all.count]
+    }
+
+    public var label: String { self == .time ? "time (s)" : rawValue }
+}
+
+/// Maps a run's records to x: by step, epoch, or training time without its pauses.
+public struct XMapper {
+    let axis: XAxis
+    let stepsPerEpoch: Double
+    /// Paused intervals (start, end) in the run's time, from its pause and resume events.
+    let pauses: [(Double, Double)]
+    /// For records with a step only (layer records): the step records' (step, time), in order.
+    let stepTimes: [(step: Int, time: Double)]
+
+    public init(_ axis: XAxis, _ s: RunSnapshot, needsStepTimes: Bool = false) {
+        self.axis = axis
+        stepsPerEpoch = Double(max(s.stepsPerEpoch, 1))
+        var pauses: [(Double, Double)] = []
+        var open: Double?
+        for e in s.events {
+            if e.kind == .pause { open = open ?? e.time }
+            if e.kind == .resume, let t = open { pauses.append((t, max(t, e.time))); open = nil }
+        }
+        if let t = open { pauses.append((t, .infinity)) }
+        self.pauses = pauses
+        stepTimes = axis == .time && needsStepTimes ? s.steps.map { ($0.step, $0.time) } : []
+    }
+
+    /// Training seconds at run time `t`: the paused part before it is left out.
+    public func active(_ t: Double) -> Double {
+        t - pauses.reduce(0) { sum, p in sum + max(0, min(t, p.1) - p.0) }
+    }
+
+    public func x(step: Int, time: Double?) -> Double {
+        switch axis {
+        case .step: return Double(step)
+        case .epoch: return Double(step) / stepsPerEpoch
+        case .time: return (time ?? timeOf(step)).map(active) ?? .nan
+        }
+    }
+
+    /// The time of the last step record at or before `step` (step records may be thinned).
+    public func timeOf(_ step: Int) -> Double? {
+        var lo = 0, hi = stepTimes.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if stepTimes[mid].step <= step { lo = mid + 1 } else { hi = mid }
+        }
+        return lo > 0 ? stepTimes[lo - 1].time : nil
     }
 }

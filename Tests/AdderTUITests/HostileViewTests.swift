@@ -42,7 +42,7 @@ struct HostileViewTests {
             for mode in 0..<8 {
                 var st = state(runs)
                 st.logScale = mode & 1 != 0
-                st.xByEpoch = mode & 2 != 0
+                st.xAxis = mode & 2 != 0 ? .epoch : (mode == 7 ? .time : .step)
                 st.smoothing = mode & 4 != 0 ? 0.9 : 0
                 if mode >= 4 { st.compared = Set(runs.map(\.id)) }
                 let grid = DashboardView.render(st, width: w, height: h)

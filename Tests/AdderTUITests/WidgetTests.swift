@@ -1,6 +1,7 @@
 import Testing
 import AdderTestSupport
 @testable import AdderTUI
+@testable import AdderTrain
 
 @Suite("Widgets on the cell grid")
 struct WidgetTests {
@@ -220,5 +221,21 @@ extension CraftTests {
         let rows = (0..<30).map { grid.row($0) }
         let top = rows.first { $0.contains("test acc") }.flatMap { rows.firstIndex(of: $0) }!
         #expect(rows[top + 1] == "│  2.43 ┤⠢⣀                 g                    ││     1 ┤                   g             ⠁      │")
+    }
+}
+
+extension CraftTests {
+    /// The time axis leaves paused intervals out: a run paused from 10 s to 40 s has trained
+    /// 20 s at 50 s; a pause not yet resumed stops the clock.
+    @Test func trainingTimeLeavesPausesOut() {
+        var run = fakeRun("p").snapshot
+        run.events = [EventRecord(step: 10, kind: .pause, detail: "", time: 10), EventRecord(step: 10, kind: .resume, detail: "", time: 40),
+                      EventRecord(step: 20, kind: .pause, detail: "", time: 60)]
+        let map = XMapper(.time, run)
+        #expect([5, 10, 25, 50, 60, 100].map(map.active) == [5, 10, 10, 20, 30, 30])
+        #expect(map.x(step: 7, time: 50) == 20)
+        #expect(XMapper(.epoch, run).x(step: 150, time: nil) == 1.5)
+        let layered = XMapper(.time, run, needsStepTimes: true)
+        #expect(layered.x(step: 1, time: nil) == 0.02 && layered.timeOf(0) == nil)
     }
 }

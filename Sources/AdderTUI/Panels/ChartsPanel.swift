@@ -14,16 +14,14 @@ struct ChartData {
     init(state: DashboardState, glyphs g: Glyphs, legendWidth: Int, samples: Int) {
         let items = state.chartItems
         identities = items.map { DashboardState.colorIdentity($0.id) }
-        let xName = state.xByEpoch ? "epoch" : "step"
-        func x(_ step: Int, _ e: RunEntry) -> Double {
-            state.xByEpoch ? Double(step) / Double(max(e.snapshot.stepsPerEpoch, 1)) : Double(step)
-        }
+        let xName = state.xAxis.label
         var markers: [LineChart.Marker] = []
         for item in items where !item.isGroup {
             let e = item.entries[0]
+            let map = XMapper(state.xAxis, e.snapshot)
             for ev in e.snapshot.events where [.gradientMode, .eta, .pause].contains(ev.kind) {
                 let label = ev.kind == .gradientMode ? "g" : (ev.kind == .eta ? "e" : "p")
-                markers.append(LineChart.Marker(x: x(ev.step, e), color: item.color, label: label))
+                markers.append(LineChart.Marker(x: map.x(step: ev.step, time: ev.time), color: item.color, label: label))
             }
         }
         // Full names when they fit in the legend, the short labels otherwise.
@@ -42,16 +40,20 @@ struct ChartData {
         // Short titles: the legend needs the room (smoothing and scale are in the status line).
         loss = LineChart(title: "loss" + (state.logScale ? " (log)" : ""), series: items.indices.map { i in
             series(i, items[i].entries.map { e in
+                let map = XMapper(state.xAxis, e.snapshot)
                 let steps = ChartsPanel.downsample(e.snapshot.steps, to: samples)
                 let ys = smoothed(steps.map(\.loss), weight: state.smoothing)
-                return zip(steps, ys).map { (x($0.step, e), $1) }
+                return zip(steps, ys).map { (map.x(step: $0.step, time: $0.time), $1) }
             })
         })
         loss.logY = state.logScale
         loss.markers = markers
         loss.xLabel = xName
         accuracy = LineChart(title: "test acc", series: items.indices.map { i in
-            series(i, items[i].entries.map { e in e.snapshot.evals.map { (x($0.step, e), $0.testAccuracy) } })
+            series(i, items[i].entries.map { e in
+                let map = XMapper(state.xAxis, e.snapshot)
+                return e.snapshot.evals.map { (map.x(step: $0.step, time: $0.time), $0.testAccuracy) }
+            })
         })
         accuracy.markers = markers
         accuracy.xLabel = xName

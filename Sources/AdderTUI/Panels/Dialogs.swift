@@ -34,7 +34,7 @@ enum HelpDialog {
         ("c / C", "compare the run or group / every group shown"),
         ("Enter ← →", "show / hide a group's runs; the charts' value cursor"),
         ("t o /", "grouped or flat; next sort; filter (Esc clears)"),
-        ("s S l a", "smoothing more / less; log y; x by step / epoch"),
+        ("s S l a", "smoothing more / less; log y; x: step, epoch, time"),
         ("p L T b", "SVG export; layer view (v m ← →); summary; baseline"),
         ("n r", "the launcher; re-read the runs directory"),
         ("q", "quit (asks first while runs are training)"),

@@ -76,7 +76,8 @@ struct LayerHistoryPanel: Widget {
         let q = settings.quantity
         let logY = q.logByDefault != state.logScale
         func x(_ e: RunEntry) -> (Int) -> Double {
-            { step in state.xByEpoch ? Double(step) / Double(max(e.snapshot.stepsPerEpoch, 1)) : Double(step) }
+            let map = XMapper(state.xAxis, e.snapshot, needsStepTimes: true)
+            return { step in map.x(step: step, time: nil) }
         }
         let glyphSet = g.unicode ? LineChart.glyphsUnicode : LineChart.glyphsASCII
         let palette = state.color256 ? TermColor.series256 : TermColor.series8
@@ -113,7 +114,7 @@ struct LayerHistoryPanel: Widget {
         var chart = LineChart(title: g.text(title + (logY ? " (log)" : "")), series: series)
         chart.logY = logY
         chart.cursor = state.cursor
-        chart.xLabel = state.xByEpoch ? "epoch" : "step"
+        chart.xLabel = state.xAxis.label
         chart.glyphs = g
         chart.color = state.color
         chart.render(into: &grid, area: r.inset(1))

@@ -10,7 +10,7 @@ struct StatusLine: Widget {
         let g = glyphs, width = area.width, y = area.y
         let dot = g.unicode ? "·" : "|"
         let opts = String(format: "smoothing %.2f %@ %@ %@ x: %@ %@ %d compared", state.smoothing, dot, state.logScale ? "log" : "linear",
-                          dot, state.xByEpoch ? "epoch" : "step", dot, state.compared.count)
+                          dot, state.xAxis.rawValue, dot, state.compared.count)
         let message = g.text(state.message)
         let text = message.isEmpty ? opts : message + "  \(dot)  " + opts
         grid.put(area.x, y, Grid.fit(" " + text, width, unicode: g.unicode), Style(dim: state.message.isEmpty))
