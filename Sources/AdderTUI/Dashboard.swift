@@ -8,7 +8,15 @@ import Foundation
 /// thread only; the runs train on their own queues and are reached through their
 /// thread-safe controls and snapshots.
 public final class Dashboard {
-    public private(set) var state = DashboardState()
+    public private(set) var state = DashboardState() { didSet { version &+= 1 } }
+    /// Changes whenever `state` does: the screen is drawn again only then (or on a resize).
+    public private(set) var version = 0
+    /// What the runs list showed last time, to leave `state` alone when nothing changed.
+    private var lastSignature: [RunSignature] = []
+    /// The list of runs is not made again before this time (see `refresh`).
+    private var nextRebuild = Date.distantPast
+    /// Time between two makings of the list, in multiples of what the last one took.
+    static let rebuildSpacing = 50.0
     public let experimentsDirectory: String
     /// The runs launched or resumed here: waiting, training and ended.
     public let queue: RunQueue
@@ -48,7 +56,9 @@ public final class Dashboard {
         var metrics: MetricsFile
         var entry: RunEntry
     }
-    private var pastRuns: [String: PastRun] = [:]
+    private var pastRuns: [String: PastRun] = [:] { didSet { pastChanged = true } }
+    /// Set when anything read from disk changed since the runs list was last made.
+    private var pastChanged = true
     /// Run directories that could not be read, with the reason (shown, never hidden).
     public private(set) var unreadable: [String: String] = [:]
     /// True while run directories found on disk are still being read.
@@ -91,7 +101,7 @@ public final class Dashboard {
     }
 
     /// The run directories found by the last scan, in name order.
-    private var allDirectories: [String] = []
+    private var allDirectories: [String] = [] { didSet { pastChanged = true } }
 
     private func modificationTime(_ dir: String) -> Double {
         var st = stat()
@@ -147,12 +157,19 @@ public final class Dashboard {
         continueReading()
         queue.rebalance()
         let contents = queue.contents()
+        // Nothing trained here and nothing new on disk: the list stays as it is.
+        if !pastChanged && contents.started.isEmpty && contents.waiting.isEmpty && contents.rejected.isEmpty && !lastSignature.isEmpty { return }
+        // With thousands of runs listed, making the list again is not free: it is made at most
+        // as often as keeps it (and the drawing after it) to a few percent of a core.
+        let started = Date()
+        if started < nextRebuild { return }
+        defer { nextRebuild = Date().addingTimeInterval(Date().timeIntervalSince(started) * Dashboard.rebuildSpacing) }
+        pastChanged = false
         let live = self.live
         // A queued entry that has started is the same row under its new id.
         var renamed: [String: String] = [:]
         for (run, qid) in zip(contents.started, contents.startedIds) { renamed[Dashboard.queueId(qid)] = Dashboard.id(of: run) }
         let focusedId = state.focusedRow.map { renamed[$0.id] ?? $0.id }
-        state.compared = Set(state.compared.map { renamed[$0] ?? $0 })
         // Runs read from disk (in name order), then the ones trained here, those waiting and
         // those that could not start; a run directory being resumed here is shown once.
         let resuming = Set(contents.waiting.compactMap { w -> String? in if case .resume(let dir) = w.work { return dir } else { return nil } })
@@ -173,7 +190,13 @@ public final class Dashboard {
             if case .resume(let dir) = w.work { return dir } else { return nil }
         })
         let past = allDirectories.filter { !shown.contains($0) }.compactMap { pastRuns[$0]?.entry }
-        state.runs = past + liveRows + waitingRows + rejectedRows
+        let runs = past + liveRows + waitingRows + rejectedRows
+        // Nothing new (no record, no state change): the state, and so the screen, stay as they are.
+        let signature = runs.map(RunSignature.init)
+        guard signature != lastSignature || !renamed.isEmpty && state.compared.contains(where: { renamed[$0] != nil }) else { return }
+        lastSignature = signature
+        state.compared = Set(state.compared.map { renamed[$0] ?? $0 })
+        state.runs = runs
         if let focusedId { state.focus(on: focusedId) }
         state.focus = min(max(state.focus, 0), max(state.rows.count - 1, 0))
         state.assignColors()
@@ -202,13 +225,15 @@ public final class Dashboard {
             return
         }
         let ids = queue.enqueue(experiment.runs.map { .new($0) }).map(Dashboard.queueId)
+        nextRebuild = .distantPast
+        let n = ids.count, waiting = queue.contents().waiting.count
+        // Said first: a run that fails at once says so in the refresh below, after this.
+        state.message = "launched \(experiment.name): \(n) run\(n == 1 ? "" : "s")"
+            + (waiting > 0 ? ", \(queue.limit) at a time (\(waiting) queued; + / - change how many)" : "")
         refresh()
         if let first = ids.first.map({ id in (Dashboard.renamed(id, queue) ?? id) }) { state.focus(on: first) }
         // A few runs are compared at once; a larger group is better read grouped (C compares its groups).
         if ids.count > 1 && ids.count <= 6 { state.compared = Set(ids.map { Dashboard.renamed($0, queue) ?? $0 }) }
-        let n = ids.count, waiting = queue.contents().waiting.count
-        state.message = "launched \(experiment.name): \(n) run\(n == 1 ? "" : "s")"
-            + (waiting > 0 ? ", \(queue.limit) at a time (\(waiting) queued; + / - change how many)" : "")
     }
 
     /// The id a started queue entry now has.
@@ -313,6 +338,8 @@ public final class Dashboard {
     }
 
     public func handle(_ key: Key) {
+        // What a key changes is shown at once: the next refresh is not held back.
+        nextRebuild = .distantPast
         switch state.overlay {
         case .help:
             state.overlay = .none
@@ -519,5 +546,18 @@ public final class Dashboard {
         case .resize: state.message = message
         default: state.message = message
         }
+    }
+}
+
+/// What of a run the screen shows changes only with these: compared frame to frame.
+struct RunSignature: Equatable {
+    let id: String, state: RunState, step: Int, steps: Int, evals: Int, layers: Int, events: Int
+    let message: String, queuePosition: Int?, live: Bool, gradientMode: GradientMode, eta: Double
+
+    init(_ e: RunEntry) {
+        let s = e.snapshot
+        id = e.id; state = s.state; step = s.step; steps = s.steps.count; evals = s.evals.count; layers = s.layers.count
+        events = s.events.count; message = s.message; queuePosition = e.queuePosition; live = e.live
+        gradientMode = s.gradientMode; eta = s.eta
     }
 }

@@ -89,6 +89,9 @@ public struct RunSnapshot: Sendable {
     public var invalidValues = 0
     /// Why metrics.jsonl could not be read at all, or nil.
     public var fileProblem: String?
+    /// The mean of the step records' images per second, worked out once for a run read from
+    /// disk (nil: compute it when asked; a live run's changes every step).
+    public var storedMeanImagesPerSecond: Double?
 
     public init(config: ExperimentConfig) {
         self.config = config
@@ -114,6 +117,7 @@ public struct RunSnapshot: Sendable {
     /// it has ended, 0 while paused (nothing is being trained).
     public var imagesPerSecond: Double {
         guard state != .paused else { return 0 }
+        if state.isTerminal, let stored = storedMeanImagesPerSecond { return stored }
         let recent = (state.isTerminal ? steps[...] : steps.suffix(20)).map(\.imagesPerSecond).filter { $0 > 0 && $0.isFinite }
         return recent.isEmpty ? 0 : recent.reduce(0, +) / Double(recent.count)
     }

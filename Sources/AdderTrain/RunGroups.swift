@@ -41,15 +41,23 @@ public struct RunGroup: Sendable {
     /// grouping values, which, unlike its label, do not change when other runs are listed.
     public var identity: String { "group:" + key.joined(separator: "\u{1F}") }
 
-    public var finalAccuracy: MeanStd? { MeanStd(runs.compactMap(\.finalAccuracy)) }
-    public var bestAccuracy: MeanStd? { MeanStd(runs.compactMap(\.bestAccuracy)) }
-    public var finalLoss: MeanStd? { MeanStd(runs.compactMap(\.finalLoss)) }
+    // The statistics, worked out once when the group is made (views read them many times).
+    public let finalAccuracy: MeanStd?
+    public let bestAccuracy: MeanStd?
+    public let finalLoss: MeanStd?
     /// Mean over the runs of each run's mean images per second.
-    public var imagesPerSecond: Double {
-        let v = runs.map(RunGrouping.meanImagesPerSecond).filter { $0 > 0 }
-        return v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count)
+    public let imagesPerSecond: Double
+    public let meanSeconds: Double
+
+    init(key: [String], label: String, runs: [RunSnapshot], indices: [Int]) {
+        self.key = key; self.label = label; self.runs = runs; self.indices = indices
+        finalAccuracy = MeanStd(runs.compactMap(\.finalAccuracy))
+        bestAccuracy = MeanStd(runs.compactMap(\.bestAccuracy))
+        finalLoss = MeanStd(runs.compactMap(\.finalLoss))
+        let ips = runs.map(RunGrouping.meanImagesPerSecond).filter { $0 > 0 }
+        imagesPerSecond = ips.isEmpty ? 0 : ips.reduce(0, +) / Double(ips.count)
+        meanSeconds = runs.isEmpty ? 0 : runs.map(\.elapsed).reduce(0, +) / Double(runs.count)
     }
-    public var meanSeconds: Double { runs.isEmpty ? 0 : runs.map(\.elapsed).reduce(0, +) / Double(runs.count) }
     /// "3 finished", "2 running 1 queued": counts of the runs' states, most frequent first.
     public var statesText: String {
         var counts: [(RunState, Int)] = []
@@ -120,6 +128,7 @@ public struct RunGrouping: Sendable {
     }
 
     static func meanImagesPerSecond(_ s: RunSnapshot) -> Double {
+        if let stored = s.storedMeanImagesPerSecond { return stored }
         let v = s.steps.map(\.imagesPerSecond).filter { $0.isFinite && $0 > 0 }
         return v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count)
     }

@@ -249,6 +249,7 @@ public enum RunReader {
             snap.gradientMode = mode.detail.contains(" (") && !perLayer.isEmpty ? GradientMode(layers: perLayer) : .rules(rules)
         }
         if let e = h.events.last(where: { $0.kind == .eta }), let v = Double(e.detail), v.isFinite, v > 0 { snap.eta = v }
+        snap.storedMeanImagesPerSecond = RunGrouping.meanImagesPerSecond(snap)
         return snap
     }
 

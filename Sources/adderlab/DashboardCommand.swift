@@ -41,7 +41,10 @@ struct DashboardCommand: ParsableCommand {
         let dashboard = Dashboard(runsDirectory: runsDir, experimentsDirectory: experimentsDir, unicode: screen.unicode, color: screen.color, color256: screen.color256,
                                   parallel: queueOptions.parallel, threadsPerRun: queueOptions.threadsPerRun)
         if !noQuickstart && dashboard.state.runs.isEmpty { launchQuickstart(dashboard) }
-        // Wait for a key up to 100 ms, apply it (and any typed meanwhile), redraw: ~10 frames a second.
+        // Wait for a key up to 100 ms, apply it (and any typed meanwhile), refresh, and redraw
+        // when the state or the terminal's size changed: up to ~10 frames a second, none
+        // while nothing happens.
+        var drawn: (version: Int, width: Int, height: Int)?
         while !dashboard.shouldQuit && !signals.fired {
             if let key = screen.readKey() {
                 dashboard.handle(key)
@@ -49,7 +52,9 @@ struct DashboardCommand: ParsableCommand {
             }
             dashboard.refresh()
             let (w, h) = screen.size
+            if let d = drawn, d == (dashboard.version, w, h) { continue }
             screen.draw(DashboardView.render(dashboard.state, width: w, height: h))
+            drawn = (dashboard.version, w, h)
         }
         if !dashboard.activeRuns.isEmpty {
             let (w, h) = screen.size
