@@ -21,18 +21,7 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
-        let dirs = try expandRunDirectories(runs)
-        var snaps: [RunSnapshot] = []
-        // A broken run directory is named on standard error; the others are still compared.
-        for d in dirs {
-            do { snaps.append(try RunReader.read(directory: d)) } catch {
-                Console.err("warning: skipped \(d): \(error)\n")
-            }
-        }
-        for s in snaps where !s.readProblems.isEmpty {
-            Console.err("warning: \(s.directory ?? s.config.name)/\(RunFiles.metricsName): \(s.readProblems)\n")
-        }
-        if snaps.isEmpty { throw failure("error: none of the \(dirs.count) run directories could be read") }
+        let snaps = try readRuns(try expandRunDirectories(runs))
         let report = Comparison(snapshots: snaps)
         if json { Console.line(report.json()) } else if csv { Console.line(report.csv()) } else if markdown { Console.line(report.markdown()) } else {
             Console.line(table(header: report.header, rows: report.rows, rightAlign: true))
@@ -51,4 +40,20 @@ func expandRunDirectories(_ args: [String]) throws -> [String] {
         }
     }
     return dirs
+}
+
+/// The runs in `dirs`, read: a broken run directory, or what could not be read of a metrics
+/// file, is named on standard error and the others are still used; none readable is an error.
+func readRuns(_ dirs: [String]) throws -> [RunSnapshot] {
+    var snaps: [RunSnapshot] = []
+    for d in dirs {
+        do { snaps.append(try RunReader.read(directory: d)) } catch {
+            Console.err("warning: skipped \(d): \(error)\n")
+        }
+    }
+    for s in snaps where !s.readProblems.isEmpty {
+        Console.err("warning: \(s.directory ?? s.config.name)/\(RunFiles.metricsName): \(s.readProblems)\n")
+    }
+    if snaps.isEmpty { throw failure("error: none of the \(dirs.count) run directories could be read") }
+    return snaps
 }

@@ -54,16 +54,7 @@ struct PlotCommand: ParsableCommand {
         if [RunFiles.configName, RunFiles.metricsName].contains(target.lastPathComponent) {
             throw failure("error: --out \(out) would replace a run's \(target.lastPathComponent)")
         }
-        var snaps: [RunSnapshot] = []
-        for d in dirs {
-            do { snaps.append(try RunReader.read(directory: d)) } catch {
-                Console.err("warning: skipped \(d): \(error)\n")
-            }
-        }
-        for s in snaps where !s.readProblems.isEmpty {
-            Console.err("warning: \(s.directory ?? s.config.name)/\(RunFiles.metricsName): \(s.readProblems)\n")
-        }
-        if snaps.isEmpty { throw failure("error: none of the \(dirs.count) run directories could be read") }
+        let snaps = try readRuns(dirs)
         let plot = SVGPlot(runs: snaps, metric: metric, x: x, grouped: group, title: title ?? "\(metric.label) by \(x.rawValue)")
         if group && x == .time && plot.series.count < snaps.count {
             Console.err("warning: runs seldom share exact times, so with --x time a group's mean joins single runs' points; --x step or --x epoch lines the seeds up\n")
