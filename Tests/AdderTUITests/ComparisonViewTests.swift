@@ -61,11 +61,11 @@ struct ComparisonViewTests {
         d.handle(.char("t"))
         let flat = rows(d, 80, 24)
         #expect(flat[0] == " AdderLab  21 runs, 0 training  ·  n new run  ? help  q quit                    ")
-        #expect(Array(flat[2...6]) == ["│   run              state     progress       best %    final % mode           │",
-                                       "│   cnn·s1           finished* [████████]      90.59      90.59 -              │",
-                                       "│   cnn·s2           finished* [████████]      90.39      90.39 -              │",
-                                       "│   cnn·s3           finished* [████████]      90.67      90.67 -              │",
-                                       "│▶  fp·adaptive·s1   finished* [████████]      89.95      89.95 fp/ht          │"])
+        #expect(Array(flat[2...6]) == ["│   run              state     progress    best % final % mode       type      │",
+                                       "│   cnn·s1           finished* [████████]   90.59   90.59 -          cnn       │",
+                                       "│   cnn·s2           finished* [████████]   90.39   90.39 -          cnn       │",
+                                       "│   cnn·s3           finished* [████████]   90.67   90.67 -          cnn       │",
+                                       "│▶  fp·adaptive·s1   finished* [████████]   89.95   89.95 fp/ht      adder     │"])
     }
 
     /// o cycles the sort (best accuracy next); / filters by regular expression; Esc clears.

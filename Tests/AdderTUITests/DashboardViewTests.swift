@@ -51,10 +51,10 @@ struct ViewTests {
                                         width: 80, height: 24)
         let text = grid.text
         #expect(grid.row(0).hasPrefix(" AdderLab  3 runs, 2 training"))
-        #expect((2...5).map { grid.row($0) } == ["│   run          state     progress       best %    final % mode       type    │",
-                                                 "│▶  fp           running   [████░░░░]      87.30      87.30 fp/ht      adder   │",
-                                                 "│   sign         running   [████░░░░]      87.30      87.30 sign/sign  adder   │",
-                                                 "│   old          finished* [████░░░░]      87.30      87.30 fp/ht      adder   │"])
+        #expect((2...5).map { grid.row($0) } == ["│   run          state     progress    best % final % mode       type    epoch │",
+                                                 "│▶  fp           running   [████░░░░]   87.30   87.30 fp/ht      adder   1.2/2 │",
+                                                 "│   sign         running   [████░░░░]   87.30   87.30 sign/sign  adder   1.2/2 │",
+                                                 "│   old          finished* [████░░░░]   87.30   87.30 fp/ht      adder   1.2/2 │"])
         #expect(text.contains("│loss ") && text.contains("│test acc "))
         #expect(text.contains("Layers of fp"))
         #expect(text.contains("conv2") && text.contains("adder"))
@@ -74,7 +74,7 @@ struct ViewTests {
         let grid = DashboardView.render(state([fakeRun("fp"), fakeRun("held", state: .paused)]), width: 160, height: 50)
         #expect(grid.row(0) == (" AdderLab  2 runs, 1 training, 1 paused  ·  n new run  ? help  q quit ").padding(toLength: 160, withPad: " ", startingAt: 0))
         let held = (0..<50).map { grid.row($0) }.first { $0.contains("held") }!
-        #expect(held == "│   held         paused    [████░░░░]      87.30      87.30 fp/ht      adder   1.2/2 lenet5         -  paused                                                  │")
+        #expect(held == "│   held         paused    [████░░░░]   87.30   87.30 fp/ht      adder   1.2/2 lenet5         -  paused                                                        │")
     }
 
     /// One run is "1 run"; α is shown only for the adder layers it acts on.

@@ -60,8 +60,8 @@ struct LifecycleTests {
         #expect(d.state.message == "flat list: every run on its own row")
         screen = rows(d)
         #expect(screen[3].hasPrefix("│▶● g-s1 "))
-        #expect(Array(screen[4...5]) == ["│ ● g-s2         queued 1  [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5    2   │",
-                                         "│ ● g-s3         queued 2  [░░░░░░░░]          -          - fp/ht      adder   0.0/1 lenet5    3   │"])
+        #expect(Array(screen[4...5]) == ["│ ● g-s2         queued 1  [░░░░░░░░]       -       - fp/ht      adder   0.0/1 lenet5    2         │",
+                                         "│ ● g-s3         queued 2  [░░░░░░░░]       -       - fp/ht      adder   0.0/1 lenet5    3         │"])
         d.handle(.up); d.handle(.up)
         // Focus the last queued run and move it up: it is next.
         d.handle(.down); d.handle(.down)

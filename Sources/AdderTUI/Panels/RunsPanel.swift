@@ -40,7 +40,7 @@ struct RunsPanel: Widget {
             }
         }.max() ?? 9))
         // Wide enough for every mean ± std shown (never cut: "100.00±18.25" is 12).
-        let spreadWidth = max(10, state.rows.map { row -> Int in
+        let spreadWidth = max(7, state.rows.map { row -> Int in
             guard case .group(let gr) = row else { return 0 }
             return max(spread(gr.group.bestAccuracy).count, spread(gr.group.finalAccuracy).count)
         }.max() ?? 0)
