@@ -67,7 +67,11 @@ public struct LauncherForm: Sendable {
             ("seed", ["seed"], nil, { String($0.seed) }),
             ("dataset", ["dataset"], ExperimentConfig.choices["dataset"], { $0.dataset.rawValue }),
         ]
-        fields = specs.map { label, keys, choices, value in
+        // A CNN has no adder layers: the gradient rule, the learning-rate strategy and η do
+        // nothing there, so an experiment of CNNs only does not offer them.
+        let adderOnly: Set<String> = ["gradient rule", "lr strategy", "eta"]
+        let cnnOnly = exp.runs.allSatisfy { $0.placement.isCNN }
+        fields = specs.filter { !cnnOnly || !adderOnly.contains($0.0) }.map { label, keys, choices, value in
             Field(label: label, keys: keys, choices: choices, value: value(c), varies: Set(exp.runs.map(value)).count)
         }
         updatePreview()

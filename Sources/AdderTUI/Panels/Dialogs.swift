@@ -69,7 +69,9 @@ struct LauncherDialog: Widget {
         let expText = exp.map { "\($0.name)  (\(form.selected + 1)/\(form.experiments.count))" } ?? "no experiments in experiments/"
         lines.append(((form.row == 0 ? g.focus : " ") + " experiment  " + (g.unicode ? "◀ " : "< ") + expText + (g.unicode ? " ▶" : " >"),
                       Style(bold: form.row == 0, reverse: form.row == 0)))
-        lines.append(("   " + (exp?.description ?? ""), Style(dim: true)))
+        let w = min(area.width - 4, 72)
+        // The description in the width the dialog has, cut with an ellipsis.
+        lines.append((Grid.fit("   " + (exp?.description ?? ""), w - 4, unicode: g.unicode), Style(dim: true)))
         lines.append(("", .plain))
         for (i, f) in form.fields.enumerated() {
             let on = form.row == i + 1
@@ -90,7 +92,7 @@ struct LauncherDialog: Widget {
         }
         lines.append(("", .plain))
         lines.append(("↑↓ move · ←→ choose · type numbers · Enter next/launch · Esc cancel", Style(dim: true)))
-        let w = min(area.width - 4, 72), h = min(area.height - 2, lines.count + 2)
+        let h = min(area.height - 2, lines.count + 2)
         let r = Rect(x: area.x + (area.width - w) / 2, y: area.y + max(1, (area.height - h) / 2), width: w, height: h)
         grid.fill(r)
         Box.draw(&grid, r, title: "Launch a run", glyphs: g, highlight: true)
