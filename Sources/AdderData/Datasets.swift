@@ -9,6 +9,15 @@ public enum DatasetName: String, Sendable, CaseIterable, Codable {
     case cifar100
     case synthetic
 
+    /// Training images in the standard files (the synthetic set's as drawn).
+    public var standardTrainingImages: Int {
+        switch self {
+        case .fashionMNIST, .mnist: return 60_000
+        case .cifar10, .cifar100: return 50_000
+        case .synthetic: return 10_000
+        }
+    }
+
     /// Per-sample shape [C, H, W] (synthetic follows the model: 28×28×1 or 32×32×3).
     public var defaultShape: [Int] {
         switch self {

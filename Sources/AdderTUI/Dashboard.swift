@@ -220,7 +220,7 @@ public final class Dashboard {
     /// them, and focuses the first. Refused, saying where it looked, when a dataset the
     /// runs need is not there.
     public func launch(_ experiment: Experiment) {
-        if let problem = Dashboard.missingDataset(experiment) {
+        if let problem = Dashboard.launchProblem(experiment) {
             state.message = "cannot launch \(experiment.name): \(problem)"
             return
         }
@@ -242,12 +242,14 @@ public final class Dashboard {
         return zip(c.started, c.startedIds).first { Dashboard.queueId($0.1) == queueId }.map { id(of: $0.0) }
     }
 
-    /// Why the runs of `experiment` cannot find their data, or nil when every dataset is there.
-    public static func missingDataset(_ experiment: Experiment) -> String? {
+    /// Why the runs of `experiment` cannot train — a dataset that is not there (saying where
+    /// it looked), or a batch larger than the training set — or nil.
+    public static func launchProblem(_ experiment: Experiment) -> String? {
         var checked = Set<String>()
         for c in experiment.runs where checked.insert("\(c.dataset.rawValue)|\(c.dataDir ?? "")").inserted {
             do { _ = try Datasets.locate(c.dataset, directory: c.dataDir) } catch { return error.description }
         }
+        if let c = experiment.runs.first(where: { $0.batchProblem != nil }) { return "\(c.name): \(c.batchProblem!)" }
         return nil
     }
 
@@ -357,7 +359,7 @@ public final class Dashboard {
                 switch form.resolve() {
                 case .success(let exp):
                     // A missing dataset is said in the form, which stays open to change it.
-                    if let problem = Dashboard.missingDataset(exp) {
+                    if let problem = Dashboard.launchProblem(exp) {
                         form.error = "cannot launch: " + problem
                         state.overlay = .launcher(form)
                         return

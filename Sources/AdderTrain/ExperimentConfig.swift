@@ -318,3 +318,17 @@ struct TreeReader {
         return d
     }
 }
+
+extension ExperimentConfig {
+    /// Why no training batch could be made — the batch is larger than the training images
+    /// (`trainSamples`, or the dataset's standard count, less the validation part) — or nil.
+    public var batchProblem: String? {
+        let standard = dataset.standardTrainingImages
+        let afterValidation = validationFraction.map { Int(Double(standard) * (1 - $0)) } ?? standard
+        let images = min(trainSamples ?? Int.max, afterValidation)
+        guard batchSize > images else { return nil }
+        return "batch \(batchSize) is more than the \(images) training images"
+            + (trainSamples != nil && trainSamples! <= afterValidation ? " (trainSamples)" : " of \(dataset.rawValue)")
+            + ": no batch would be made (the last partial batch is dropped)"
+    }
+}

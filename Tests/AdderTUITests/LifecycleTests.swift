@@ -113,19 +113,31 @@ struct LifecycleTests {
     }
 
     /// A run that fails shows its reason on its row and in the status line; a launch whose
-    /// dataset is missing is refused, naming where it looked.
+    /// dataset is missing, or whose batch is larger than its training set, is refused.
     @Test func failuresSayWhy() throws {
         let runs = temporaryDirectory("runs"), exps = temporaryDirectory("exps")
-        try write("name: tiny\ndataset: synthetic\ntrainSamples: 10\nbatchSize: 64\n", exps, "tiny.yaml")
+        // Files that are there (the launcher's check passes) but empty: the run fails loading them.
+        let empty = runs + "/empty-mnist"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        for n in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+            #expect(FileManager.default.createFile(atPath: empty + "/" + n, contents: Data()))
+        }
+        try write("name: tiny\ndataset: mnist\ndataDir: \(empty)\n", exps, "tiny.yaml")
         let d = Dashboard(runsDirectory: runs, experimentsDirectory: exps, unicode: true, color: false)
         d.launch(try Experiment.load(path: exps + "/tiny.yaml"))
         #expect(settle(d) { d.state.runs.first?.snapshot.state == .failed })
         let reason = d.state.runs[0].snapshot.message
-        #expect(reason == "tiny: synthetic/train has 10 images, fewer than one batch of 64")
+        #expect(reason == "\(empty)/train-images-idx3-ubyte: file is empty")
         #expect(d.state.message == "tiny failed: " + reason)
         let screen = rows(d)
-        #expect(screen[3] == "│▶  tiny         failed    tiny: synthetic/train has 10 images, fewer than one batch of 64         │")
-        #expect(screen[29] == pad(" tiny failed: tiny: synthetic/train has 10 images, fewer than one batch of 64  ·  smoothing 0.60 · …", 100))
+        // The row gives the reason the width that is left, cut with an ellipsis.
+        let cell = "│▶  tiny         failed    " + reason
+        #expect(screen[3] == String(cell.prefix(98)) + "…│")
+        // A batch larger than the training set: refused before anything starts.
+        try write("name: big\ndataset: synthetic\ntrainSamples: 10\nbatchSize: 64\n", exps, "big.yaml")
+        d.launch(try Experiment.load(path: exps + "/big.yaml"))
+        #expect(d.state.message == "cannot launch big: big: batch 64 is more than the 10 training images (trainSamples): no batch would be made (the last partial batch is dropped)")
+        #expect(d.state.runs.count == 1)
         // Nothing is queued for a dataset that is not there.
         let missing = runs + "/no-mnist"
         try write("name: m\ndataset: mnist\ndataDir: \(missing)\n", exps, "m.yaml")
@@ -134,9 +146,12 @@ struct LifecycleTests {
         #expect(d.queue.contents().waiting.isEmpty && d.state.runs.count == 1)
         // From the launcher, the form stays open with the reason.
         d.handle(.char("n"))
-        guard case .launcher(var form) = d.state.overlay else { Issue.record("no launcher"); return }
-        #expect(form.experiments.map(\.name) == ["m", "tiny"] && form.selected == 0)
-        for _ in 0..<form.launchRow { d.handle(.down); _ = form.handle(.down) }
+        guard case .launcher(let form) = d.state.overlay else { Issue.record("no launcher"); return }
+        #expect(form.experiments.map(\.name) == ["big", "m", "tiny"] && form.selected == 0)
+        d.handle(.right)   // m
+        guard case .launcher(let onM) = d.state.overlay else { Issue.record("no launcher"); return }
+        #expect(onM.experiments[onM.selected].name == "m")
+        for _ in 0..<onM.launchRow { d.handle(.down) }
         d.handle(.enter)
         guard case .launcher(let after) = d.state.overlay else { Issue.record("the launcher closed"); return }
         #expect(after.error == "cannot launch: MNIST not found (looked in \(missing)/train-images-idx3-ubyte[.gz]). Put train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (optionally .gz) in \(missing).")

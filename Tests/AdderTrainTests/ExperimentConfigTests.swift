@@ -130,4 +130,16 @@ struct ConfigTests {
         #expect(seeded.runs.map(\.seed) == Array(repeating: 9, count: seeded.runs.count))
         #expect(seeded.runs.allSatisfy { $0.adders == .paper })
     }
+
+    /// A batch larger than the training images is found before anything starts.
+    @Test func batchLargerThanTheTrainingSet() throws {
+        func problem(_ yaml: String) throws -> String? { try Experiment.parse(yaml: "name: b\n" + yaml).runs[0].batchProblem }
+        #expect(try problem("dataset: synthetic\nbatchSize: 64") == nil)
+        #expect(try problem("dataset: synthetic\ntrainSamples: 10\nbatchSize: 64")
+                == "batch 64 is more than the 10 training images (trainSamples): no batch would be made (the last partial batch is dropped)")
+        #expect(try problem("dataset: synthetic\nbatchSize: 20000")
+                == "batch 20000 is more than the 10000 training images of synthetic: no batch would be made (the last partial batch is dropped)")
+        #expect(try problem("dataset: synthetic\nvalidationFraction: 0.5\nbatchSize: 6000")
+                == "batch 6000 is more than the 5000 training images of synthetic: no batch would be made (the last partial batch is dropped)")
+    }
 }
