@@ -28,6 +28,14 @@ public struct ChartItem: Sendable {
     public var entries: [RunEntry]
     public var isGroup: Bool
     public var color: TermColor
+
+    /// The item's series from one curve per entry: a run's curve, or a group's mean with its
+    /// min–max band. The same for every chart that draws compared items.
+    func series(_ curves: [[(x: Double, y: Double)]], name: String, glyph: Character) -> LineChart.Series {
+        guard isGroup else { return LineChart.Series(name: name, color: color, points: curves.first ?? [], glyph: glyph) }
+        let agg = SeriesAggregation.aggregate(curves)
+        return LineChart.Series(name: name, color: color, points: agg.map { ($0.x, $0.mean) }, band: agg.map { ($0.x, $0.lo, $0.hi) }, glyph: glyph)
+    }
 }
 
 /// What is drawn over the dashboard.

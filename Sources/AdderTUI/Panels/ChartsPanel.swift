@@ -29,13 +29,9 @@ struct ChartData {
         let short = full.count > 1 && full.reduce(0, { $0 + $1.count + 2 }) > legendWidth
         let names = items.map { g.text(short && !$0.isGroup ? (state.rowModel.shortNames[$0.id] ?? $0.label) : $0.label) }
         let glyphSet = g.unicode ? LineChart.glyphsUnicode : LineChart.glyphsASCII
+        // Glyphs by place: distinct among the series shown.
         func series(_ i: Int, _ curves: [[(x: Double, y: Double)]]) -> LineChart.Series {
-            let item = items[i]
-            let glyph = glyphSet[i % glyphSet.count]   // by place: distinct among the series shown
-            guard item.isGroup else { return LineChart.Series(name: names[i], color: item.color, points: curves[0], glyph: glyph) }
-            let agg = SeriesAggregation.aggregate(curves)
-            return LineChart.Series(name: names[i], color: item.color, points: agg.map { ($0.x, $0.mean) },
-                                    band: agg.map { ($0.x, $0.lo, $0.hi) }, glyph: glyph)
+            items[i].series(curves, name: names[i], glyph: glyphSet[i % glyphSet.count])
         }
         // Short titles: the legend needs the room (smoothing and scale are in the status line).
         loss = LineChart(title: "loss" + (state.logScale ? " (log)" : ""), series: items.indices.map { i in

@@ -89,14 +89,7 @@ struct LayerHistoryPanel: Widget {
             title = "\(layer) \(q.rawValue) across the compared runs"
             for (i, item) in state.chartItems.enumerated() {
                 let curves = item.entries.map { q.points($0.snapshot, layer: layer, x: x($0)) }
-                let glyph = glyphSet[i % glyphSet.count]
-                if item.isGroup {
-                    let agg = SeriesAggregation.aggregate(curves)
-                    series.append(LineChart.Series(name: item.label, color: item.color, points: agg.map { ($0.x, $0.mean) },
-                                                   band: agg.map { ($0.x, $0.lo, $0.hi) }, glyph: glyph))
-                } else {
-                    series.append(LineChart.Series(name: item.label, color: item.color, points: curves[0], glyph: glyph))
-                }
+                series.append(item.series(curves, name: item.label, glyph: glyphSet[i % glyphSet.count]))
             }
         } else {
             let entry = state.focused ?? state.focusedGroup?.entries.first
