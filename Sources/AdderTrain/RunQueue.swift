@@ -187,7 +187,9 @@ public final class RunQueue: Sendable {
     /// Starts waiting entries, front first, while fewer than `limit` train (paused runs
     /// are not training).
     private func pump() {
-        let paused = state.withLock { $0.started }.filter { $0.snapshot().state == .paused }.count
+        // Called every frame by the dashboard: with nothing waiting, nothing to look at.
+        guard let started = state.withLock({ $0.waiting.isEmpty ? nil : $0.started }) else { return }
+        let paused = started.filter { $0.snapshot().state == .paused }.count
         while let item = state.withLock({ s -> Waiting? in
             guard s.training - paused < s.limit, !s.waiting.isEmpty else { return nil }
             s.training += 1
