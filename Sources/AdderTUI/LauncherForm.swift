@@ -23,8 +23,10 @@ public struct LauncherForm: Sendable {
         /// field the group varies (it then holds for every run). A field set back to the
         /// experiment's single value is unchanged again.
         public var changed: Bool { varies != nil ? touched : value != original }
+        /// True while the field reads "varies (k values)": the group varies it, the user has not set it.
+        public var showsVaries: Bool { varies != nil && !changed }
         /// What the form shows: the value, or "varies (k values)" until the user sets it.
-        public var shown: String { varies.map { changed ? value : "varies (\($0) values)" } ?? value }
+        public var shown: String { showsVaries ? "varies (\(varies!) values)" : value }
 
         public init(label: String, keys: [String], choices: [String]?, value: String, varies: Int? = nil) {
             self.label = label; self.keys = keys; self.choices = choices; self.value = value; original = value
@@ -117,12 +119,12 @@ public struct LauncherForm: Sendable {
             } else if row >= 1, row <= fields.count, let choices = fields[row - 1].choices {
                 let i = choices.firstIndex(of: fields[row - 1].value) ?? 0
                 // A varied field's first press picks the value shown first, then moves on.
-                fields[row - 1].value = fields[row - 1].shown != fields[row - 1].value ? choices[i] : choices[(i + step + choices.count) % choices.count]
+                fields[row - 1].value = fields[row - 1].showsVaries ? choices[i] : choices[(i + step + choices.count) % choices.count]
                 updatePreview()
             }
         case .backspace:
             if row >= 1, row <= fields.count, fields[row - 1].choices == nil {
-                if fields[row - 1].shown != fields[row - 1].value { fields[row - 1].value = "" } else if !fields[row - 1].value.isEmpty {
+                if fields[row - 1].showsVaries { fields[row - 1].value = "" } else if !fields[row - 1].value.isEmpty {
                     fields[row - 1].value.removeLast()
                 }
                 updatePreview()
@@ -130,7 +132,7 @@ public struct LauncherForm: Sendable {
         case .char(let c):
             if row >= 1, row <= fields.count, fields[row - 1].choices == nil, c.isNumber || ".-eE+".contains(c) {
                 // Typing into a field shown as "varies" starts it afresh.
-                if fields[row - 1].shown != fields[row - 1].value { fields[row - 1].value = "" }
+                if fields[row - 1].showsVaries { fields[row - 1].value = "" }
                 fields[row - 1].value.append(c)
                 updatePreview()
             }
