@@ -18,9 +18,7 @@ public struct Comparison {
         ["run"] + differingKeys + ["state", "best acc", "final acc", "final loss", "time", "img/s"]
     }
 
-    func value(_ s: RunSnapshot, _ key: String) -> String { Comparison.value(s.config, key) }
-
-    static func value(_ c: ExperimentConfig, _ key: String) -> String { RunGrouping.value(c, key) }
+    func value(_ s: RunSnapshot, _ key: String) -> String { RunGrouping.value(s.config, key) }
 
     public var rows: [[String]] {
         snapshots.map { s in
