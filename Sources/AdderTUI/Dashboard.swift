@@ -159,10 +159,11 @@ public final class Dashboard {
         let contents = queue.contents()
         // Nothing trained here and nothing new on disk: the list stays as it is.
         if !pastChanged && contents.started.isEmpty && contents.waiting.isEmpty && contents.rejected.isEmpty && !lastSignature.isEmpty { return }
-        // With thousands of runs listed, making the list again is not free: it is made at most
-        // as often as keeps it (and the drawing after it) to a few percent of a core.
+        // With thousands of runs listed, making the list again is not free: for records of the
+        // runs training here it is made at most as often as keeps it (and the drawing after
+        // it) to a few percent of a core. What was read from disk is shown at once.
         let started = Date()
-        if started < nextRebuild { return }
+        if !pastChanged && started < nextRebuild { return }
         defer { nextRebuild = Date().addingTimeInterval(Date().timeIntervalSince(started) * Dashboard.rebuildSpacing) }
         pastChanged = false
         let live = self.live
