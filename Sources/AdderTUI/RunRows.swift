@@ -1,5 +1,8 @@
 import AdderTrain
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A group of runs that differ only in their seed, as the runs panel shows it.
 public struct GroupRow: Sendable {
@@ -92,15 +95,12 @@ public struct RunRows: Sendable {
         var passes = Array(repeating: true, count: runs.count)
         filterProblem = nil
         if !filter.isEmpty {
-            let regex: Regex<AnyRegexOutput>?
-            do { regex = try Regex(filter).ignoresCase() } catch {
-                regex = nil
-                filterProblem = "not a regular expression; matched as text"
-            }
+            let regex = FilterPattern(filter)
+            if regex == nil { filterProblem = "not a regular expression; matched as text" }
             for (i, e) in runs.enumerated() {
                 let text = ([e.snapshot.config.name, shortNames[e.id] ?? "", e.snapshot.state.rawValue]
                             + grouping.differingKeys.map { RunGrouping.value(e.snapshot.config, $0) }).joined(separator: " ")
-                passes[i] = regex.map { (try? $0.firstMatch(in: text)) != nil } ?? text.localizedCaseInsensitiveContains(filter)
+                passes[i] = regex?.matches(text) ?? text.localizedCaseInsensitiveContains(filter)
             }
         }
         shownRuns = passes.filter { $0 }.count
@@ -175,4 +175,22 @@ public struct RunRows: Sendable {
             return idx.map { ($0, text($0)) }.sorted { a, b in a.1 != b.1 ? a.1 < b.1 : a.0 < b.0 }.map(\.0)
         }
     }
+}
+
+/// The runs filter: a POSIX extended regular expression, case-insensitive, matched by the C
+/// library's matcher, which has no backtracking blow-up — Swift's `Regex` spun for good on a
+/// typed pattern like `(.*)*(.*)*z`, freezing the screen.
+final class FilterPattern {
+    private var compiled = regex_t()
+    private var isCompiled = false
+
+    /// nil when `pattern` is not a valid extended regular expression.
+    init?(_ pattern: String) {
+        guard regcomp(&compiled, pattern, REG_EXTENDED | REG_ICASE | REG_NOSUB) == 0 else { return nil }
+        isCompiled = true
+    }
+
+    deinit { if isCompiled { regfree(&compiled) } }
+
+    func matches(_ text: String) -> Bool { regexec(&compiled, text, 0, nil, 0) == 0 }
 }

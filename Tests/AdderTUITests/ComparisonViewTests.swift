@@ -270,4 +270,18 @@ extension ComparisonViewTests {
         d.handle(.char("o")); for _ in 0..<6 { d.handle(.char("o")) }
         #expect(d.state.message == "sorted as listed")
     }
+
+    /// A pattern that makes a backtracking matcher spin (it froze the screen) is answered at once.
+    @Test(.timeLimit(.minutes(1))) func aPathologicalFilterDoesNotHang() {
+        let d = dashboard()
+        d.handle(.char("/"))
+        for c in "(.*)*(.*)*(.*)*z" { d.handle(.char(c)) }
+        d.handle(.enter)
+        #expect(d.state.message == "filter /(.*)*(.*)*(.*)*z: 0 of 21 runs")
+        d.handle(.escape)
+        d.handle(.char("/"))
+        for c in "(.*)*(.*)*(.*)*scaled" { d.handle(.char(c)) }
+        d.handle(.enter)
+        #expect(d.state.message == "filter /(.*)*(.*)*(.*)*scaled: 6 of 21 runs")
+    }
 }
