@@ -3,6 +3,14 @@ import Foundation
 /// Text builders for small in-line graphics (a sparkline, a progress bar, a heat strip):
 /// they make strings that panels place in table cells, so they are not `Widget`s.
 public enum Widgets {
+    /// `text` in at most `width` columns, keeping its end (a path's last components):
+    /// the start it loses becomes an ellipsis.
+    public static func keepingEnd(_ text: String, width: Int, glyphs: Glyphs) -> String {
+        guard text.count > width else { return text }
+        guard width > glyphs.ellipsis.count else { return String(text.suffix(max(width, 0))) }
+        return glyphs.ellipsis + String(text.suffix(width - glyphs.ellipsis.count))
+    }
+
     /// The last `width` values as block heights between their min and max.
     public static func sparkline(_ values: [Double], width: Int, glyphs: Glyphs) -> String {
         let v = Array(values.filter(\.isFinite).suffix(max(width, 0)))

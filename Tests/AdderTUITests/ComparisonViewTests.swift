@@ -81,9 +81,15 @@ struct ComparisonViewTests {
         #expect(d.state.message == "filter /^.*sign: 9 of 21 runs")
         let screen = rows(d, 100, 30)
         #expect(screen[0] == " AdderLab  21 runs (9 shown) in 3 groups, 0 training  ·  n new run  ? help  q quit                  ")
-        // The title (after the runs directory, whose path differs from clone to clone).
-        #expect(screen[1].hasPrefix("┌─ Runs (") && screen[1].trimmingCharacters(in: CharacterSet(charactersIn: "─┐"))
-                    .hasSuffix(") · grouped, by best accuracy, /^.*sign, 9 of 21 shown "))
+        // The title, whatever the clone's path: a long runs directory gives way from its start,
+        // so the view, the filter and the counts stay on screen.
+        var long = d.state
+        long.runsDirectory = "/home/ci/builds/some-organisation/a-long-checkout-directory/adderlab/experiments/results"
+        #expect(DashboardView.render(long, width: 100, height: 30).row(1)
+                == "┌─ Runs (…tory/adderlab/experiments/results) · grouped, by best accuracy, /^.*sign, 9 of 21 shown ─┐")
+        long.runsDirectory = "runs"
+        #expect(DashboardView.render(long, width: 100, height: 30).row(1)
+                == "┌─ Runs (runs) · grouped, by best accuracy, /^.*sign, 9 of 21 shown ───────────────────────────────┐")
         #expect(Array(screen[2...6]) == ["│   group / run         state      progress       best %    final % mode       type    epoch       │",
                                          "│▶  ▸ sign·scaled (3)   3 finished [████████] 85.26±1.11 85.26±1.11 sign/ht    adder   3.0/3       │",
                                          "│   ▸ sign·fixed (3)    3 finished [████████] 84.35±1.25 84.35±1.25 sign/ht    adder   3.0/3       │",

@@ -17,7 +17,11 @@ struct RunsPanel: Widget {
         let shown = model.shownRuns < state.runs.count ? ", \(model.shownRuns) of \(state.runs.count) shown" : ""
         let view = (state.grouped ? "grouped" : "flat") + (state.sort == .listed ? "" : ", by \(state.sort.rawValue)")
             + (state.filter.isEmpty ? "" : ", /\(state.filter)")
-        Box.draw(&grid, r, title: g.text("Runs (\(state.runsDirectory)) · \(view)\(shown)"), glyphs: g)
+        // The view, the sort, the filter and the counts always show; a long runs
+        // directory gives way from its start.
+        let rest = g.text(") · \(view)\(shown)")
+        let directory = Widgets.keepingEnd(g.text(state.runsDirectory), width: max(r.width - 6 - "Runs (".count - rest.count, 12), glyphs: g)
+        Box.draw(&grid, r, title: "Runs (" + directory + rest, glyphs: g)
         let inner = r.inset(1)
         guard !state.rows.isEmpty else {
             let text = state.runs.isEmpty ? "No runs yet. Press n to launch an experiment from experiments/."
