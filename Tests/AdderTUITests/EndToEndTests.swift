@@ -8,6 +8,9 @@ import AdderTestSupport
 @Suite("Dashboard end to end in tmux", .serialized, .timeLimit(.minutes(3)))
 struct EndToEndTests {
     let session = "adderlab-e2e-\(getpid())"
+    /// Each test has a tmux server of its own: on a shared default server, one test's
+    /// last session closing could take the server down as the next test's session started.
+    let server = "adderlab-e2e-\(getpid())-\(UUID().uuidString.prefix(8))"
 
     /// The adderlab binary built next to this test bundle.
     var binary: String {
@@ -18,8 +21,20 @@ struct EndToEndTests {
     /// Runs tmux and returns what it printed (standard output and error together).
     @discardableResult
     func tmux(_ args: [String]) throws -> String {
-        try Subprocess.run(["tmux", "-u"] + args, mergeErrors: true).out
+        try Subprocess.run(["tmux", "-u", "-L", server] + args, mergeErrors: true).out
     }
+
+    /// Starts a `width`×`height` session in `dir` running a bare shell, and waits for its prompt.
+    func open(_ name: String, _ width: Int, _ height: Int, in dir: String) throws {
+        let r = try Subprocess.run(["tmux", "-u", "-L", server, "new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)", "-c", dir,
+                                    "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color PS1='E2E$ ' bash --norc --noprofile"], mergeErrors: true)
+        guard r.status == 0 else { throw E2EError(message: "tmux new-session exited with \(r.status): \(r.out)") }
+        let end = Date().addingTimeInterval(10)
+        while Date() < end, !(try tmux(["capture-pane", "-p", "-t", name]).contains("E2E$")) { usleep(100_000) }
+    }
+
+    /// Ends this test's tmux server and everything in it.
+    func close() { _ = try? tmux(["kill-server"]) }
 
     func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", session]) }
 
@@ -54,10 +69,8 @@ struct EndToEndTests {
         evalEvery: 25
         layerStatsEvery: 5
         """.write(toFile: dir + "/experiments/e2e.yaml", atomically: true, encoding: .utf8)
-        try tmux(["new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-c", dir,
-                  "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color PS1='E2E$ ' bash --norc --noprofile"])
-        defer { _ = try? tmux(["kill-session", "-t", session]) }
-        _ = try waitFor(10, "the shell prompt") { $0.contains("E2E$") }
+        try open(session, 120, 40, in: dir)
+        defer { close() }
         try keys("\(binary) --no-quickstart", "Enter")
         _ = try waitFor(20, "the empty dashboard") { $0.contains("No runs yet") }
 
@@ -120,10 +133,8 @@ struct EndToEndTests {
         epochs: 4
         batchSize: 64
         """.write(toFile: dir + "/headless.yaml", atomically: true, encoding: .utf8)
-        try tmux(["new-session", "-d", "-s", session, "-x", "160", "-y", "50", "-c", dir,
-                  "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color PS1='E2E$ ' bash --norc --noprofile"])
-        defer { _ = try? tmux(["kill-session", "-t", session]) }
-        _ = try waitFor(10, "the shell prompt") { $0.contains("E2E$") }
+        try open(session, 160, 50, in: dir)
+        defer { close() }
         try keys("\(binary) --no-quickstart --parallel 1", "Enter")
         _ = try waitFor(20, "the empty dashboard") { $0.contains("No runs yet") }
 
@@ -188,10 +199,8 @@ struct EndToEndTests {
         let fm = FileManager.default
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         try fm.copyItem(atPath: repo + "/experiments/results", toPath: dir + "/results")
-        try tmux(["new-session", "-d", "-s", session, "-x", "160", "-y", "50", "-c", dir,
-                  "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color PS1='E2E$ ' bash --norc --noprofile"])
-        defer { _ = try? tmux(["kill-session", "-t", session]) }
-        _ = try waitFor(10, "the shell prompt") { $0.contains("E2E$") }
+        try open(session, 160, 50, in: dir)
+        defer { close() }
         try keys("\(binary) --runs-dir results --no-quickstart", "Enter")
         let groups = try waitFor(20, "seven groups") { $0.contains("AdderLab  21 runs in 7 groups") }
         for label in ["cnn", "fp·adaptive", "fp·fixed", "fp·scaled", "sign·adaptive", "sign·fixed", "sign·scaled"] {
@@ -223,12 +232,10 @@ struct EndToEndTests {
     /// TERM=dumb cannot show the dashboard: a clear message, exit 1, and a clean shell line.
     @Test func dumbTerminalIsRefusedCleanly() throws {
         let dir = temporaryDirectory("dumb")
-        try tmux(["new-session", "-d", "-s", session + "-dumb", "-x", "220", "-y", "20", "-c", dir,
-                  "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color PS1='E2E$ ' bash --norc --noprofile"])
-        defer { _ = try? tmux(["kill-session", "-t", session + "-dumb"]) }
+        try open(session + "-dumb", 220, 20, in: dir)
+        defer { close() }
         func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", session + "-dumb"]) }
         var s = ""
-        for _ in 0..<100 where !(s.contains("E2E$")) { s = try screen(); usleep(100_000) }
         try tmux(["send-keys", "-t", session + "-dumb", "env TERM=dumb \(binary) --no-quickstart; echo EXIT=$?", "Enter"])
         func exited(_ s: String) -> Bool { s.split(separator: "\n").contains { $0.hasPrefix("EXIT=") } }
         for _ in 0..<100 where !exited(s) { s = try screen(); usleep(100_000) }
@@ -247,4 +254,9 @@ enum RunReaderPath {
     }
     static func metrics(_ runs: String, _ prefix: String) -> String { (directory(runs, prefix) ?? runs + "/none") + "/metrics.jsonl" }
     static func log(_ runs: String, _ prefix: String) -> String { (directory(runs, prefix) ?? runs + "/none") + "/run.log" }
+}
+
+struct E2EError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }
