@@ -200,7 +200,9 @@ public final class Dashboard {
         state.runs = runs
         if let focusedId { state.focus(on: focusedId) }
         state.focus = min(max(state.focus, 0), max(state.rows.count - 1, 0))
-        state.assignColors()
+        // Colour slots are given once the runs on disk are read, in one order (by identity),
+        // so the same runs get the same colours whatever order the directory was read in.
+        if !isReading { state.assignColors() }
         // A run launched here that failed says why, once.
         for e in liveRows + rejectedRows where e.snapshot.state == .failed && !toldFailures.contains(e.id) {
             toldFailures.insert(e.id)

@@ -149,10 +149,11 @@ public struct DashboardState: Sendable {
         return slots.slot(for: DashboardState.colorIdentity(id))
     }
 
-    /// Gives colour slots to the rows shown that have none yet (in row order); the slots
+    /// Gives colour slots to the rows shown that have none yet (in the order of their
+    /// identities, not of the list, so sorting or reading order changes nothing); the slots
     /// given before never change.
     public mutating func assignColors() {
-        for row in rows { _ = seriesColors.slot(for: DashboardState.colorIdentity(row.id)) }
+        for id in rows.map({ DashboardState.colorIdentity($0.id) }).sorted() { _ = seriesColors.slot(for: id) }
     }
 
     /// What a colour slot is given to: a group's identity, or a run directory's name (as

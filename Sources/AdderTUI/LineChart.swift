@@ -1,3 +1,4 @@
+import AdderTrain
 import Foundation
 
 /// A braille line chart with a labelled y axis, x-axis labels, a legend in the series'
@@ -39,6 +40,8 @@ public struct LineChart: Widget {
     /// Fixed x range (charts side by side share one, so that a step is the same column in
     /// both); nil fits the data.
     public var xRange: ClosedRange<Double>?
+    /// y values are fractions shown as percent on the axis (accuracy).
+    public var percent = false
     /// A vertical cursor at this fraction (0…1) of the x range; the legend then shows each
     /// series' value there (a band's spread too).
     public var cursor: Double?
@@ -79,6 +82,7 @@ public struct LineChart: Widget {
         if let f = cursor, f.isFinite, let lo = xRange?.lowerBound ?? all.map(\.x).min(), let hi = xRange?.upperBound ?? all.map(\.x).max() {
             cursorX = lo + min(max(f, 0), 1) * (hi - lo)
         }
+        func value(_ v: Double) -> String { percent ? String(format: "%.2f%%", v * 100) : LineChart.label(v) }
         // Title and legend on the first row (with the cursor: each series' value there).
         var col = rect.x + grid.put(rect.x, rect.y, title + (cursorX.map { " @ " + LineChart.label($0) } ?? ""), Style(bold: true), maxWidth: rect.width) + 2
         // Series told apart by glyph: all without colour, and those sharing a colour with another.
@@ -90,7 +94,7 @@ public struct LineChart: Widget {
             if let cx = cursorX {
                 let v = s.points.last { $0.x <= cx && $0.y.isFinite }?.y
                 let b = s.band.last { $0.x <= cx && $0.lo.isFinite && $0.hi.isFinite }
-                entry += " " + (v.map(LineChart.label) ?? "-") + (b.map { " (\(LineChart.label($0.lo))–\(LineChart.label($0.hi)))" } ?? "")
+                entry += " " + (v.map(value) ?? "-") + (b.map { " (\(value($0.lo))–\(value($0.hi)))" } ?? "")
             }
             col += grid.put(col, rect.y, entry, Style(color ? s.color : nil), maxWidth: rect.maxX - col) + 1
         }
@@ -120,17 +124,11 @@ public struct LineChart: Widget {
             ymin -= pad; ymax += pad
             if !logY && lowest >= 0 { ymin = max(ymin, 0) }
         }
-        // y labels: top, middle, bottom.
-        for (frac, row) in [(1.0, plotTop), (0.5, plotTop + (plotHeight - 1) / 2), (0.0, plotTop + plotHeight - 1)] {
-            let v = ymin + (ymax - ymin) * frac
-            let text = Grid.fit(LineChart.label(logY ? pow(10, v) : v), axisWidth - 1, unicode: glyphs.unicode, alignRight: true)
-            grid.put(rect.x, row, text, Style(dim: true))
-            grid[plotX - 1, row] = Cell(character: glyphs.tick, style: Style(dim: true))
-        }
-        // x labels: left and right ends, and the axis name in the middle.
+        // x labels: left and right ends alike, and the axis name in the middle.
         let xRow = rect.maxY - 1
-        grid.put(plotX, xRow, LineChart.label(xmin), Style(dim: true))
-        let right = LineChart.label(xmax)
+        let ends = ChartAxis.endLabels(xmin, xmax, target: 4)
+        grid.put(plotX, xRow, ends.lo, Style(dim: true))
+        let right = ends.hi
         grid.put(rect.maxX - right.count, xRow, right, Style(dim: true))
         let name = xLabel
         grid.put(plotX + (plotWidth - name.count) / 2, xRow, name, Style(dim: true))
@@ -141,12 +139,34 @@ public struct LineChart: Widget {
         func dx(_ x: Double) -> Int { index((clamp(x) - xmin) / (xmax - xmin), canvas.dotWidth) }
         func dy(_ y: Double) -> Int { canvas.dotHeight - 1 - index((transform(clamp(y)) - ymin) / (ymax - ymin), canvas.dotHeight) }
         // Markers first, as dotted columns under the data.
-        for m in markers where m.x >= xmin && m.x <= xmax {
+        // y labels at round values inside the range, one format per axis (percent for accuracy),
+        // at most one every other row.
+        let target = max(2, min(5, plotHeight / 2))
+        let axis = logY ? ChartAxis.logarithmic(within: pow(10, ymin), pow(10, ymax), target: target)
+                        : ChartAxis.linear(within: ymin, ymax, target: target, scale: percent ? 100 : 1, suffix: percent ? "%" : "")
+        var labelled: [Int] = []
+        for t in axis.ticks {
+            // The row its dots would be drawn in.
+            guard (transform(t.value) - ymin) / (ymax - ymin) >= -1e-9, (transform(t.value) - ymin) / (ymax - ymin) <= 1 + 1e-9 else { continue }
+            let row = plotTop + dy(t.value) / 4
+            guard row >= plotTop, row < plotTop + plotHeight, !labelled.contains(where: { abs($0 - row) < 1 }) else { continue }
+            labelled.append(row)
+            grid.put(rect.x, row, Grid.fit(glyphs.text(t.label), axisWidth - 1, unicode: glyphs.unicode, alignRight: true), Style(dim: true))
+            grid[plotX - 1, row] = Cell(character: glyphs.tick, style: Style(dim: true))
+        }
+        // Markers in one column, or next to a labelled one, share its label.
+        var lastLabel: Int?
+        for m in markers.sorted(by: { $0.x < $1.x }) where m.x >= xmin && m.x <= xmax {
             let c = plotX + min(dx(m.x) / 2, plotWidth - 1)
-            for y in plotTop..<(plotTop + plotHeight) {
+            for y in (plotTop + 1)..<(plotTop + plotHeight) {
                 grid[c, y] = Cell(character: glyphs.marker, style: Style(color ? m.color : nil, bold: !color))
             }
-            grid.put(c, plotTop, String(m.label.prefix(1)), Style(color ? m.color : nil, bold: true))
+            if lastLabel.map({ c - $0 > 1 }) ?? true {
+                grid.put(c, plotTop, String(m.label.prefix(1)), Style(color ? m.color : nil, bold: true))
+                lastLabel = c
+            } else if c != lastLabel {
+                grid[c, plotTop] = Cell(character: glyphs.marker, style: Style(color ? m.color : nil, bold: !color))
+            }
         }
         // Bands first, as a checkered fill between their edges, then the lines over them.
         // Bands are sparser when several overlap, so the lines stay visible; in ASCII (where

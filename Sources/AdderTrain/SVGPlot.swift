@@ -69,13 +69,13 @@ public struct SVGPlot: Sendable {
         let legendWidth = names.isEmpty ? 0 : 34 + SVGPlot.charWidth * Double(names.map(\.count).max() ?? 0)
         let legendRow = 16.0
         let h = max(Double(max(height, 180)), top + legendRow * Double(names.count) + 12)
-        let yAxis = ys.map { logY ? SVGPlot.logAxis($0.lo, $0.hi) : SVGPlot.linearAxis($0.lo, $0.hi, target: 6) }
+        let yAxis = ys.map { logY ? ChartAxis.logarithmic($0.lo, $0.hi) : ChartAxis.linear($0.lo, $0.hi, target: 6) }
         let yTickChars = yAxis.map { $0.ticks.map { $0.label.count }.max() ?? 0 } ?? 0
         let left = 30 + SVGPlot.charWidth * Double(yTickChars) + 8
         let right = w - 12 - (names.isEmpty ? 0 : legendWidth + 16)
         let bottom = h - 46
         let plotWidth = max(right - left, 40), plotHeight = max(bottom - top, 40)
-        let xAxis = xs.map { SVGPlot.linearAxis($0.lo, $0.hi, target: max(2, Int(plotWidth / 90))) }
+        let xAxis = xs.map { ChartAxis.linear($0.lo, $0.hi, target: max(2, Int(plotWidth / 90))) }
 
         var svg = """
             <?xml version="1.0" encoding="UTF-8"?>
@@ -221,62 +221,6 @@ public struct SVGPlot: Sendable {
             out += "<circle cx=\"\(SVGPlot.number(d.0, decimals: 1))\" cy=\"\(SVGPlot.number(d.1, decimals: 1))\" r=\"2.5\" fill=\"\(color)\"/>\n"
         }
         return out + "</g>\n"
-    }
-
-    // MARK: Axes
-
-    struct Axis {
-        var lo: Double, hi: Double
-        var ticks: [(value: Double, label: String)]
-    }
-
-    /// 1, 2 or 5 × 10^k, about span / target.
-    static func niceStep(_ span: Double, target: Int) -> Double {
-        let raw = span / Double(max(target, 1))
-        let magnitude = pow(10, floor(log10(raw)))
-        let f = raw / magnitude
-        return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * magnitude
-    }
-
-    /// A linear axis from a round value at or below `lo` to one at or above `hi`, ticks
-    /// every 1, 2 or 5 × 10^k.
-    static func linearAxis(_ lo: Double, _ hi: Double, target: Int) -> Axis {
-        var lo = lo, hi = hi
-        if lo == hi { let d = lo == 0 ? 1 : abs(lo) * 0.1; lo -= d; hi += d }
-        let step = niceStep(hi - lo, target: target)
-        let k0 = floor(lo / step + 1e-9), k1 = ceil(hi / step - 1e-9)
-        guard step.isFinite, step > 0, abs(k0) < 1e15, abs(k1) < 1e15, k1 - k0 <= 1000 else {
-            return Axis(lo: lo, hi: hi, ticks: [(lo, String(format: "%.3g", lo)), (hi, String(format: "%.3g", hi))])
-        }
-        let decimals = max(0, min(12, Int(-floor(log10(step) + 1e-9))))
-        let ticks = (Int(k0)...Int(k1)).map { k -> (value: Double, label: String) in
-            let v = Double(k) * step
-            return (v, tickLabel(v, step: step, decimals: decimals))
-        }
-        return Axis(lo: k0 * step, hi: k1 * step, ticks: ticks)
-    }
-
-    static func tickLabel(_ v: Double, step: Double, decimals: Int) -> String {
-        if abs(v) >= 1e7 || step < 1e-5 { return v == 0 ? "0" : String(format: "%g", v) }
-        return String(format: "%.\(decimals)f", v == 0 ? 0 : v)  // never "-0.0"
-    }
-
-    /// A logarithmic axis over whole decades: ticks at 1, 2 and 5 × 10^k over at most two
-    /// decades, at each decade up to twelve, at every few decades beyond.
-    static func logAxis(_ lo: Double, _ hi: Double) -> Axis {
-        let e0 = Int(max(-300, min(300, floor(log10(lo) + 1e-9))))
-        var e1 = Int(max(-300, min(300, ceil(log10(hi) - 1e-9))))
-        if e1 <= e0 { e1 = e0 + 1 }
-        let decades = e1 - e0
-        var ticks: [(value: Double, label: String)] = []
-        let every = decades <= 12 ? 1 : (decades + 7) / 8
-        for e in stride(from: e0, through: e1, by: every) {
-            let base = pow(10, Double(e))
-            for m in decades <= 2 ? [1.0, 2, 5] : [1.0] where m == 1 || e < e1 {
-                ticks.append((m * base, String(format: "%g", m * base)))
-            }
-        }
-        return Axis(lo: pow(10, Double(e0)), hi: pow(10, Double(e1)), ticks: ticks)
     }
 
     // MARK: Text and numbers

@@ -254,8 +254,8 @@ extension ComparisonViewTests {
         for _ in 0..<20 { d.handle(.right) }
         #expect(d.state.cursor == 1)
         let screen = rows(d, 160, 50)
-        #expect(screen[18] == "│loss @ 2811  ●fp·adaptive 0.279 (0.246–0.311) ○sign·adaptive 0.433 (0.405–0.47││test acc @ 2811  ●fp·adaptive 0.899 (0.898–0.900) ○sign·adaptive 0.839 (0.833–│")
-        #expect(screen[19] == "│   1.9 ┤⠄                                                                    │││     1 ┤                                                                     ││", "the cursor's column at the right end of both charts")
+        #expect(screen[18] == "│loss @ 2811  ●fp·adaptive 0.279 (0.246–0.311) ○sign·adaptive 0.433 (0.405–0.47││test acc @ 2811  ●fp·adaptive 89.90% (89.76%–90.00%) ○sign·adaptive 83.95% (83│")
+        #expect(screen[19] == "│       │⠄                                                                    │││  100% ┤                                                                     ││", "the cursor's column at the right end of both charts")
         d.handle(.escape)
         #expect(d.state.cursor == nil)
     }

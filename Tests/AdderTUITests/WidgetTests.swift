@@ -40,9 +40,10 @@ struct WidgetTests {
         #expect(grid.row(0).hasPrefix("loss  ●a ●b"))
         #expect(grid[6, 0].style.foreground == .cyan && grid[9, 0].style.foreground == .magenta)
         let text = grid.text
-        #expect(grid.row(1).hasPrefix("  2.04 ┤"))                   // top y label: 2.0 with 4% headroom
-        #expect(grid.row(11).contains("step") && grid.row(11).contains("100"))
-        #expect(grid.row(11).hasPrefix("       └0"))               // x starts at 0 under the plot
+        // y labels at round values, on the rows their dots are drawn in (b's line at 1.5).
+        #expect((1...10).map { String(grid.row($0).prefix(8)) } == ["   2.0 ┤", "       │", "       │", "       │", "   1.5 ┤", "       │", "       │", "       │", "       │", "   1.0 ┤"])
+        #expect(grid.row(5) == "   1.5 ┤⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣉⣑⣒⣤⣄⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀⣀")
+        #expect(grid.row(11) == "       └0──────────────────step────────────────100")
         #expect(text.contains("┊") && text.contains("g"))          // the marker column and its label
         #expect(text.unicodeScalars.contains { $0.value >= 0x2801 && $0.value <= 0x28FF })
     }
@@ -65,8 +66,8 @@ struct WidgetTests {
         #expect(text.unicodeScalars.allSatisfy { $0.isASCII })
         #expect(text.contains("*") && text.contains("|") && text.contains("+"))
         #expect(grid[6, 0].style.foreground == nil)               // no colour
-        // Log scale: the top label is above 100, the bottom below 0.1.
-        #expect(text.contains("1e+02") || text.contains("120") || text.contains("132"))
+        // Log scale: a label at each decade inside the range, each on the row of its dots.
+        #expect((1...8).map { String(grid.row($0).prefix(8)) } == ["   100 +", "       |", "    10 +", "       |", "       |", "     1 +", "       |", "   0.1 +"])
     }
 
     @Test func sparklineProgressAndHeatStrip() {
@@ -128,8 +129,8 @@ struct CraftTests {
         var grid = Grid(width: 40, height: 10)
         let chart = LineChart(title: "loss", series: [.init(name: "a", color: .cyan, points: (0...10).map { (Double($0), 2.0 - Double($0) * 0.2) })])
         chart.render(into: &grid, area: Rect(x: 0, y: 0, width: 40, height: 10))
-        #expect(grid.row(8).hasPrefix("     0 ┤"))       // the bottom label: 0, not −0.08
-        #expect(grid.row(1).hasPrefix("  2.08 ┤"))
+        // Round labels, one format, the bottom one 0 (not −0.08).
+        #expect((1...8).map { String(grid.row($0).prefix(8)) } == ["     2 ┤", "       │", "       │", "       │", "     1 ┤", "       │", "       │", "     0 ┤"])
     }
 
     /// Cycling a field back to the experiment's value leaves it unchanged (no override).
@@ -202,13 +203,43 @@ extension CraftTests {
 }
 
 extension CraftTests {
+    /// Events a column apart share one label: three η changes read "e" once, in either chart.
+    @Test func markersCloseTogetherShareOneLabel() {
+        var grid = Grid(width: 40, height: 6)
+        var chart = LineChart(title: "loss", series: [.init(name: "a", color: .cyan, points: [(0, 1), (100, 1)])])
+        chart.markers = [50.0, 51, 54, 90].map { .init(x: $0, color: .yellow, label: "eta") }
+        chart.render(into: &grid, area: Rect(x: 0, y: 0, width: 40, height: 6))
+        #expect(grid.row(1) == "     2 ┤                e┊          e   ")
+    }
+
+    /// The ends of an x axis are labelled alike: an epoch axis from 0.001 reads 0 … 3.
+    @Test func xAxisEndsInOneFormat() {
+        var grid = Grid(width: 40, height: 6)
+        var chart = LineChart(title: "loss", series: [.init(name: "a", color: .cyan, points: [(0.001, 1), (3, 0.5)])])
+        chart.xLabel = "epoch"
+        chart.render(into: &grid, area: Rect(x: 0, y: 0, width: 40, height: 6))
+        #expect(grid.row(5) == "       └0────────────epoch─────────────3")
+    }
+
+    /// Accuracy is labelled in percent, every label alike.
+    @Test func accuracyAxisInPercent() {
+        var grid = Grid(width: 40, height: 10)
+        var chart = LineChart(title: "acc", series: [.init(name: "a", color: .cyan, points: [(0, 0.83), (10, 0.9)])])
+        chart.percent = true
+        chart.yRange = 0.8...1
+        chart.render(into: &grid, area: Rect(x: 0, y: 0, width: 40, height: 10))
+        #expect((1...8).map { String(grid.row($0).prefix(8)) } == ["  100% ┤", "       │", "   95% ┤", "   90% ┤", "       │", "   85% ┤", "       │", "   80% ┤"])
+    }
+}
+
+extension CraftTests {
     /// A band is filled between its samples, not only at them: two samples span the plot.
     @Test func bandsAreFilledBetweenSamples() {
         var grid = Grid(width: 30, height: 8)
         let s = LineChart.Series(name: "g", color: .cyan, points: [(0, 0.5), (10, 0.5)], band: [(0, 0.0, 1.0), (10, 0.0, 1.0)])
         LineChart(title: "t", series: [s]).render(into: &grid, area: Rect(x: 0, y: 0, width: 30, height: 8))
         #expect(grid.row(2) == "       │⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕⢕")
-        #expect(grid.row(4) == "       │⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝", "the line through the band")
+        #expect(grid.row(4) == "   0.5 ┤⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝⢝", "the line through the band")
     }
 }
 
@@ -220,7 +251,7 @@ extension CraftTests {
         let grid = DashboardView.render(state([run]), width: 100, height: 30)
         let rows = (0..<30).map { grid.row($0) }
         let top = rows.first { $0.contains("test acc") }.flatMap { rows.firstIndex(of: $0) }!
-        #expect(rows[top + 1] == "│  2.43 ┤⠢⣀                 g                    ││     1 ┤                   g             ⠁      │")
+        #expect(rows[top + 1] == "│       │⠢⣀                 g                    ││  100% ┤                   g             ⠁      │")
     }
 }
 

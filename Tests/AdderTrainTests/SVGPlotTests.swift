@@ -167,19 +167,19 @@ struct SVGPlotTests {
     }
 
     @Test func ticksAreRound() {
-        let a = SVGPlot.linearAxis(0.1106, 0.9067, target: 6)
+        let a = ChartAxis.linear(0.1106, 0.9067, target: 6)
         #expect(a.lo == 0 && abs(a.hi - 1) < 1e-12)
         #expect(a.ticks.map(\.label) == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"])
-        let steps = SVGPlot.linearAxis(10, 2810, target: 5)
+        let steps = ChartAxis.linear(10, 2810, target: 5)
         #expect(steps.lo == 0 && steps.hi == 3000 && steps.ticks.map(\.label) == ["0", "1000", "2000", "3000"])
-        let flat = SVGPlot.linearAxis(5, 5, target: 5)
+        let flat = ChartAxis.linear(5, 5, target: 5)
         #expect(flat.lo < 5 && flat.hi > 5 && flat.ticks.count >= 2)
-        let log = SVGPlot.logAxis(0.003, 0.4)
+        let log = ChartAxis.logarithmic(0.003, 0.4)
         #expect(log.lo == 0.001 && log.hi == 1 && log.ticks.map(\.label).prefix(4) == ["0.001", "0.01", "0.1", "1"])
-        let narrowLog = SVGPlot.logAxis(2, 30)
+        let narrowLog = ChartAxis.logarithmic(2, 30)
         #expect(narrowLog.ticks.map(\.label) == ["1", "2", "5", "10", "20", "50", "100"])
         for step in [0.1327, 0.34, 7, 4100] {
-            let s = SVGPlot.niceStep(step * 6, target: 6)
+            let s = ChartAxis.niceStep(step * 6, target: 6)
             let m = s / pow(10, floor(log10(s) + 1e-9))
             #expect([1.0, 2, 5].contains { abs($0 - m) < 1e-9 }, "\(s)")
         }

@@ -53,6 +53,7 @@ struct ChartData {
         })
         accuracy.markers = markers
         accuracy.xLabel = xName
+        accuracy.percent = true
         let accs = items.flatMap { $0.entries.flatMap { $0.snapshot.evals.map(\.testAccuracy) } }
         if let lo = accs.filter(\.isFinite).min() { accuracy.yRange = max(0, min(0.9, (lo * 10).rounded(.down) / 10))...1 }
         // One x range for both charts: an event sits in the same column in each.
