@@ -34,8 +34,8 @@ public enum DashboardView {
 
         // Runs panel, charts, layers panel, status line.
         let body = height - 2
-        let runsHeight = min(max(5, state.runs.count + 3), max(5, body / 3))
-        let chartsHeight = max(8, (body - runsHeight) * 11 / 20)
+        let heights = DashboardView.heights(body: body, runsWant: state.rows.count + 3, layersWant: LayersPanel.wantedHeight(state))
+        let runsHeight = heights.runs, chartsHeight = heights.charts
         if state.summary {
             let parts = Layout.rows(Rect(x: 0, y: 1, width: width, height: height - 1), [.fixed(runsHeight), .fill, .fixed(1)])
             RunsPanel(state: state, glyphs: g).render(into: &grid, area: parts[0])
@@ -66,6 +66,33 @@ public enum DashboardView {
             Dialog(title: "Quit AdderLab", lines: lines, glyphs: g).render(into: &grid, area: screen)
         }
         return grid
+    }
+
+    /// The heights of the runs panel, the charts and the layers panel in `body` rows: each
+    /// panel its minimum (4, 7, 5: a run row, three rows of plot, a layer row), then the runs
+    /// and layers up to a third each as their content wants, the charts up to two fifths, and
+    /// what is left to the runs, then the layers, as their content wants, and last to the
+    /// charts: no panel is given rows it would leave empty while another is cut.
+    static func heights(body: Int, runsWant: Int, layersWant: Int) -> (runs: Int, charts: Int, layers: Int) {
+        let runsMin = 4, chartsMin = 7, layersMin = 5
+        var runs = min(max(runsWant, runsMin), max(runsMin, body / 3))
+        var layers = min(max(layersWant, layersMin), max(layersMin, body / 3))
+        var charts = body - runs - layers
+        if charts < chartsMin {
+            // Small terminals: the charts keep their minimum, the others give back rows.
+            let short = chartsMin - charts
+            let fromRuns = min(short, runs - runsMin)
+            runs -= fromRuns
+            layers -= min(short - fromRuns, layers - layersMin)
+            charts = body - runs - layers
+        }
+        var spare = charts - max(chartsMin, body * 2 / 5)
+        if spare > 0 {
+            let toRuns = min(spare, max(0, runsWant - runs)); runs += toRuns; spare -= toRuns
+            let toLayers = min(spare, max(0, layersWant - layers)); layers += toLayers
+            charts = body - runs - layers
+        }
+        return (runs, charts, layers)
     }
 
     /// The help overlay's keys and what they do.

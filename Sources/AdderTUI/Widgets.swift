@@ -11,6 +11,21 @@ public enum Widgets {
         return glyphs.ellipsis + String(text.suffix(width - glyphs.ellipsis.count))
     }
 
+    /// A column of numbers in one notation: fixed, with the decimals that give the smallest
+    /// value three significant digits (at most four), when every value lies in 0.01…10⁴ and
+    /// fits `width`; otherwise every value as 1.23e-05.
+    public static func numberColumn(_ values: [Double], width: Int) -> [String] {
+        let finite = values.filter { $0.isFinite && $0 != 0 }.map(abs)
+        func special(_ v: Double) -> String? { v.isFinite ? nil : (v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf")) }
+        if let lo = finite.min(), let hi = finite.max(), lo >= 0.01, hi < 10_000 {
+            let decimals = max(0, min(4, 2 - Int(floor(log10(lo)))))
+            let fixed = values.map { special($0) ?? String(format: "%.\(decimals)f", $0) }
+            if fixed.allSatisfy({ $0.count <= width }) { return fixed }
+        }
+        if finite.isEmpty { return values.map { special($0) ?? "0" } }
+        return values.map { special($0) ?? ($0 == 0 ? "0" : String(format: "%.2e", $0)) }
+    }
+
     /// The last `width` values as block heights between their min and max.
     public static func sparkline(_ values: [Double], width: Int, glyphs: Glyphs) -> String {
         let v = Array(values.filter(\.isFinite).suffix(max(width, 0)))

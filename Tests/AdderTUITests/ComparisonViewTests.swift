@@ -94,7 +94,7 @@ struct ComparisonViewTests {
                                          "│▶  ▸ sign·scaled (3)   3 finished [████████] 85.26±1.11 85.26±1.11 sign/ht    adder   3.0/3       │",
                                          "│   ▸ sign·fixed (3)    3 finished [████████] 84.35±1.25 84.35±1.25 sign/ht    adder   3.0/3       │",
                                          "│   ▸ sign·adaptive (3) 3 finished [████████] 83.95±1.09 83.95±1.09 sign/ht    adder   3.0/3       │",
-                                         "│                                                                                                  │"])
+                                         "└──────────────────────────────────────────────────────────────────────────────────────────────────┘"])
         d.handle(.escape)
         #expect(d.state.message == "filter cleared" && d.state.rows.count == 7)
         // Not a regular expression: matched as text, and said so while typing.
@@ -114,7 +114,7 @@ struct ComparisonViewTests {
         #expect(d.state.chartItems.map(\.label) == ["cnn", "fp·adaptive", "fp·fixed", "fp·scaled", "sign·adaptive", "sign·fixed", "sign·scaled"])
         #expect(d.state.chartItems.allSatisfy { $0.isGroup && $0.entries.count == 3 })
         let screen = rows(d, 160, 50)
-        #expect(Array(screen[17...18]) == ["┌──────────────────────────────────────────────────────────────────────────────┐┌──────────────────────────────────────────────────────────────────────────────┐",
+        #expect(Array(screen[11...12]) == ["┌──────────────────────────────────────────────────────────────────────────────┐┌──────────────────────────────────────────────────────────────────────────────┐",
                                            "│loss  ●cnn ●fp·adaptive ●fp·fixed ●fp·scaled ■sign·adaptive ●sign·fixed ▲sign·││test acc  ●cnn ●fp·adaptive ●fp·fixed ●fp·scaled ■sign·adaptive ●sign·fixed ▲s│"])
         d.handle(.char("C"))
         #expect(d.state.compared.isEmpty && d.state.message == "comparison cleared: the charts follow the focus")
@@ -140,10 +140,10 @@ struct ComparisonViewTests {
         let d = dashboard(color: false)
         d.handle(.char("C"))
         let screen = rows(d, 160, 50)
-        #expect(Array(screen[17...18]) == ["┌──────────────────────────────────────────────────────────────────────────────┐┌──────────────────────────────────────────────────────────────────────────────┐",
+        #expect(Array(screen[11...12]) == ["┌──────────────────────────────────────────────────────────────────────────────┐┌──────────────────────────────────────────────────────────────────────────────┐",
                                            "│loss  ●cnn ○fp·adaptive ◆fp·fixed ◇fp·scaled ■sign·adaptive □sign·fixed ▲sign·││test acc  ●cnn ○fp·adaptive ◆fp·fixed ◇fp·scaled ■sign·adaptive □sign·fixed ▲s│"])
         // Each line carries its glyph: the accuracy chart's first column of data.
-        #expect(Array(screen[19...24]).map { String(Array($0)[103]) } == [" ",
+        #expect(Array(screen[13...18]).map { String(Array($0)[103]) } == [" ",
             " ",
             " ",
             " ",
@@ -197,14 +197,14 @@ extension ComparisonViewTests {
         let layers = LayerQuantity.gradientNorm.layers(first)
         let every = rows(d, 160, 50)
         #expect(layers == ["conv1", "conv2", "conv3", "fc1", "fc2"])
-        #expect(Array(every[17...18]) == ["┌─ Layers over training · v quantity · m one layer across runs · L closes ─────────────────────────────────────────────────────────────────────────────────────┐",
+        #expect(Array(every[11...12]) == ["┌─ Layers over training · v quantity · m one layer across runs · L closes ─────────────────────────────────────────────────────────────────────────────────────┐",
                                          "│‖∂L/∂F‖ per layer of gradient-ablation-fullPrecision-adaptive-s1 (log)  ●conv1 ●conv2 ●conv3 ●fc1 ●fc2                                                        │"])
         d.handle(.char("C"))
         d.handle(.char("m"))
         d.handle(.right)
         #expect(d.state.message == "layer \(layers[1])")
         let across = rows(d, 160, 50)
-        #expect(Array(across[17...18]) == ["┌─ Layers over training · v quantity · m every layer · ← → layer · L closes ───────────────────────────────────────────────────────────────────────────────────┐",
+        #expect(Array(across[11...12]) == ["┌─ Layers over training · v quantity · m every layer · ← → layer · L closes ───────────────────────────────────────────────────────────────────────────────────┐",
                                            "│conv2 ‖∂L/∂F‖ across the compared runs (log)  ●cnn ●fp·adaptive ●fp·fixed ●fp·scaled ■sign·adaptive ●sign·fixed ▲sign·scaled                                  │"])
         d.handle(.char("v"))
         #expect(d.state.message == "layer view: α (adaptive learning rate)")
@@ -223,7 +223,7 @@ extension ComparisonViewTests {
         #expect(d.state.message == "baseline: cnn")
         d.handle(.char("o"))
         let screen = rows(d, 160, 50)
-        #expect(Array(screen[17...25]) == ["┌─ Summary of 7 groups · b sets the baseline (cnn) · o sorts · T closes ───────────────────────────────────────────────────────────────────────────────────────┐",
+        #expect(Array(screen[11...19]) == ["┌─ Summary of 7 groups · b sets the baseline (cnn) · o sorts · T closes ───────────────────────────────────────────────────────────────────────────────────────┐",
                                           "│group         adders strategy filter         runs   final test acc  Δ final    best test acc       final loss time/run  img/s                                 │",
                                           "│cnn           cnn    adaptive fullPrecision   3/3    90.55 ± 0.14%     base    90.55 ± 0.14%  0.2711 ± 0.0529     16 s  12592                                 │",
                                           "│fp·adaptive   paper  adaptive fullPrecision   3/3    89.90 ± 0.13%    -0.65    89.90 ± 0.13%  0.2916 ± 0.0433     19 s  11218                                 │",
@@ -254,8 +254,8 @@ extension ComparisonViewTests {
         for _ in 0..<20 { d.handle(.right) }
         #expect(d.state.cursor == 1)
         let screen = rows(d, 160, 50)
-        #expect(screen[18] == "│loss @ 2811  ●fp·adaptive 0.279 (0.246–0.311) ○sign·adaptive 0.433 (0.405–0.47││test acc @ 2811  ●fp·adaptive 89.90% (89.76%–90.00%) ○sign·adaptive 83.95% (83│")
-        #expect(screen[19] == "│       │⠄                                                                    │││  100% ┤                                                                     ││", "the cursor's column at the right end of both charts")
+        #expect(screen[12] == "│loss @ 2811  ●fp·adaptive 0.279 (0.246–0.311) ○sign·adaptive 0.433 (0.405–0.47││test acc @ 2811  ●fp·adaptive 89.90% (89.76%–90.00%) ○sign·adaptive 83.95% (83│")
+        #expect(screen[13] == "│       │                                                                     │││  100% ┤                                                                     ││", "the cursor's column at the right end of both charts")
         d.handle(.escape)
         #expect(d.state.cursor == nil)
     }

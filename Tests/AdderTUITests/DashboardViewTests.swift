@@ -83,7 +83,7 @@ struct ViewTests {
         #expect(grid.row(0).hasPrefix(" AdderLab  1 run, 1 training  ·"))
         let rows = (0..<50).map { grid.row($0) }
         let conv1 = rows.first { $0.hasPrefix("│conv1 ") }!, conv2 = rows.first { $0.hasPrefix("│conv2 ") }!
-        #expect(conv1 == "│conv1            conv               8.33e-04 █▆▄▃▃▂▂▁▁▁       10         –                  40            ▓▒▒▒▒▒░░░░░░"
+        #expect(conv1 == "│conv1            conv               8.33e-04 █▆▄▃▃▂▂▁▁▁     10.0         –                40.0            ▓▒▒▒▒▒░░░░░░"
                 + String(repeating: " ", count: 40) + "│")
         #expect(conv2.contains("adder") && !conv2.contains(" – "), "\(conv2)")
     }

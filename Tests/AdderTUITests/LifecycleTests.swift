@@ -179,9 +179,9 @@ struct LifecycleTests {
         let screen = (0..<40).map { DashboardView.render(st, width: 100, height: 40).row($0) }
         // Whole rows: the varied field, and the preview cut to three lines.
         #expect(screen[13] == "│       │     │   gradient rule ◀ varies (2 values) ▶                                │             │")
-        #expect(screen[24] == "┌─ Layers ────│ will start 8 runs: quickstart-fullPrecision-adaptive-s1,             │─────────────┐")
-        #expect(screen[25] == "│             │ quickstart-fullPrecision-adaptive-s2,                                │             │")
-        #expect(screen[26] == "│             │ quickstart-fullPrecision-fixed-s1, and 5 more                        │             │")
+        #expect(screen[24] == "│       │     │ will start 8 runs: quickstart-fullPrecision-adaptive-s1,             │             │")
+        #expect(screen[25] == "│       │     │ quickstart-fullPrecision-adaptive-s2,                                │             │")
+        #expect(screen[26] == "│       │     │ quickstart-fullPrecision-fixed-s1, and 5 more                        │             │")
         // The first press shows a value, the next picks sign/sign: every run gets both rules.
         form.row = 1
         _ = form.handle(.right)

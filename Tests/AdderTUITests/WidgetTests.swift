@@ -122,6 +122,22 @@ struct LayoutTests {
     }
 }
 
+extension LayoutTests {
+    /// Rows go where there is content: no panel keeps rows it would leave empty while another
+    /// is cut, and at the 60×18 minimum each panel still shows a row of its content.
+    @Test func panelsAreSizedByTheirContent() {
+        // 60×18 (16 body rows), 21 runs listed flat, 5 layers: the minimums.
+        #expect(DashboardView.heights(body: 16, runsWant: 24, layersWant: 9) == (4, 7, 5))
+        // 80×24: a third each for runs and layers.
+        #expect(DashboardView.heights(body: 22, runsWant: 24, layersWant: 9) == (7, 8, 7))
+        // 160×50: the layers panel as tall as its 5 layers; the runs list takes the rows the
+        // charts do not need, up to all 21 runs.
+        #expect(DashboardView.heights(body: 48, runsWant: 24, layersWant: 9) == (20, 19, 9))
+        #expect(DashboardView.heights(body: 48, runsWant: 10, layersWant: 9) == (10, 29, 9))
+        #expect(DashboardView.heights(body: 58, runsWant: 24, layersWant: 9) == (24, 25, 9))
+    }
+}
+
 @Suite("Dashboard craft")
 struct CraftTests {
     /// A loss axis goes below zero only when the data does.
@@ -182,13 +198,14 @@ extension CraftTests {
 }
 
 extension CraftTests {
-    /// At 80×24 the layers that do not fit are counted on a line of their own.
+    /// At 80×24 the layers that do not fit are counted on a line of their own (with six runs
+    /// listed, the layers panel has its third of the screen).
     @Test func hiddenLayersAreCountedOnTheirOwnLine() {
-        let grid = DashboardView.render(state([fakeRun("fp")]), width: 80, height: 24)
+        let grid = DashboardView.render(state(["fp", "b", "c", "d", "e", "f"].map { fakeRun($0) }), width: 80, height: 24)
         let rows = (0..<24).map { grid.row($0) }
         let more = rows.firstIndex { $0.hasPrefix("│+") }!
-        #expect(rows[more] == "│+2 more layers" + String(repeating: " ", count: 64) + "│")
-        #expect(rows[more - 1] == "│conv3            adder   fp/ht      2.50e-03       10       300       40      │")   // out std intact
+        #expect(rows[more] == "│+3 more layers" + String(repeating: " ", count: 64) + "│")
+        #expect(rows[more - 1] == "│conv2            adder   fp/ht      1.67e-03     10.0       300     40.0      │")   // out std intact
     }
 }
 
@@ -203,6 +220,16 @@ extension CraftTests {
 }
 
 extension CraftTests {
+    /// One notation per number column: 0.0245 next to 7.80e-03 and 1.94e+04 was three.
+    @Test func aNumberColumnHasOneNotation() {
+        #expect(Widgets.numberColumn([0.2358, 0.3663, 0.5074, 0.2604, 0.1887], width: 9) == ["0.236", "0.366", "0.507", "0.260", "0.189"])
+        #expect(Widgets.numberColumn([4.016, 5.948, 9.191, 6.04], width: 8) == ["4.02", "5.95", "9.19", "6.04"])
+        #expect(Widgets.numberColumn([0.0245, 0.0078, 19400], width: 9) == ["2.45e-02", "7.80e-03", "1.94e+04"])
+        #expect(Widgets.numberColumn([0.0245, 0.0781], width: 9) == ["0.0245", "0.0781"])
+        #expect(Widgets.numberColumn([0, 1.5, .nan], width: 8) == ["0.00", "1.50", "nan"])
+        #expect(Widgets.numberColumn([0, 0], width: 8) == ["0", "0"])
+    }
+
     /// Events a column apart share one label: three η changes read "e" once, in either chart.
     @Test func markersCloseTogetherShareOneLabel() {
         var grid = Grid(width: 40, height: 6)
@@ -251,7 +278,7 @@ extension CraftTests {
         let grid = DashboardView.render(state([run]), width: 100, height: 30)
         let rows = (0..<30).map { grid.row($0) }
         let top = rows.first { $0.contains("test acc") }.flatMap { rows.firstIndex(of: $0) }!
-        #expect(rows[top + 1] == "│       │⠢⣀                 g                    ││  100% ┤                   g             ⠁      │")
+        #expect(rows[top + 1] == "│       │⢤                  g                    ││  100% ┤                   g             ⠁      │")
     }
 }
 

@@ -38,20 +38,31 @@ struct LayersPanel: Widget {
         if spark > 0 { cols.append(("", spark)) }
         cols.append(("out std", -8))
         if !g.unicode { cols = cols.map { ($0.0.replacingOccurrences(of: "‖", with: "|"), $0.1) } }
-        let rows: [[String]] = last.layers.map { l in
+        // Each number column in one notation over its rows; α acts on adder layers only.
+        let adders = last.layers.filter { $0.gradientRules != nil }
+        let gradNorms = Widgets.numberColumn(last.layers.map(\.gradNorm), width: 9)
+        let weightNorms = Widgets.numberColumn(last.layers.map(\.weightNorm), width: 8)
+        let alphas = Widgets.numberColumn(adders.map(\.alpha), width: 9)
+        let stds = Widgets.numberColumn(last.layers.map(\.outputStd), width: 8)
+        var adderIndex = 0
+        let rows: [[String]] = last.layers.enumerated().map { i, l in
             var row = [l.name, l.type.replacingOccurrences(of: "Adder2d", with: "adder").replacingOccurrences(of: "Conv2d", with: "conv"),
-                       l.gradientRules?.shortLabel ?? "", LayersPanel.sci(l.gradNorm)]
+                       l.gradientRules?.shortLabel ?? "", gradNorms[i]]
             if spark > 0 { row.append(Widgets.sparkline(series(l.name, { $0.gradNorm }), width: spark, glyphs: g)) }
-            row += [LayersPanel.sci(l.weightNorm), l.gradientRules != nil ? LayersPanel.sci(l.alpha) : g.dash]   // α acts on adder layers only
+            let alpha = l.gradientRules != nil ? alphas[adderIndex] : g.dash
+            if l.gradientRules != nil { adderIndex += 1 }
+            row += [weightNorms[i], alpha]
             if spark > 0 { row.append(l.gradientRules != nil ? Widgets.sparkline(series(l.name, { $0.alpha }), width: spark, glyphs: g) : "") }
-            row.append(LayersPanel.sci(l.outputStd))
+            row.append(stds[i])
             return row
         }
-        let driftLine: String? = s.evals.last.map { ev in
+        let bnLine: String? = s.evals.last.map { ev in
             let worst = ev.drift.max { $0.meanGap < $1.meanGap }
             return String(format: "BN: test acc %.2f%% with running stats, %.2f%% with batch stats", ev.testAccuracy * 100, ev.testAccuracyBatchStatistics * 100)
                 + (worst.map { String(format: "; largest drift %@ (mean gap %.2f%@)", $0.name, $0.meanGap, g.unicode ? "σ" : " sd") } ?? "")
         }
+        // The batch-norm line gives way when a layer row would not fit beside it.
+        let driftLine = inner.height >= 4 || rows.count + 1 < inner.height ? bnLine : nil
         let tableRows = inner.height - (driftLine == nil ? 0 : 1)
         // When the layers do not fit, the last line says how many more there are (it never
         // overwrites a cell of a layer's row).
@@ -72,10 +83,10 @@ struct LayersPanel: Widget {
         }
     }
 
-    static func sci(_ v: Double) -> String {
-        guard v.isFinite else { return v.isNaN ? "nan" : "inf" }
-        let a = abs(v)
-        if a != 0 && (a < 0.01 || a >= 10_000) { return String(format: "%.2e", v) }
-        return String(format: "%.4g", v)
+    /// The rows the panel would fill for the focused run: its border, the header, a row per
+    /// layer and the batch-norm line.
+    static func wantedHeight(_ state: DashboardState) -> Int {
+        guard let s = (state.focused ?? state.focusedGroup?.entries.first)?.snapshot, let last = s.layers.last else { return 3 }
+        return last.layers.count + 3 + (s.evals.isEmpty ? 0 : 1)
     }
 }
