@@ -19,6 +19,14 @@ public final class NCursesScreen {
         setlocale(LC_ALL, "")
         let codeset = String(cString: nl_langinfo(nl_item(CODESET)))
         unicode = codeset.uppercased().replacingOccurrences(of: "-", with: "") == "UTF8"
+        // Resizes come as SIGWINCH: a parent may have left it blocked or ignored (a process
+        // spawned from a dispatch thread inherits that thread's mask), and then the screen
+        // would never follow the terminal's size. ncurses installs its handler over SIG_DFL.
+        var winch = sigset_t()
+        sigemptyset(&winch)
+        sigaddset(&winch, SIGWINCH)
+        pthread_sigmask(SIG_UNBLOCK, &winch, nil)
+        signal(SIGWINCH, SIG_DFL)
         adder_set_escdelay(25)
         initscr()
         cbreak()
@@ -69,9 +77,10 @@ public final class NCursesScreen {
                     x += 1
                 }
                 attrset(attributes(style))
-                // Writing the bottom-right cell scrolls some terminals; skip that one cell.
-                let text = (y == grid.height - 1 && x == grid.width) ? String(run.unicodeScalars.dropLast()) : run
-                _ = mvaddstr(Int32(y), Int32(start), text)
+                // The bottom-right cell too (it kept a stale character after a resize): with
+                // scrolling off, ncurses writes it without scrolling and returns ERR for the
+                // cursor that cannot move past it.
+                _ = mvaddstr(Int32(y), Int32(start), run)
             }
         }
         attrset(0)
