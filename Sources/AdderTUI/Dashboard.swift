@@ -63,6 +63,8 @@ public final class Dashboard {
     public private(set) var unreadable: [String: String] = [:]
     /// True while run directories found on disk are still being read.
     public var isReading: Bool { !pending.isEmpty }
+    /// Whether the end of the first reading of the runs directory has been said.
+    private var toldRead = false
 
     /// Bytes of metrics read per run and frame: a huge file loads over a few frames
     /// instead of freezing the screen.
@@ -132,9 +134,11 @@ public final class Dashboard {
             state.message = "\(n) run director\(n == 1 ? "y" : "ies") could not be read: \(unreadable[first]!)"
         } else if !pending.isEmpty {
             state.message = "reading run directories: \(pastRuns.count + unreadable.count) of \(allDirectories.count)…"
-        } else if state.message.hasPrefix("reading run directories") {
-            state.message = "read \(allDirectories.count) run directories"
+        } else if !toldRead, state.message.isEmpty || state.message.hasPrefix("reading run directories") {
+            // Said once when the first reading ends, however many frames it took.
+            state.message = "read \(allDirectories.count) run director\(allDirectories.count == 1 ? "y" : "ies")"
         }
+        if pending.isEmpty { toldRead = true }
     }
 
     private func entry(_ dir: String, _ run: PastRun) -> RunEntry {

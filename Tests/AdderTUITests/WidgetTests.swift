@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import AdderTestSupport
 @testable import AdderTUI
@@ -188,6 +189,22 @@ extension CraftTests {
         #expect(title.hasPrefix("┌─ Layers of cnnrun · mode - ─"))
         let adder = DashboardView.render(state([fakeRun("fp")]), width: 100, height: 30)
         #expect((0..<30).map { adder.row($0) }.contains { $0.hasPrefix("┌─ Layers of fp · η=0.2 · mode fp/ht ─") })
+    }
+
+    /// A run directory deleted while the dashboard runs leaves the list on the next scan
+    /// (the periodic one every 5 s, or r), not only after r.
+    @Test func aDeletedRunDirectoryLeavesTheList() throws {
+        let dir = temporaryDirectory("deleted")
+        let results = "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/") + "/experiments/results"
+        let names = try FileManager.default.contentsOfDirectory(atPath: results).filter { $0.hasPrefix("gradient-ablation-cnn-s") }.sorted()
+        for n in names { try FileManager.default.copyItem(atPath: results + "/" + n, toPath: dir + "/" + n) }
+        let d = Dashboard(runsDirectory: dir, experimentsDirectory: "/nonexistent", unicode: true, color: false)
+        while d.isReading { d.refresh() }
+        d.refresh()
+        #expect(d.state.runs.count == 3 && d.state.message == "read 3 run directories")
+        try FileManager.default.removeItem(atPath: dir + "/" + names[1])
+        d.scanRunsDirectory()
+        #expect(d.state.runs.map { ($0.id as NSString).lastPathComponent } == [names[0], names[2]])
     }
 
     @Test func reReadingSaysWhatItRead() {
