@@ -229,6 +229,72 @@ struct EndToEndTests {
         }
     }
 
+    /// Resized 160×50 → 80×24 → 60×18 → 200×60, each screen is what a dashboard started at
+    /// that size draws: no cell is left from the size before (the bottom-right one was).
+    @Test func resizingLeavesNoStaleCell() throws {
+        let dir = temporaryDirectory("e2e-resize")
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        try FileManager.default.copyItem(atPath: repo + "/experiments/results", toPath: dir + "/results")
+        try open(session, 160, 50, in: dir)
+        defer { close() }
+        let command = "\(binary) --runs-dir results --no-quickstart"
+        try keys(command, "Enter")
+        _ = try waitFor(20, "seven groups") { $0.contains("AdderLab  21 runs in 7 groups") && $0.contains("read 21 run directories") }
+        for (width, height) in [(80, 24), (60, 18), (200, 60)] {
+            try tmux(["resize-window", "-t", session, "-x", "\(width)", "-y", "\(height)"])
+            let fresh = "\(session)-\(width)x\(height)"
+            try open(fresh, width, height, in: dir)
+            try tmux(["send-keys", "-t", fresh, command, "Enter"])
+            // Both settle (the fresh one reads the runs); then they must be the same, cell for cell.
+            let end = Date().addingTimeInterval(20)
+            var resized = "", drawn = ""
+            repeat {
+                usleep(200_000)
+                resized = try screen()
+                drawn = try tmux(["capture-pane", "-p", "-t", fresh])
+            } while resized != drawn && Date() < end
+            #expect(resized == drawn, "at \(width)×\(height), resized:\n\(resized)\nstarted at that size:\n\(drawn)")
+            try tmux(["send-keys", "-t", fresh, "q"])
+            try tmux(["kill-session", "-t", fresh])
+        }
+        try keys("q")
+    }
+
+    /// With LANG=C every byte on screen is ASCII: the runs, the charts, the layers, a group
+    /// compared, the help and the launcher with its descriptions read from YAML.
+    @Test func asciiOnlyUnderLANGC() throws {
+        let dir = temporaryDirectory("e2e-ascii")
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        try FileManager.default.copyItem(atPath: repo + "/experiments/results", toPath: dir + "/results")
+        try FileManager.default.createDirectory(atPath: dir + "/experiments", withIntermediateDirectories: true)
+        for name in ["quickstart.yaml", "gradient-ablation.yaml", "fashion-lenet5-adder.yaml"] {
+            try FileManager.default.copyItem(atPath: repo + "/experiments/" + name, toPath: dir + "/experiments/" + name)
+        }
+        try open(session, 120, 40, in: dir)
+        defer { close() }
+        try keys("env LANG=C LC_ALL=C \(binary) --runs-dir results --no-quickstart", "Enter")
+        var screens: [(String, String)] = []
+        screens.append(("grouped", try waitFor(20, "seven groups") { $0.contains("AdderLab  21 runs in 7 groups") }))
+        try keys("C")
+        screens.append(("compared", try waitFor(10, "every group compared") { $0.contains("comparing 7 groups") }))
+        try keys("t")
+        screens.append(("flat", try waitFor(10, "the flat list") { $0.contains("flat list") }))
+        try keys("L")
+        screens.append(("layer view", try waitFor(10, "the layer view") { $0.contains("per layer of") }))
+        try keys("Escape")
+        try keys("?")
+        screens.append(("help", try waitFor(10, "the help") { $0.contains("fp = full-precision") }))
+        try keys("Escape")
+        try keys("n")
+        screens.append(("launcher", try waitFor(10, "the launcher") { $0.contains("Launch") }))
+        for (name, s) in screens {
+            let wide = s.unicodeScalars.filter { !$0.isASCII }
+            #expect(wide.isEmpty, "\(name): \(String(String.UnicodeScalarView(wide)))\n\(s)")
+        }
+        try keys("Escape")
+        try keys("q")
+    }
+
     /// TERM=dumb cannot show the dashboard: a clear message, exit 1, and a clean shell line.
     @Test func dumbTerminalIsRefusedCleanly() throws {
         let dir = temporaryDirectory("dumb")
