@@ -17,6 +17,9 @@ public struct Experiment: Sendable {
     public let description: String
     /// The resolved runs, with names made unique per variant and seed.
     public let runs: [ExperimentConfig]
+    /// Each run's label within the group (`cnn-s1`, `sign-fixed-s2`; empty for a single
+    /// run): its name is the experiment's name, a dash and the label.
+    public let labels: [String]
 
     /// Reads and validates `path`, applying `--set key=value` overrides to the base first
     /// (a group's own values for a key win over an override of it). With `pinning`, an
@@ -62,13 +65,14 @@ public struct Experiment: Sendable {
             throw error
         }
         guard let group, group != .null else {
-            return Experiment(file: file, name: baseConfig.name, description: baseConfig.description, runs: [baseConfig])
+            return Experiment(file: file, name: baseConfig.name, description: baseConfig.description, runs: [baseConfig], labels: [""])
         }
         let variants = try expand(group: group, file: file, pinned: pinning ? Set(fromSet.keys) : [])
         guard variants.count <= maximumRuns else {
             throw ConfigError(file: file, path: "group", message: "expands to \(variants.count) runs; an experiment holds at most \(maximumRuns) (split the sweep into several files)")
         }
         var runs: [ExperimentConfig] = []
+        var labels: [String] = []
         for v in variants {
             var t = base
             for (k, value) in v.sets { t.set(k, to: value) }
@@ -82,12 +86,13 @@ public struct Experiment: Sendable {
                 throw ConfigError(file: file, path: v.origin, message: "makes the run name '\(config.name.debugDescription.dropFirst().dropLast())', which \(problem); a run name is \(RunName.allowed)", line: v.line)
             }
             runs.append(config)
+            labels.append(v.label)
         }
         var seen = Set<String>()
         for r in runs where !seen.insert(r.name).inserted {
             throw ConfigError(file: file, path: "group", message: "two runs would both be named '\(r.name)'; give the runs distinct labels")
         }
-        return Experiment(file: file, name: baseConfig.name, description: baseConfig.description, runs: runs)
+        return Experiment(file: file, name: baseConfig.name, description: baseConfig.description, runs: runs, labels: labels)
     }
 
     /// The most runs one experiment may expand to (each gets a directory and a queue).

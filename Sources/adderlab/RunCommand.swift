@@ -19,17 +19,56 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override a key of the experiment, e.g. --set optimizer.lr=0.05 (repeatable).")
     var overrides: [String] = []
 
-    @Option(name: .long, help: "Where run directories go.")
-    var runsDir = "runs"
+    @Option(name: .long, help: "Where run directories go (default: runs).")
+    var runsDir: String?
 
     @Option(name: .long, help: "Continue the run in this directory from its last checkpoint.")
     var resume: String?
 
+    @Flag(name: .long, help: "Print the experiment's runs (index, label, run name) and train nothing.")
+    var list = false
+
+    @Option(name: .long, parsing: .unconditional,
+            help: "Train only the run with this index, 0 to runs − 1 as --list shows (e.g. --index $SLURM_ARRAY_TASK_ID); with --list, list only it.")
+    var index: String?
+
     @OptionGroup var queueOptions: QueueOptions
+
+    /// The default of `--runs-dir`.
+    static let defaultRunsDirectory = "runs"
 
     func validate() throws {
         if experiment == nil && resume == nil { throw ValidationError("name an experiment file, or --resume RUN_DIR") }
         if experiment != nil && resume != nil { throw ValidationError("give an experiment or --resume, not both") }
+        if resume != nil && list { throw ValidationError("--list shows the runs of an experiment file; it does not go with --resume") }
+        if resume != nil && index != nil { throw ValidationError("--index picks a run of an experiment file; it does not go with --resume, which continues one run directory") }
+        if list {
+            let training = [("--runs-dir", runsDir != nil), ("--parallel", queueOptions.parallel != nil), ("--threads-per-run", queueOptions.threadsPerRun != nil)]
+            if let (flag, _) = training.first(where: { $0.1 }) {
+                throw ValidationError("--list only prints the runs and trains nothing; \(flag) is for training")
+            }
+        }
+        if index != nil && queueOptions.parallel != nil { throw ValidationError("--index trains one run; --parallel is for training a whole group") }
+        if let index { _ = try RunCommand.parseIndex(index) }
+    }
+
+    /// `--index`'s value as a number (its range is checked once the experiment is read).
+    static func parseIndex(_ text: String) throws -> Int {
+        guard let k = Int(text), k >= 0, text.allSatisfy(\.isASCII) else {
+            throw ValidationError("--index '\(text.prefix(100))' is not a run index: it must be a whole number from 0 (`adderlab run EXPERIMENT --list` shows the runs)")
+        }
+        return k
+    }
+
+    /// The runs `--index` and `--list` pick: all of them, or the one at `--index`, with their indexes.
+    static func pick(_ e: Experiment, index: String?, file: String) throws -> [Int] {
+        guard let index else { return Array(e.runs.indices) }
+        let k = try parseIndex(index), n = e.runs.count
+        guard k < n else {
+            let range = n == 1 ? "its one run has index 0" : "its runs have indexes 0 to \(n - 1)"
+            throw failure("error: --index \(k) is out of range: \(file) has \(n) run\(n == 1 ? "" : "s"); \(range)")
+        }
+        return [k]
     }
 
     func run() throws {
@@ -40,14 +79,21 @@ struct RunCommand: ParsableCommand {
             do { _ = try TrainingRun(resuming: resume) } catch { throw failure("error: \(error)") }
             work = [.resume(directory: resume)]
         } else if let experiment {
-            do {
-                work = try Experiment.load(path: Experiment.resolve(experiment), overrides: overrides).runs.map { .new($0) }
-            } catch {
-                throw failure("error: \(error)")
+            let file = Experiment.resolve(experiment)
+            let loaded: Experiment
+            do { loaded = try Experiment.load(path: file, overrides: overrides) } catch { throw failure("error: \(error)") }
+            let picked = try RunCommand.pick(loaded, index: index, file: file)
+            if list {
+                let rows = picked.map { ["\($0)", loaded.labels[$0].isEmpty ? "-" : loaded.labels[$0], loaded.runs[$0].name] }
+                let text = table(header: ["index", "label", "run"], rows: rows, rightAlign: false)
+                Console.line(text.split(separator: "\n").map { String($0.reversed().drop { $0 == " " }.reversed()) }.joined(separator: "\n"))
+                return
             }
+            if index != nil { emit("run \(picked[0]) of \(loaded.runs.count) in \(file): \(loaded.runs[picked[0]].name)") }
+            work = picked.map { .new(loaded.runs[$0]) }
         }
         let split = RunQueue.split(runs: work.count, limit: queueOptions.parallel, threadsPerRun: queueOptions.threadsPerRun)
-        let queue = RunQueue(runsDirectory: runsDir, limit: split.limit, threadsPerRun: split.threadsPerRun)
+        let queue = RunQueue(runsDirectory: runsDir ?? RunCommand.defaultRunsDirectory, limit: split.limit, threadsPerRun: split.threadsPerRun)
         let stopper = SignalStopper {
             Console.err("\nstopping: finishing the current step and writing checkpoints (again to quit at once)\n")
             queue.cancelAll()
