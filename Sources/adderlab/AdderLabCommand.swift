@@ -8,7 +8,7 @@ struct AdderLab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "adderlab",
         abstract: "Train and study adder neural networks (AdderNet, Chen et al., CVPR 2020).",
-        subcommands: [DashboardCommand.self, RunCommand.self, CompareCommand.self, ListCommand.self, ModelsCommand.self, BenchCommand.self, ExportCommand.self, PlotCommand.self],
+        subcommands: [DashboardCommand.self, RunCommand.self, SlurmCommand.self, CompareCommand.self, ListCommand.self, ModelsCommand.self, BenchCommand.self, ExportCommand.self, PlotCommand.self],
         defaultSubcommand: DashboardCommand.self
     )
 

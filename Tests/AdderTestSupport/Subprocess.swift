@@ -21,8 +21,9 @@ public struct Subprocess {
     let outPath: String?, errPath: String
 
     /// Starts `argv` (the first element looked up in PATH when it has no "/"). Standard
-    /// error goes to its own file, or with standard output when `mergeErrors`.
-    public init(_ argv: [String], stdout: Output = .capture, mergeErrors: Bool = false) throws {
+    /// error goes to its own file, or with standard output when `mergeErrors`. `environment`
+    /// adds variables to (or replaces them in) this process's environment for the child.
+    public init(_ argv: [String], stdout: Output = .capture, mergeErrors: Bool = false, environment: [String: String] = [:]) throws {
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("adderlab-sub-\(UUID().uuidString)").path
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -48,9 +49,13 @@ public struct Subprocess {
         }
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for a in cargs { free(a) } }
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { _, new in new }
+        var cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for e in cenv { free(e) } }
         var pid: pid_t = 0
-        let rc = argv[0].contains("/") ? posix_spawn(&pid, argv[0], &actions, nil, &cargs, environ)
-                                       : posix_spawnp(&pid, argv[0], &actions, nil, &cargs, environ)
+        let rc = argv[0].contains("/") ? posix_spawn(&pid, argv[0], &actions, nil, &cargs, &cenv)
+                                       : posix_spawnp(&pid, argv[0], &actions, nil, &cargs, &cenv)
         for fd in pipeEnds where fd >= 0 { close(fd) }   // the parent keeps no end: nobody reads
         guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .ENOENT) }
         self.pid = pid
@@ -70,7 +75,7 @@ public struct Subprocess {
     }
 
     /// Runs `argv` to its end.
-    public static func run(_ argv: [String], stdout: Output = .capture, mergeErrors: Bool = false) throws -> Result {
-        try Subprocess(argv, stdout: stdout, mergeErrors: mergeErrors).wait()
+    public static func run(_ argv: [String], stdout: Output = .capture, mergeErrors: Bool = false, environment: [String: String] = [:]) throws -> Result {
+        try Subprocess(argv, stdout: stdout, mergeErrors: mergeErrors, environment: environment).wait()
     }
 }
