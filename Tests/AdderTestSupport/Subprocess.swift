@@ -49,13 +49,25 @@ public struct Subprocess {
         }
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for a in cargs { free(a) } }
+        // The child starts as from a shell: no signal blocked (a test runs on a thread that
+        // blocks most of them, and a daemon started under it could never be stopped), and
+        // every signal's action the default.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { _, new in new }
         var cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for e in cenv { free(e) } }
         var pid: pid_t = 0
-        let rc = argv[0].contains("/") ? posix_spawn(&pid, argv[0], &actions, nil, &cargs, &cenv)
-                                       : posix_spawnp(&pid, argv[0], &actions, nil, &cargs, &cenv)
+        let rc = argv[0].contains("/") ? posix_spawn(&pid, argv[0], &actions, &attributes, &cargs, &cenv)
+                                       : posix_spawnp(&pid, argv[0], &actions, &attributes, &cargs, &cenv)
         for fd in pipeEnds where fd >= 0 { close(fd) }   // the parent keeps no end: nobody reads
         guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .ENOENT) }
         self.pid = pid
