@@ -70,6 +70,21 @@ struct ViewTests {
         #expect(text.contains("┊"))                                   // the gradient-mode marker
     }
 
+    /// A run another process trains (on another host, say a Slurm node): focused, the status
+    /// line names the holder of its lock; on other rows the status line is as before.
+    @Test func theHostOfARunTrainedElsewhereIsShown() {
+        var far = fakeRun("far", live: false)
+        far.snapshot.message = "training in another process (pid 4242 on node07 since 2026-11-29T20:00:00Z)"
+        var st = state([far, fakeRun("here")])
+        let opts = "smoothing 0.60 · linear · x: step · 0 compared"
+        #expect(DashboardView.render(st, width: 160, height: 50).row(49)
+                == " training in another process (pid 4242 on node07 since 2026-11-29T20:00:00Z)  ·  \(opts)".padding(toLength: 160, withPad: " ", startingAt: 0))
+        #expect(DashboardView.render(st, width: 160, height: 50).row(3)
+                == "│▶  far          running*  [████░░░░]   87.30   87.30 fp/ht      adder   1.2/2 lenet5      3000    0:02                                                        │")
+        st.focus = 1
+        #expect(DashboardView.render(st, width: 160, height: 50).row(49) == " \(opts)".padding(toLength: 160, withPad: " ", startingAt: 0))
+    }
+
     @Test func pausedRunsAreNotCountedAsTraining() {
         let grid = DashboardView.render(state([fakeRun("fp"), fakeRun("held", state: .paused)]), width: 160, height: 50)
         #expect(grid.row(0) == (" AdderLab  2 runs, 1 training, 1 paused  ·  n new run  ? help  q quit ").padding(toLength: 160, withPad: " ", startingAt: 0))

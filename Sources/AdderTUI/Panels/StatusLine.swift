@@ -1,7 +1,7 @@
 import AdderTrain
 import Foundation
 
-/// The bottom line: the last message, then smoothing, scale, x axis and comparison count.
+/// The bottom line: the last message (or, on a run another process trains, its holder), then smoothing, scale, x axis and comparison count.
 struct StatusLine: Widget {
     let state: DashboardState
     let glyphs: Glyphs
@@ -11,7 +11,9 @@ struct StatusLine: Widget {
         let dot = g.unicode ? "·" : "|"
         let opts = String(format: "smoothing %.2f %@ %@ %@ x: %@ %@ %d compared", state.smoothing, dot, state.logScale ? "log" : "linear",
                           dot, state.xAxis.rawValue, dot, state.compared.count)
-        let message = g.text(state.message)
+        var message = g.text(state.message)
+        // Nothing said: on a run another process trains, who and on which host (its lock's holder).
+        if message.isEmpty, let e = state.focused, !e.live, e.snapshot.state == .running { message = g.text(e.snapshot.message) }
         let text = message.isEmpty ? opts : message + "  \(dot)  " + opts
         grid.put(area.x, y, Grid.fit(" " + text, width, unicode: g.unicode), Style(dim: state.message.isEmpty))
     }
