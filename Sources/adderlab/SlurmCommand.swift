@@ -24,7 +24,7 @@ struct SlurmCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override a key of the experiment for every task, e.g. --set epochs=1 (repeatable).")
     var overrides: [String] = []
 
-    @Option(name: .long, help: "Where run directories, the script and the tasks' output go (default: runs).")
+    @Option(name: .long, help: "Where run directories, the script and the tasks' output go.")
     var runsDir = RunCommand.defaultRunsDirectory
 
     @Option(name: .long, help: "The Slurm partition (or several, joined by commas); default: the cluster's default.")
