@@ -86,14 +86,24 @@ public struct LauncherForm: Sendable {
         previewNames.isEmpty ? "" : "will start \(previewNames.count) run\(previewNames.count == 1 ? "" : "s"): " + previewNames.joined(separator: ", ")
     }
 
+    /// Each changed field's own problem, checked with that field alone, by field index: every
+    /// wrong field is named at once, next to itself, not one per launch attempt.
+    public private(set) var fieldErrors: [Int: String] = [:]
+
     mutating func updatePreview() {
+        fieldErrors = [:]
+        for (i, f) in fields.enumerated() where f.changed {
+            if case .failure(let e) = resolve(overrides: LauncherForm.overrides(of: [f])) { fieldErrors[i] = e.message }
+        }
         previewNames = (try? resolve().get())?.runs.map(\.name) ?? []
     }
 
     public var launchRow: Int { fields.count + 1 }
 
     /// `--set` overrides for the changed fields.
-    public var overrides: [String] {
+    public var overrides: [String] { LauncherForm.overrides(of: fields) }
+
+    static func overrides(of fields: [Field]) -> [String] {
         fields.filter(\.changed).flatMap { f -> [String] in
             let parts = f.keys.count > 1 ? f.value.split(separator: "/").map(String.init) : [f.value]
             return zip(f.keys, parts).map { "\($0)=\($1)" }
@@ -142,7 +152,9 @@ public struct LauncherForm: Sendable {
     }
 
     /// The experiment with the overrides, validated; the error (with key path) otherwise.
-    public func resolve() -> Result<Experiment, ConfigError> {
+    public func resolve() -> Result<Experiment, ConfigError> { resolve(overrides: overrides) }
+
+    func resolve(overrides: [String]) -> Result<Experiment, ConfigError> {
         guard experiments.indices.contains(selected) else {
             return .failure(ConfigError(path: "", message: "no experiments found"))
         }

@@ -149,7 +149,7 @@ struct ViewTests {
         var st = state([])
         st.overlay = .launcher(form)
         let text = DashboardView.render(st, width: 100, height: 34).text
-        #expect(text.contains("Launch a run") && text.contains("epochs: 0 is too small"))
+        #expect(text.contains("Launch a run") && text.contains("0 is too small; it must be at least 1"))
         // A choice field cycles with the arrows; the gradient field sets both rules.
         form.row = 1
         _ = form.handle(.right)
@@ -160,6 +160,58 @@ struct ViewTests {
         _ = form.handle(.right)
         #expect(form.error?.contains("epochs: -3 is too small") == true)
         #expect(form.handle(.escape) == .cancel)
+    }
+
+    /// Every wrong field is named at once, under itself, in field order; at 60×18 the
+    /// errors and the keys still show (spacing and the preview give way).
+    @Test func launcherNamesEveryWrongFieldAtOnce() throws {
+        let dir = temporaryDirectory("tui")
+        try "name: quickstart\ndescription: LeNet-5-BN AdderNet on a synthetic set, the paper's full-precision filter gradient with HardTanh input gradient and the adaptive learning rate\ndataset: synthetic\nepochs: 2".write(toFile: dir + "/quickstart.yaml", atomically: true, encoding: .utf8)
+        var form = LauncherForm(directory: dir)
+        for label in ["epochs", "batch"] {
+            form.row = 1 + form.fields.firstIndex { $0.label == label }!
+            _ = form.handle(.backspace); _ = form.handle(.backspace); _ = form.handle(.backspace)
+            _ = form.handle(.char("0"))
+        }
+        #expect(form.fieldErrors == [4: "0 is too small; it must be at least 1", 5: "0 is too small; it must be at least 2 (batch norm needs at least 2 images)"])
+        var st = state([])
+        st.overlay = .launcher(form)
+        let big = DashboardView.render(st, width: 100, height: 34)
+        #expect((6...21).map { big.row($0) } == ["│loss         ┌─ Launch a run ───────────────────────────────────────────────────────┐             │",
+                "│       │     │   experiment  ◀ quickstart  (1/1) ▶                                  │             │",
+                "│       │     │    LeNet-5-BN AdderNet on a synthetic set, the paper's               │             │",
+                "│       │     │    full-precision filter gradient with HardTanh input gradient and   │             │",
+                "│       │     │    the adaptive learning rate                                        │             │",
+                "│       │     │                                                                      │             │",
+                "│       │     │   gradient rule ◀ fullPrecision/hardTanh ▶                           │             │",
+                "│       │     │   lr strategy   ◀ adaptive ▶                                         │             │",
+                "│       │     │   η             0.2                                                  │             │",
+                "│       │     │   lr            0.1                                                  │             │",
+                "│       │ no d│   epochs        0  (changed)                                         │             │",
+                "│       │     │                  0 is too small; it must be at least 1               │             │",
+                "│       │     │ ▶ batch         0_  (changed)                                        │             │",
+                "│       │     │                  0 is too small; it must be at least 2 (batch norm   │             │",
+                "│       │     │                  needs at least 2 images)                            │             │",
+                "│       │     │   seed          0                                                    │             │"])
+        let small = DashboardView.render(st, width: 60, height: 18)
+        #expect((0..<18).map { small.row($0) } == [" AdderLab  0 runs, 0 training  ·  n new run  ? help  q quit ",
+                "┌─┌─ Launch a run ───────────────────────────────────────┐─┐",
+                "│ │   experiment  ◀ quickstart  (1/1) ▶                  │ │",
+                "│ │    LeNet-5-BN AdderNet on a synthetic set, the pape… │m│",
+                "└─│   gradient rule ◀ fullPrecision/hardTanh ▶           │─┘",
+                "┌─│   lr strategy   ◀ adaptive ▶                         │─┐",
+                "│l│   η             0.2                                  │ │",
+                "│ │   lr            0.1                                  │ │",
+                "│ │   epochs        0  (changed)                         │ │",
+                "│ │      0 is too small; it must be at least 1           │ │",
+                "│ │ ▶ batch         0_  (changed)                        │─│",
+                "└─│      0 is too small; it must be at least 2 (batch n… │─┘",
+                "┌─│   seed          0                                    │─┐",
+                "│ │   dataset       ◀ synthetic ▶                        │ │",
+                "│ │   [ Launch ]                                         │ │",
+                "│ │ ↑↓ move ←→ choose Enter next/launch Esc cancel       │ │",
+                "└─└──────────────────────────────────────────────────────┘─┘",
+                " smoothing 0.60 · linear · x: step · 0 compared             "])
     }
 
     @Test func quitAsksWhenRunsAreLive() {

@@ -316,17 +316,19 @@ extension CraftTests {
 }
 
 extension CraftTests {
-    /// A CNN experiment's launcher offers no adder fields; a long description ends in "…".
+    /// A CNN experiment's launcher offers no adder fields; a long description wraps to three
+    /// lines, the last ending in "…".
     @Test func launcherForACNN() throws {
         let dir = temporaryDirectory("launcher-cnn")
-        try "name: quickstart\nadders: cnn\ndataset: synthetic\ndescription: \(String(repeating: "a long description ", count: 8))\n"
+        try "name: quickstart\nadders: cnn\ndataset: synthetic\ndescription: \(String(repeating: "a long description ", count: 12))\n"
             .write(toFile: dir + "/quickstart.yaml", atomically: true, encoding: .utf8)
         let form = LauncherForm(directory: dir)
         #expect(form.fields.map(\.label) == ["lr", "epochs", "batch", "seed", "dataset"])
         var st = DashboardState()
         st.overlay = .launcher(form)
         let rows = (0..<30).map { DashboardView.render(st, width: 100, height: 30).row($0) }
-        let description = rows.first { $0.contains("a long description") } ?? ""
-        #expect(description == "│       │     │    a long description a long description a long description a long … │             │")
+        #expect(rows.filter { $0.contains("a long") } == ["│       │     │    a long description a long description a long description a long   │             │",
+                                                          "│       │     │    description a long description a long description a long          │             │",
+                                                          "│       │     │    description a long description a long description a long descrip… │             │"])
     }
 }

@@ -64,41 +64,79 @@ struct LauncherDialog: Widget {
 
     func render(into grid: inout Grid, area: Rect) {
         let g = glyphs
-        var lines: [(String, Style)] = []
+        let w = min(area.width - 4, 72)
+        // Each line with the priority it keeps when the dialog is short: spacing goes first,
+        // then the preview, then the description's extra lines; the experiment, the fields,
+        // their errors, Launch, the form's error and the keys always show.
+        // `row` is the form row a field's lines belong to (a field and its error), else nil.
+        var lines: [(text: String, style: Style, priority: Int, row: Int?)] = []
+        let spacing = 0, preview = 1, more = 2, always = 3
         let exp = form.experiments.indices.contains(form.selected) ? form.experiments[form.selected] : nil
         let expText = exp.map { "\($0.name)  (\(form.selected + 1)/\(form.experiments.count))" } ?? "no experiments in experiments/"
         lines.append(((form.row == 0 ? g.focus : " ") + " experiment  " + (g.unicode ? "◀ " : "< ") + expText + (g.unicode ? " ▶" : " >"),
-                      Style(bold: form.row == 0, reverse: form.row == 0)))
-        let w = min(area.width - 4, 72)
-        // The description in the width the dialog has, cut with an ellipsis.
-        lines.append((Grid.fit("   " + (exp?.description ?? ""), w - 4, unicode: g.unicode), Style(dim: true)))
-        lines.append(("", .plain))
+                      Style(bold: form.row == 0, reverse: form.row == 0), always, nil))
+        // The description wrapped to three lines (the last cut with an ellipsis).
+        let description = LauncherDialog.wrap(g.text(exp?.description ?? ""), w - 7)
+        for (i, l) in description.prefix(3).enumerated() {
+            let cut = i == 2 && description.count > 3 ? Grid.fit(l + " " + description[3], w - 7, unicode: g.unicode) : l
+            lines.append(("   " + cut, Style(dim: true), i == 0 ? always : more, nil))
+        }
+        lines.append(("", .plain, spacing, nil))
+        let errorStyle = Style(state.color ? .red : nil, bold: true)
         for (i, f) in form.fields.enumerated() {
             let on = form.row == i + 1
             let value = f.choices != nil ? (g.unicode ? "◀ \(f.shown) ▶" : "< \(f.shown) >") : f.shown + (on ? "_" : "")
             lines.append(((on ? g.focus : " ") + " " + Grid.fit(f.label == "eta" ? g.eta : f.label, 14) + value + (f.changed ? "  (changed)" : ""),
-                          Style(bold: on, reverse: on)))
+                          Style(bold: on, reverse: on), always, i + 1))
+            if let problem = form.fieldErrors[i] {
+                // Its first line always; the rest when there is room (else the first ends in "…").
+                // Under the value; in a narrow dialog from further left, so the rule fits.
+                let indent = w >= 70 ? 17 : 5
+                let wrapped = LauncherDialog.wrap(problem, w - 5 - indent)
+                for (k, l) in wrapped.enumerated() {
+                    lines.append((String(repeating: " ", count: indent) + l, errorStyle, k == 0 ? always : more, i + 1))
+                }
+            }
         }
-        lines.append(("", .plain))
+        lines.append(("", .plain, spacing, nil))
         let onLaunch = form.row == form.launchRow
-        lines.append(((onLaunch ? g.focus : " ") + " [ Launch ]", Style(state.color ? .green : nil, bold: true, reverse: onLaunch)))
+        lines.append(((onLaunch ? g.focus : " ") + " [ Launch ]", Style(state.color ? .green : nil, bold: true, reverse: onLaunch), always, nil))
         if form.error == nil, !form.previewNames.isEmpty {
-            lines.append(("", .plain))
-            for l in LauncherDialog.preview(form.previewNames, width: 66, lines: 3) { lines.append((l, Style(dim: true))) }
+            lines.append(("", .plain, spacing, nil))
+            for l in LauncherDialog.preview(form.previewNames, width: min(66, w - 6), lines: 3) { lines.append((l, Style(dim: true), preview, nil)) }
         }
-        if let err = form.error {
-            lines.append(("", .plain))
-            for chunk in LauncherDialog.wrap(err, 64) { lines.append((chunk, Style(state.color ? .red : nil, bold: true))) }
+        // The form's own error (a launch refused), unless a field already says it.
+        if let err = form.error, !form.fieldErrors.values.contains(where: { err.hasSuffix($0) }) {
+            lines.append(("", .plain, spacing, nil))
+            for chunk in LauncherDialog.wrap(err, w - 6) { lines.append((chunk, errorStyle, always, nil)) }
         }
-        lines.append(("", .plain))
-        lines.append(("↑↓ move · ←→ choose · type numbers · Enter next/launch · Esc cancel", Style(dim: true)))
+        lines.append(("", .plain, spacing, nil))
+        let keys = "↑↓ move · ←→ choose · type numbers · Enter next/launch · Esc cancel"
+        lines.append((keys.count <= w - 4 ? keys : "↑↓ move ←→ choose Enter next/launch Esc cancel", Style(dim: true), always, nil))
+        // Drop the lowest-priority lines (the last of them first) until the rest fit; an
+        // error or description cut to its first line says so with an ellipsis.
+        let room = max(area.height - 4, 1)
+        for level in [spacing, preview, more] where lines.count > room {
+            while lines.count > room, let i = lines.lastIndex(where: { $0.priority == level }) {
+                // A line cut from a wrapped text (its previous line kept) ends that line in "…".
+                if level == more, i > 0, lines[i - 1].style == lines[i].style, lines[i - 1].priority == always {
+                    lines[i - 1].text = Grid.fit(lines[i - 1].text + " " + lines[i].text.trimmingCharacters(in: .whitespaces), w - 4, unicode: g.unicode)
+                }
+                lines.remove(at: i)
+            }
+        }
+        // Still too many: the fields farthest from the focused one give way (it comes into
+        // view as the focus moves).
+        while lines.count > room, let far = lines.compactMap(\.row).filter({ $0 != form.row }).max(by: { abs($0 - form.row) < abs($1 - form.row) }) {
+            lines.removeAll { $0.row == far }
+        }
         let h = min(area.height - 2, lines.count + 2)
         let r = Rect(x: area.x + (area.width - w) / 2, y: area.y + max(1, (area.height - h) / 2), width: w, height: h)
         grid.fill(r)
         Box.draw(&grid, r, title: "Launch a run", glyphs: g, highlight: true)
-        for (i, (l, st)) in lines.prefix(h - 2).enumerated() {
-            let text = g.unicode ? l : l.replacingOccurrences(of: "↑↓", with: "Up/Down").replacingOccurrences(of: "←→", with: "Left/Right")
-            grid.put(r.x + 2, r.y + 1 + i, g.text(text), st, maxWidth: w - 4)
+        for (i, l) in lines.prefix(h - 2).enumerated() {
+            let text = g.unicode ? l.text : l.text.replacingOccurrences(of: "↑↓", with: "Up/Down").replacingOccurrences(of: "←→", with: "Left/Right")
+            grid.put(r.x + 2, r.y + 1 + i, g.text(text), l.style, maxWidth: w - 4)
         }
     }
 
