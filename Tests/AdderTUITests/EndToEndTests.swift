@@ -295,6 +295,32 @@ struct EndToEndTests {
         try keys("q")
     }
 
+    /// After `kill -9` the terminal is left in the alternate screen with the cursor hidden
+    /// (nothing runs after SIGKILL); starting adderlab there and quitting puts it back.
+    @Test func aTerminalLeftByKillNineIsRecovered() throws {
+        let dir = temporaryDirectory("e2e-kill")
+        try open(session, 100, 30, in: dir)
+        defer { close() }
+        func modes() throws -> String { try tmux(["display-message", "-p", "-t", session, "#{alternate_on} #{cursor_flag}"]) }
+        try keys("\(binary) --runs-dir runs --no-quickstart", "Enter")
+        _ = try waitFor(20, "the empty dashboard") { $0.contains("No runs yet") }
+        #expect(try modes() == "1 0\n")
+        let pid = try #require(Int32(try tmux(["display-message", "-p", "-t", session, "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)))
+        // The shell's child is the dashboard.
+        let children = try String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8).split(separator: " ").compactMap { Int32($0) }
+        #expect(children.count == 1)
+        for child in children { kill(child, SIGKILL) }
+        _ = try waitFor(10, "the shell back") { _ in ((try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? "x").isEmpty }
+        #expect(try modes() == "1 0\n", "killed: still the alternate screen, cursor hidden")
+        try keys("\(binary) --runs-dir runs --no-quickstart", "Enter")
+        _ = try waitFor(20, "the dashboard again") { $0.contains("No runs yet") }
+        try keys("q")
+        _ = try waitFor(10, "the shell prompt after quitting") { s in
+            s.components(separatedBy: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }?.hasPrefix("E2E$") == true
+        }
+        #expect(try modes() == "0 1\n", "recovered: the normal screen, the cursor shown")
+    }
+
     /// TERM=dumb cannot show the dashboard: a clear message, exit 1, and a clean shell line.
     @Test func dumbTerminalIsRefusedCleanly() throws {
         let dir = temporaryDirectory("dumb")
