@@ -111,12 +111,14 @@ public struct LineChart: Widget {
         }
         var xmin = all.map(\.x).min()!, xmax = all.map(\.x).max()!
         if let r = xRange, r.lowerBound.isFinite, r.upperBound.isFinite { xmin = clamp(r.lowerBound); xmax = clamp(r.upperBound) }
-        if xmax <= xmin { xmax = xmin + 1 }
+        // A single x (one evaluation, the first step): from 0 to it, not "156…157".
+        if xmax <= xmin { if xmin > 0 { xmax = xmin; xmin = 0 } else { xmax = xmin + 1 } }
         var ymin: Double, ymax: Double
         if let r = yRange, !logY { ymin = r.lowerBound; ymax = r.upperBound } else {
             ymin = transform(all.map(\.y).min()!); ymax = transform(all.map(\.y).max()!)
         }
-        if ymax - ymin < 1e-12 { ymax = ymin + 1; ymin -= 0 }
+        // A flat series sits in the middle of its axis.
+        if ymax - ymin < 1e-12 { let d = ymin == 0 ? 0.5 : abs(ymin) * 0.5; ymin -= d; ymax += d }
         let pad = (ymax - ymin) * 0.04
         if yRange == nil || logY {
             // Below zero only when the data is (a loss axis never shows −0.04).

@@ -253,7 +253,7 @@ extension CraftTests {
         var chart = LineChart(title: "loss", series: [.init(name: "a", color: .cyan, points: [(0, 1), (100, 1)])])
         chart.markers = [50.0, 51, 54, 90].map { .init(x: $0, color: .yellow, label: "eta") }
         chart.render(into: &grid, area: Rect(x: 0, y: 0, width: 40, height: 6))
-        #expect(grid.row(1) == "     2 ┤                e┊          e   ")
+        #expect(grid.row(1) == "   1.5 ┤                e┊          e   ")
     }
 
     /// The ends of an x axis are labelled alike: an epoch axis from 0.001 reads 0 … 3.
@@ -263,6 +263,15 @@ extension CraftTests {
         chart.xLabel = "epoch"
         chart.render(into: &grid, area: Rect(x: 0, y: 0, width: 40, height: 6))
         #expect(grid.row(5) == "       └0────────────epoch─────────────3")
+    }
+
+    /// One point (a single evaluation) is drawn at its x on an axis from 0, not on "156…157".
+    @Test func aSinglePointStartsTheAxisAtZero() {
+        var grid = Grid(width: 40, height: 6)
+        LineChart(title: "acc", series: [.init(name: "a", color: .cyan, points: [(156, 0.5)])]).render(into: &grid, area: Rect(x: 0, y: 0, width: 40, height: 6))
+        #expect(grid.row(5) == "       └0─────────────step───────────156")
+        #expect((1...4).map { grid.row($0) } == ["       │                                ", "   0.6 ┤                               ⢀",
+                                                 "   0.4 ┤                                ", "       │                                "])
     }
 
     /// Accuracy is labelled in percent, every label alike.
