@@ -24,6 +24,16 @@ public final class BatchNorm: Layer {
     /// statistics lag behind.
     public var evaluateWithBatchStatistics = false
 
+    /// While recalibrating: how many training forwards have been averaged so far. Each
+    /// forward then weighs its statistics 1/k into the running ones (the k-th batch), so
+    /// after k batches they are the plain mean of those batches' statistics.
+    private var recalibrated: Int?
+
+    /// Starts recalibration: the next training forwards replace the running statistics
+    /// with their own mean (see `Model.recalibrateBatchNorm`).
+    public func beginRecalibration() { recalibrated = 0 }
+    public func endRecalibration() { recalibrated = nil }
+
     private var normalized: Tensor?
     private var inverseStd: [Float] = []
     private var trainedForward = false
@@ -105,6 +115,8 @@ public final class BatchNorm: Layer {
             let xhat = out[1], mean = out[2].values, variance = out[3].values, inv = out[4].values
             guard training else { return y }
             let unbias = Float(m) / Float(m - 1)
+            let momentum = recalibrated.map { 1 / Float($0 + 1) } ?? self.momentum
+            if let k = recalibrated { recalibrated = k + 1 }
             runningMean.value.withUnsafeMutableBufferPointer { rm in
                 runningVariance.value.withUnsafeMutableBufferPointer { rv in
                     for c in 0..<C {

@@ -119,6 +119,20 @@ public final class Model {
 
     /// Makes evaluation-mode forward passes normalise with batch statistics (true) or
     /// with the running statistics (false, the default).
+    /// Replaces the batch-norm running statistics with the plain mean of `batches`'
+    /// statistics under the current weights (training-mode forwards, no backward, no
+    /// weight touched): "recalibration", the remedy for running statistics that lag behind
+    /// fast-moving weights.
+    public func recalibrateBatchNorm(_ batches: [Tensor]) {
+        guard !batchNorms.isEmpty, !batches.isEmpty else { return }
+        let records = recordsOutputStatistics
+        recordsOutputStatistics = false
+        defer { recordsOutputStatistics = records }
+        for (_, bn) in batchNorms { bn.beginRecalibration() }
+        for x in batches { _ = forward(x, training: true) }
+        for (_, bn) in batchNorms { bn.endRecalibration() }
+    }
+
     public func evaluateWithBatchStatistics(_ on: Bool) {
         for (_, bn) in batchNorms { bn.evaluateWithBatchStatistics = on }
     }

@@ -39,6 +39,9 @@ public struct ExperimentConfig: Sendable, Equatable {
     public var layerStatsEvery = 10
     /// Steps between checkpoints; 0 = at the end of every epoch.
     public var checkpointEvery = 0
+    /// Training batches whose statistics replace the batch-norm running ones before each
+    /// evaluation (`batchNorm.recalibrate`); 0 = off, the running averages as trained.
+    public var batchNormRecalibration = 0
 
     public init(name: String) { self.name = name }
 
@@ -126,6 +129,7 @@ public struct ExperimentConfig: Sendable, Equatable {
         t.set("evalEvery", to: .int(evalEvery))
         t.set("layerStatsEvery", to: .int(layerStatsEvery))
         t.set("checkpointEvery", to: .int(checkpointEvery))
+        t.set("batchNorm.recalibrate", to: .int(batchNormRecalibration))
         return t
     }
 
@@ -181,6 +185,10 @@ public struct ExperimentConfig: Sendable, Equatable {
         evalEvery = try r.int("evalEvery", min: 0, max: 1_000_000_000) ?? 0
         layerStatsEvery = try r.int("layerStatsEvery", min: 1, max: 1_000_000_000) ?? 10
         checkpointEvery = try r.int("checkpointEvery", min: 0, max: 1_000_000_000) ?? 0
+        if try r.map("batchNorm") {
+            batchNormRecalibration = try r.int("batchNorm.recalibrate", min: 0, max: 10_000) ?? 0
+            try r.finishMap("batchNorm")
+        }
         try r.finishMap("")
         if model.inputShape != dataset.defaultShape && dataset != .synthetic {
             throw ConfigError(file: file, path: "model", message: "\(model.rawValue) takes \(model.inputShape) images but \(dataset.rawValue) has \(dataset.defaultShape); pick a matching model or dataset")
@@ -219,7 +227,7 @@ struct TreeReader {
     /// Keys whose null means "not set" (config.yaml writes them so); for every other key a
     /// null is an error, never a silent default.
     static let nullable: Set<String> = ["dataDir", "trainSamples", "testSamples", "validationFraction", "augment", "description",
-                                        "optimizer", "schedule", "learningRate", "gradient"]
+                                        "optimizer", "schedule", "learningRate", "gradient", "batchNorm"]
 
     mutating func value(_ path: String) throws(ConfigError) -> ConfigValue? {
         used.insert(path)

@@ -435,6 +435,12 @@ final class Trainer {
             let d = bn.drift()
             return DriftRecord(name: name, meanGap: d.meanGap, logVarianceRatio: d.logVarianceRatio)
         }
+        // The remedy, when asked for: running statistics recomputed from the first training
+        // batches of this epoch (the drift above is the one training left).
+        if config.batchNormRecalibration > 0 {
+            let epoch = step / plan.batchesPerEpoch
+            model.recalibrateBatchNorm((0..<min(config.batchNormRecalibration, plan.batchesPerEpoch)).map { plan.batch(epoch: epoch, index: $0).images })
+        }
         let (loss, acc) = testPass(batchStatistics: false)
         let (_, accBatch) = testPass(batchStatistics: true)
         let trainAcc = trainSeen > 0 ? Double(trainCorrect) / Double(trainSeen) : 0

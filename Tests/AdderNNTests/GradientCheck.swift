@@ -111,6 +111,38 @@ struct GradientCheckTests {
         }
     }
 
+    /// Recalibration: after k training forwards the running statistics are the plain mean
+    /// of the k batches' means and of their unbiased variances (not the 0.1-momentum
+    /// average), and the momentum is back for the next training forward.
+    @Test func batchNormRecalibrationAveragesTheBatches() {
+        let bn = BatchNorm(channels: 2)
+        let batches = [normalTensor([4, 2, 3, 3], seed: 51, std: 2), normalTensor([4, 2, 3, 3], seed: 52, std: 0.5), normalTensor([4, 2, 3, 3], seed: 53)]
+        var means: [[Double]] = [], variances: [[Double]] = []
+        for x in batches {
+            _ = BatchNorm(channels: 2).forward(x, training: true)
+            let v = x.values
+            var m: [Double] = [], u: [Double] = []
+            for c in 0..<2 {
+                var values: [Double] = []
+                for i in 0..<4 { for j in 0..<9 { values.append(Double(v[(i * 2 + c) * 9 + j])) } }
+                let mean = values.reduce(0, +) / 36
+                m.append(mean); u.append(values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 35)
+            }
+            means.append(m); variances.append(u)
+        }
+        bn.beginRecalibration()
+        for x in batches { _ = bn.forward(x, training: true) }
+        bn.endRecalibration()
+        for c in 0..<2 {
+            let mean = means.map { $0[c] }.reduce(0, +) / 3, variance = variances.map { $0[c] }.reduce(0, +) / 3
+            #expect(abs(Double(bn.runningMean.value.values[c]) - mean) < 1e-5, "channel \(c) mean")
+            #expect(abs(Double(bn.runningVariance.value.values[c]) / variance - 1) < 1e-5, "channel \(c) variance")
+        }
+        let before = bn.runningMean.value.values[0]
+        _ = bn.forward(batches[0], training: true)
+        #expect(abs(bn.runningMean.value.values[0] - (0.9 * before + 0.1 * Float(means[0][0]))) < 1e-5, "momentum 0.1 again")
+    }
+
     @Test func batchNormTrainingMode() {
         // The loss couples every element of a channel through the batch statistics.
         let bn2 = BatchNorm(channels: 3)

@@ -8,10 +8,10 @@ struct ConfigTests {
     }
 
     @Test func defaultsAndOverrides() throws {
-        let e = try Experiment.parse(yaml: "name: a\nepochs: 2", overrides: ["optimizer.lr=0.01", "gradient.filter=sign"])
+        let e = try Experiment.parse(yaml: "name: a\nepochs: 2", overrides: ["optimizer.lr=0.01", "gradient.filter=sign", "batchNorm.recalibrate=8"])
         #expect(e.runs.count == 1)
         let c = e.runs[0]
-        #expect(c.epochs == 2 && c.lr == 0.01 && c.filterGradient == .sign && c.model == .lenet5 && c.eta == 0.2)
+        #expect(c.epochs == 2 && c.lr == 0.01 && c.filterGradient == .sign && c.model == .lenet5 && c.eta == 0.2 && c.batchNormRecalibration == 8)
         // The resolved tree round-trips through YAML.
         let back = try ExperimentConfig(tree: try ConfigValue.parse(yaml: c.tree.yaml()))
         #expect(back == c)
@@ -44,6 +44,8 @@ struct ConfigTests {
         ("name: a\ngroup: {runs: [{label: x}, {label: x}]}", "two runs would both be named 'a-x'"),
         ("name: a\nvalidationFraction: 1.2", "validationFraction: 1.2 is out of range"),
         ("name: a\nepochs: 1\nepochs: 2", "x.yaml:3: epochs: appears twice (first at line 2); give each key once"),
+        ("name: a\nbatchNorm: {recalibrate: -1}", "x.yaml:2: batchNorm.recalibrate: -1 is too small; it must be at least 0"),
+        ("name: a\nbatchNorm: {momentum: 0.5}", "batchNorm.momentum: is not a known key; expected one of recalibrate"),
     ])
     func errorsNameTheKeyAndWhatIsAllowed(yaml: String, expected: String) {
         let message = error(yaml)
