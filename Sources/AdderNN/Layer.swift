@@ -20,6 +20,9 @@ public struct LayerOperations: Sendable, Equatable {
     public let type: String
     public let outputShape: [Int]
     public let operations: OperationCount
+    public init(name: String, type: String, outputShape: [Int], operations: OperationCount) {
+        self.name = name; self.type = type; self.outputShape = outputShape; self.operations = operations
+    }
 }
 
 /// A network layer with an explicit forward and backward pass.
@@ -97,6 +100,20 @@ extension OperationCount {
             }
         }
     }
+
+    /// 1234567 → "1.23M", 128500 → "128.5K".
+    public static func compact(_ n: Int) -> String {
+        let v = Double(n)
+        switch abs(v) {
+        case 1e9...: return String(format: "%.2fG", v / 1e9)
+        case 1e6...: return String(format: "%.2fM", v / 1e6)
+        case 1e3...: return String(format: "%.1fK", v / 1e3)
+        default: return String(n)
+        }
+    }
+
+    /// Microjoules with three significant digits ("1.11", "74.7", "188").
+    public static func microjoules(_ uj: Double) -> String { uj >= 100 ? String(format: "%.0f", uj) : String(format: "%.3g", uj) }
 
     /// Estimated energy of these operations in microjoules.
     public func energyMicrojoules(_ p: Precision = .fp32) -> Double {

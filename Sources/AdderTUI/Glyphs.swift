@@ -14,6 +14,7 @@ public struct Glyphs: Sendable {
     public var tick: Unicode.Scalar { unicode ? "┤" : "+" }
     public var marker: Unicode.Scalar { unicode ? "┊" : ":" }
     public var ellipsis: String { unicode ? "…" : "~" }
+    public var micro: String { unicode ? "µ" : "u" }
     public var focus: String { unicode ? "▶" : ">" }
     public var bullet: String { unicode ? "●" : "*" }
     /// A value that does not apply (α of a layer the adaptive rate does not touch).

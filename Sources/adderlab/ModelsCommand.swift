@@ -51,18 +51,9 @@ struct ModelsCommand: ParsableCommand {
 }
 
 /// Microjoules with three significant digits.
-func energy(_ uj: Double) -> String { uj >= 100 ? String(format: "%.0f", uj) : String(format: "%.3g", uj) }
+func energy(_ uj: Double) -> String { OperationCount.microjoules(uj) }
 
-/// 1234567 → "1.23M".
-func compact(_ n: Int) -> String {
-    let v = Double(n)
-    switch abs(v) {
-    case 1e9...: return String(format: "%.2fG", v / 1e9)
-    case 1e6...: return String(format: "%.2fM", v / 1e6)
-    case 1e3...: return String(format: "%.1fK", v / 1e3)
-    default: return String(n)
-    }
-}
+func compact(_ n: Int) -> String { OperationCount.compact(n) }
 
 /// A plain text table: first column left-aligned, the rest right-aligned (or all left).
 func table(header: [String], rows: [[String]], rightAlign: Bool = true) -> String {

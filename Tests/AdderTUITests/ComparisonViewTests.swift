@@ -224,14 +224,14 @@ extension ComparisonViewTests {
         d.handle(.char("o"))
         let screen = rows(d, 160, 50)
         #expect(Array(screen[11...19]) == ["┌─ Summary of 7 groups · b sets the baseline (cnn) · o sorts · T closes ───────────────────────────────────────────────────────────────────────────────────────┐",
-                                          "│group         adders strategy filter         runs   final test acc  Δ final    best test acc       final loss time/run  img/s                                 │",
-                                          "│cnn           cnn    adaptive fullPrecision   3/3    90.55 ± 0.14%     base    90.55 ± 0.14%  0.2711 ± 0.0529     16 s  12592                                 │",
-                                          "│fp·adaptive   paper  adaptive fullPrecision   3/3    89.90 ± 0.13%    -0.65    89.90 ± 0.13%  0.2916 ± 0.0433     19 s  11218                                 │",
-                                          "│fp·scaled     paper  scaled   fullPrecision   3/3    89.03 ± 0.43%    -1.52    89.03 ± 0.43%  0.3083 ± 0.0626     20 s  10786                                 │",
-                                          "│sign·scaled   paper  scaled   sign            3/3    85.26 ± 1.11%    -5.29    85.26 ± 1.11%  0.4137 ± 0.0569     22 s   9602                                 │",
-                                          "│sign·fixed    paper  fixed    sign            3/3    84.35 ± 1.25%    -6.20    84.35 ± 1.25%  0.4109 ± 0.0826     22 s   9842                                 │",
-                                          "│fp·fixed      paper  fixed    fullPrecision   3/3    84.25 ± 1.17%    -6.30    84.25 ± 1.17%  0.4405 ± 0.0866     20 s  10624                                 │",
-                                          "│sign·adaptive paper  adaptive sign            3/3    83.95 ± 1.09%    -6.60    83.95 ± 1.09%  0.4091 ± 0.0205     22 s   9729                                 │"])
+                "│group         adders strategy filter         runs   final test acc  Δ final    best test acc       final loss time/run  img/s  µJ/img   J/run                 │",
+                "│cnn           cnn    adaptive fullPrecision   3/3    90.55 ± 0.14%     base    90.55 ± 0.14%  0.2711 ± 0.0529     16 s  12592    1.92    1.03                 │",
+                "│fp·adaptive   paper  adaptive fullPrecision   3/3    89.90 ± 0.13%    -0.65    89.90 ± 0.13%  0.2916 ± 0.0433     19 s  11218    1.11   0.982                 │",
+                "│fp·scaled     paper  scaled   fullPrecision   3/3    89.03 ± 0.43%    -1.52    89.03 ± 0.43%  0.3083 ± 0.0626     20 s  10786    1.11   0.982                 │",
+                "│sign·scaled   paper  scaled   sign            3/3    85.26 ± 1.11%    -5.29    85.26 ± 1.11%  0.4137 ± 0.0569     22 s   9602    1.11   0.982                 │",
+                "│sign·fixed    paper  fixed    sign            3/3    84.35 ± 1.25%    -6.20    84.35 ± 1.25%  0.4109 ± 0.0826     22 s   9842    1.11   0.982                 │",
+                "│fp·fixed      paper  fixed    fullPrecision   3/3    84.25 ± 1.17%    -6.30    84.25 ± 1.17%  0.4405 ± 0.0866     20 s  10624    1.11   0.982                 │",
+                "│sign·adaptive paper  adaptive sign            3/3    83.95 ± 1.09%    -6.60    83.95 ± 1.09%  0.4091 ± 0.0205     22 s   9729    1.11   0.982                 │"])
         // The same numbers as compare --markdown, row for row (in the sorted order).
         let md = Comparison(snapshots: d.state.runs.map(\.snapshot)).markdown()
         for g in d.state.summaryGroups {

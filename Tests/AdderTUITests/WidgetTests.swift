@@ -304,7 +304,7 @@ extension CraftTests {
         let grid = DashboardView.render(state([run]), width: 100, height: 30)
         let rows = (0..<30).map { grid.row($0) }
         let top = rows.first { $0.contains("test acc") }.flatMap { rows.firstIndex(of: $0) }!
-        #expect(rows[top + 1] == "│       │⢤                  g                    ││  100% ┤                   g             ⠁      │")
+        #expect(rows[top + 1] == "│       │⢢⡀                 g                    ││  100% ┤                   g             ⠁      │")
     }
 }
 

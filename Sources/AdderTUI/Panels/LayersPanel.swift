@@ -61,9 +61,17 @@ struct LayersPanel: Widget {
             return String(format: "BN: test acc %.2f%% with running stats, %.2f%% with batch stats", ev.testAccuracy * 100, ev.testAccuracyBatchStatistics * 100)
                 + (worst.map { String(format: "; largest drift %@ (mean gap %.2f%@)", $0.name, $0.meanGap, g.unicode ? "σ" : " sd") } ?? "")
         }
-        // The batch-norm line gives way when a layer row would not fit beside it.
+        // Energy (FP32 at 45 nm, as `adderlab models`): per image inferred, per image trained,
+        // and the training so far.
+        let energy = RunEnergy.of(s.config)
+        let energyLine = String(format: "energy: %@ %@J/image inferred (%@ mult, %@ add), %@ %@J/image trained, %@ J so far",
+                                RunEnergy.text(microjoules: energy.inferenceMicrojoules), g.micro, RunEnergy.text(count: energy.inference.multiplications),
+                                RunEnergy.text(count: energy.inference.additions), RunEnergy.text(microjoules: energy.trainingMicrojoules), g.micro,
+                                String(format: "%.3g", energy.trainingJoules(images: s.imagesTrained)))
+        // The batch-norm and energy lines give way when a layer row would not fit beside them.
         let driftLine = inner.height >= 4 || rows.count + 1 < inner.height ? bnLine : nil
-        let tableRows = inner.height - (driftLine == nil ? 0 : 1)
+        let showEnergy = inner.height >= rows.count + 2 + (driftLine == nil ? 0 : 1)
+        let tableRows = inner.height - (driftLine == nil ? 0 : 1) - (showEnergy ? 1 : 0)
         // When the layers do not fit, the last line says how many more there are (it never
         // overwrites a cell of a layer's row).
         let hidden = rows.count + 1 > tableRows && tableRows > 1 ? rows.count - (tableRows - 2) : 0
@@ -72,7 +80,8 @@ struct LayersPanel: Widget {
         if hidden > 0 {
             grid.put(inner.x, inner.y + tableRows - 1, "+\(hidden) more layer\(hidden == 1 ? "" : "s")", Style(dim: true), maxWidth: tableWidth)
         }
-        if let driftLine { grid.put(inner.x, inner.maxY - 1, driftLine, Style(dim: true), maxWidth: tableWidth) }
+        if let driftLine { grid.put(inner.x, inner.maxY - 1 - (showEnergy ? 1 : 0), driftLine, Style(dim: true), maxWidth: tableWidth) }
+        if showEnergy { grid.put(inner.x, inner.maxY - 1, energyLine, Style(dim: true), maxWidth: tableWidth) }
         if stripWidth > 0 {
             let x0 = inner.maxX - stripWidth
             grid.put(x0, inner.y, "grad-norm heat (layer \(g.unicode ? "×" : "x") time)", Style(bold: true), maxWidth: stripWidth)
@@ -84,9 +93,9 @@ struct LayersPanel: Widget {
     }
 
     /// The rows the panel would fill for the focused run: its border, the header, a row per
-    /// layer and the batch-norm line.
+    /// layer, the batch-norm line and the energy line.
     static func wantedHeight(_ state: DashboardState) -> Int {
         guard let s = (state.focused ?? state.focusedGroup?.entries.first)?.snapshot, let last = s.layers.last else { return 3 }
-        return last.layers.count + 3 + (s.evals.isEmpty ? 0 : 1)
+        return last.layers.count + 4 + (s.evals.isEmpty ? 0 : 1)
     }
 }

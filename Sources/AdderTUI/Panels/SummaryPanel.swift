@@ -30,9 +30,13 @@ struct SummaryPanel: Widget {
             return (header, min(16, max(header.count, groups.map { $0.group.key[i].count }.max() ?? 0)))
         }
         var columns: [(String, Int)] = [("group", max(12, groups.map { $0.group.label.count }.max() ?? 12))] + keyColumns
-        columns += [("runs", -5), ("final test acc", -16), ("Δ final", -8), ("best test acc", -16), ("final loss", -16), ("time/run", -8), ("img/s", -6)]
+        columns += [("runs", -5), ("final test acc", -16), ("Δ final", -8), ("best test acc", -16), ("final loss", -16), ("time/run", -8), ("img/s", -6),
+                    (g.micro + "J/img", -7), ("J/run", -7)]
         let rows: [[String]] = groups.map { gr in
             let grp = gr.group
+            // Energy: per image inferred, and the mean training energy of a run so far.
+            let energy = RunEnergy.of(gr.entries[0].snapshot.config)
+            let trained = gr.entries.map { energy.trainingJoules(images: $0.snapshot.imagesTrained) }.reduce(0, +) / Double(max(gr.entries.count, 1))
             let finished = gr.entries.filter { $0.snapshot.state == .finished }.count
             let delta: String
             if let base = baseline?.group.finalAccuracy, let mine = grp.finalAccuracy {
@@ -43,7 +47,9 @@ struct SummaryPanel: Widget {
             return [grp.label] + grp.key.map { g.text($0) } + ["\(finished)/\(gr.entries.count)", spread(grp.finalAccuracy), delta, spread(grp.bestAccuracy),
                                                                grp.finalLoss?.text(percent: false, plusMinus: pm) ?? "-",
                                                                String(format: "%.0f s", grp.meanSeconds),
-                                                               grp.imagesPerSecond > 0 ? String(format: "%.0f", grp.imagesPerSecond) : "-"]
+                                                               grp.imagesPerSecond > 0 ? String(format: "%.0f", grp.imagesPerSecond) : "-",
+                                                               RunEnergy.text(microjoules: energy.inferenceMicrojoules),
+                                                               String(format: "%.3g", trained)]
         }
         let styles = groups.map { gr in Style(state.color ? state.color(for: gr.id) : nil, bold: gr.id == state.baseline) }
         Table(columns: columns, rows: rows, styles: styles, glyphs: g).render(into: &grid, area: inner)
