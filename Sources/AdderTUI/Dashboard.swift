@@ -448,6 +448,11 @@ public final class Dashboard {
             state.summary = false
         case .escape where state.cursor != nil:
             state.cursor = nil
+        case .char("B"):
+            state.batchStatisticsCurves.toggle()
+            state.message = state.batchStatisticsCurves
+                ? "test accuracy with batch statistics drawn too (its own glyph); where it parts from the running one, batch norm lags: B hides it"
+                : "test accuracy with running statistics only"
         case .char("L"):
             state.summary = false
             state.layerView = state.layerView == nil ? LayerViewSettings() : nil

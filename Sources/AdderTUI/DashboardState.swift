@@ -50,6 +50,8 @@ public enum Overlay: Sendable {
 public struct DashboardState: Sendable {
     /// Every run listed: read from disk, then trained, queued or refused here.
     public var runs: [RunEntry] = [] { didSet { updateRows() } }
+    /// The accuracy chart also draws each run's accuracy with batch statistics (key B).
+    public var batchStatisticsCurves = false
     /// Groups over seeds as one row each (the default), or every run on its own row.
     public var grouped = true { didSet { updateRows() } }
     /// Ids of the groups shown with their runs below them.

@@ -54,9 +54,21 @@ struct ChartData {
         accuracy.markers = markers
         accuracy.xLabel = xName
         accuracy.percent = true
-        let accs = items.flatMap { $0.entries.flatMap { $0.snapshot.evals.map(\.testAccuracy) } }
+        let accs = items.flatMap { $0.entries.flatMap { $0.snapshot.evals.flatMap { state.batchStatisticsCurves ? [$0.testAccuracy, $0.testAccuracyBatchStatistics] : [$0.testAccuracy] } } }
         if let lo = accs.filter(\.isFinite).min() { accuracy.yRange = max(0, min(0.9, (lo * 10).rounded(.down) / 10))...1 }
         // One x range for both charts: an event sits in the same column in each.
+        // B: each run's accuracy with batch statistics too, in its colour with its own glyph —
+        // where the two part, the running batch-norm statistics have fallen behind the weights.
+        if state.batchStatisticsCurves {
+            accuracy.series += items.indices.map { i in
+                var s = items[i].series(items[i].entries.map { e in
+                    let map = XMapper(state.xAxis, e.snapshot)
+                    return e.snapshot.evals.map { (map.x(step: $0.step, time: $0.time), $0.testAccuracyBatchStatistics) }
+                }, name: names[i] + " batch", glyph: glyphSet[(i + items.count) % glyphSet.count])
+                s.band = []
+                return s
+            }
+        }
         let xs = (loss.series + accuracy.series).flatMap { $0.points.map(\.x) }.filter(\.isFinite)
         if let lo = xs.min(), let hi = xs.max(), hi > lo { loss.xRange = lo...hi; accuracy.xRange = lo...hi }
         loss.cursor = state.cursor
@@ -72,8 +84,9 @@ struct ChartData {
         var colors = SeriesColors(slots: SeriesColors.svg.count)
         let palette = identities.map { SeriesColors.svg[colors.slot(for: $0)] }
         func plot(_ c: LineChart, _ y: String) -> String {
-            SVGPlot(title: c.title, xLabel: c.xLabel, yLabel: y, logY: c.logY, series: zip(c.series, palette).map { s, color in
-                PlotSeries(name: s.name, color: color, points: s.points, band: s.band)
+            // A run's batch-statistics curve (B) after all the others, in the run's colour.
+            SVGPlot(title: c.title, xLabel: c.xLabel, yLabel: y, logY: c.logY, series: c.series.enumerated().map { i, s in
+                PlotSeries(name: s.name, color: palette.isEmpty ? "#000000" : palette[i % palette.count], points: s.points, band: s.band)
             }).render()
         }
         return (plot(loss, "loss"), plot(accuracy, "test accuracy"))

@@ -8,6 +8,10 @@ public enum LayerQuantity: String, Sendable, CaseIterable {
     case weightNorm = "‖F‖"
     case outputStd = "output std"
     case batchNormGap = "BN running-vs-batch mean gap (σ)"
+    case batchNormVarianceGap = "BN running-vs-batch |ln variance ratio|"
+
+    /// Recorded per batch-norm layer at each evaluation (not per layer record).
+    var isBatchNorm: Bool { self == .batchNormGap || self == .batchNormVarianceGap }
 
     public var next: LayerQuantity {
         let all = LayerQuantity.allCases
@@ -19,8 +23,8 @@ public enum LayerQuantity: String, Sendable, CaseIterable {
 
     /// The quantity's points for one layer of a run (BN gaps come with the evaluations).
     func points(_ s: RunSnapshot, layer: String, x: (Int) -> Double) -> [(x: Double, y: Double)] {
-        if self == .batchNormGap {
-            return s.evals.compactMap { e in e.drift.first { $0.name == layer }.map { (x(e.step), $0.meanGap) } }
+        if isBatchNorm {
+            return s.evals.compactMap { e in e.drift.first { $0.name == layer }.map { (x(e.step), self == .batchNormGap ? $0.meanGap : $0.logVarianceRatio) } }
         }
         return s.layers.compactMap { r in
             r.layers.first { $0.name == layer }.map { l in
@@ -30,7 +34,7 @@ public enum LayerQuantity: String, Sendable, CaseIterable {
                 case .alpha: v = l.gradientRules != nil ? l.alpha : .nan   // α acts on adder layers only
                 case .weightNorm: v = l.weightNorm
                 case .outputStd: v = l.outputStd
-                case .batchNormGap: v = .nan
+                case .batchNormGap, .batchNormVarianceGap: v = .nan
                 }
                 return (x(r.step), v)
             }
@@ -39,7 +43,7 @@ public enum LayerQuantity: String, Sendable, CaseIterable {
 
     /// The layers a run has this quantity for, in the model's order.
     public func layers(_ s: RunSnapshot) -> [String] {
-        if self == .batchNormGap { return s.evals.last?.drift.map(\.name) ?? [] }
+        if isBatchNorm { return s.evals.last?.drift.map(\.name) ?? [] }
         let all = s.layers.last?.layers ?? []
         return (self == .alpha ? all.filter { $0.gradientRules != nil } : all).map(\.name)
     }
