@@ -214,6 +214,16 @@ struct ViewTests {
                 " smoothing 0.60 · linear · x: step · 0 compared             "])
     }
 
+    /// Under LANG=C the launcher's key line is spelled out and still ends with Esc cancel at 80×24.
+    @Test func launcherKeysFitInASCII() throws {
+        let dir = temporaryDirectory("tui")
+        try "name: quickstart\ndescription: demo\ndataset: synthetic".write(toFile: dir + "/quickstart.yaml", atomically: true, encoding: .utf8)
+        var st = state([], unicode: false)
+        st.overlay = .launcher(LauncherForm(directory: dir))
+        let rows = (0..<24).map { DashboardView.render(st, width: 80, height: 24).row($0) }
+        #expect(rows.filter { $0.contains("Esc cancel") } == ["|   | Up/Down Left/Right Enter next/launch Esc cancel                      |   |"])
+    }
+
     @Test func quitAsksWhenRunsAreLive() {
         var st = state([fakeRun("fp")])
         st.overlay = .confirmQuit(live: 1)

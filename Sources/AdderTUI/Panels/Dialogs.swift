@@ -112,8 +112,10 @@ struct LauncherDialog: Widget {
             for chunk in LauncherDialog.wrap(err, w - 6) { lines.append((chunk, errorStyle, always, nil)) }
         }
         lines.append(("", .plain, spacing, nil))
-        let keys = "↑↓ move · ←→ choose · type numbers · Enter next/launch · Esc cancel"
-        lines.append((keys.count <= w - 4 ? keys : "↑↓ move ←→ choose Enter next/launch Esc cancel", Style(dim: true), always, nil))
+        // The keys as they will be drawn (longer in ASCII), shortened when they do not fit.
+        func drawn(_ t: String) -> String { g.text(g.unicode ? t : t.replacingOccurrences(of: "↑↓", with: "Up/Down").replacingOccurrences(of: "←→", with: "Left/Right")) }
+        let keys = drawn("↑↓ move · ←→ choose · type numbers · Enter next/launch · Esc cancel")
+        lines.append((keys.count <= w - 4 ? keys : drawn(g.unicode ? "↑↓ move ←→ choose Enter next/launch Esc cancel" : "↑↓ ←→ Enter next/launch Esc cancel"), Style(dim: true), always, nil))
         // Drop the lowest-priority lines (the last of them first) until the rest fit; an
         // error or description cut to its first line says so with an ellipsis.
         let room = max(area.height - 4, 1)
