@@ -86,6 +86,12 @@ public protocol OutputStatistics: AnyObject {
     /// Whether training forward passes compute `outputMean`/`outputStd` (a pass over the
     /// output); off on steps whose statistics nobody will read.
     var recordsOutputStatistics: Bool { get set }
+    /// Whether training forward passes keep their output in `keptOutput` (for its histogram);
+    /// off by default, on only for the steps that record one.
+    var keepsOutput: Bool { get set }
+    /// The output of the last training forward pass while `keepsOutput` is on; whoever reads
+    /// it sets it back to nil, so that it does not outlive that step.
+    var keptOutput: Tensor? { get set }
 }
 
 extension OperationCount {

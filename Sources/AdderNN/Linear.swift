@@ -9,6 +9,8 @@ public final class Linear: Layer, OutputStatistics {
     public private(set) var outputMean: Double = 0
     public private(set) var outputStd: Double = 0
     public var recordsOutputStatistics = true
+    public var keepsOutput = false
+    public var keptOutput: Tensor?
     public var typeName: String { "Linear" }
     private var savedInput: Tensor?
 
@@ -56,6 +58,7 @@ public final class Linear: Layer, OutputStatistics {
         if training {
             savedInput = x
             if recordsOutputStatistics { (outputMean, outputStd) = y.meanAndStd() }
+            if keepsOutput { keptOutput = y }
         }
         return y
     }

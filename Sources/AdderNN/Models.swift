@@ -117,6 +117,12 @@ public final class Model {
         didSet { for (_, l) in statisticLayers { (l as? any OutputStatistics)?.recordsOutputStatistics = recordsOutputStatistics } }
     }
 
+    /// Whether the next training forward passes keep each statistic layer's output (its
+    /// `keptOutput`, for histograms); off by default.
+    public var keepsOutputs = false {
+        didSet { for (_, l) in statisticLayers { (l as? any OutputStatistics)?.keepsOutput = keepsOutputs } }
+    }
+
     /// Makes evaluation-mode forward passes normalise with batch statistics (true) or
     /// with the running statistics (false, the default).
     /// Replaces the batch-norm running statistics with the plain mean of `batches`'

@@ -29,6 +29,8 @@ public class UnfoldedLayer: Layer, OutputStatistics {
     public private(set) var outputMean: Double = 0
     public private(set) var outputStd: Double = 0
     public var recordsOutputStatistics = true
+    public var keepsOutput = false
+    public var keptOutput: Tensor?
     public var typeName: String { kernels.typeName }
     /// When false (the network's first layer: its input is the data), `backward` skips
     /// ∂L/∂X — the input-gradient kernel and col2im — and returns an empty tensor.
@@ -117,6 +119,7 @@ public class UnfoldedLayer: Layer, OutputStatistics {
         if training {
             savedInput = x
             if recordsOutputStatistics { (outputMean, outputStd) = y.meanAndStd() }
+            if keepsOutput { keptOutput = y }
         }
         return y
     }

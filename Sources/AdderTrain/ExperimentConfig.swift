@@ -42,6 +42,10 @@ public struct ExperimentConfig: Sendable, Equatable {
     /// Training batches whose statistics replace the batch-norm running ones before each
     /// evaluation (`batchNorm.recalibrate`); 0 = off, the running averages as trained.
     public var batchNormRecalibration = 0
+    /// Steps between histogram records (histograms.jsonl: per-layer weight and output
+    /// distributions with their Gaussian and Laplace fits), and one at the last step; 0 = none.
+    public var histogramEvery = ExperimentConfig.defaultHistogramEvery
+    public static let defaultHistogramEvery = 200
 
     public init(name: String) { self.name = name }
 
@@ -130,6 +134,7 @@ public struct ExperimentConfig: Sendable, Equatable {
         t.set("layerStatsEvery", to: .int(layerStatsEvery))
         t.set("checkpointEvery", to: .int(checkpointEvery))
         t.set("batchNorm.recalibrate", to: .int(batchNormRecalibration))
+        t.set("histogramEvery", to: .int(histogramEvery))
         return t
     }
 
@@ -189,6 +194,7 @@ public struct ExperimentConfig: Sendable, Equatable {
             batchNormRecalibration = try r.int("batchNorm.recalibrate", min: 0, max: 10_000) ?? 0
             try r.finishMap("batchNorm")
         }
+        histogramEvery = try r.int("histogramEvery", min: 0, max: 1_000_000_000) ?? ExperimentConfig.defaultHistogramEvery
         try r.finishMap("")
         if model.inputShape != dataset.defaultShape && dataset != .synthetic {
             throw ConfigError(file: file, path: "model", message: "\(model.rawValue) takes \(model.inputShape) images but \(dataset.rawValue) has \(dataset.defaultShape); pick a matching model or dataset")

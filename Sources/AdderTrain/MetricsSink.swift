@@ -54,6 +54,24 @@ final class MetricsSink {
         try directory?.tensorBoard.add(step: rec.step, scalars: scalars)
     }
 
+    /// Histograms: the newest in the store, every one in histograms.jsonl, and in TensorBoard
+    /// as `weights/<layer>` and `outputs/<layer>` histograms with the fits' log-likelihoods
+    /// per value as scalars.
+    func histograms(_ rec: HistogramRecord) throws(RunError) {
+        store.update { $0.histograms = rec }
+        try directory?.append(rec)
+        var histograms: [(String, Histogram)] = []
+        var scalars: [(String, Double)] = []
+        for l in rec.layers {
+            histograms.append(("weights/\(l.name)", l.weights))
+            if let o = l.outputs { histograms.append(("outputs/\(l.name)", o)) }
+            scalars += [("weights/\(l.name)/gaussian_log_likelihood", l.weights.fit.gaussianLogLikelihood),
+                        ("weights/\(l.name)/laplace_log_likelihood", l.weights.fit.laplaceLogLikelihood)]
+        }
+        try directory?.tensorBoard.add(step: rec.step, histograms: histograms)
+        try directory?.tensorBoard.add(step: rec.step, scalars: scalars)
+    }
+
     func evaluation(_ rec: EvalRecord) throws(RunError) {
         store.update { $0.evals.append(rec) }
         try directory?.append(rec.json)

@@ -59,6 +59,26 @@ public struct LayerRecord: Sendable, Equatable {
     public var layers: [Layer]
 }
 
+/// The distributions of one layer at one step: its filter weights, and its outputs on that
+/// step's training batch (nil when they were not kept).
+public struct LayerHistograms: Sendable, Equatable {
+    public var name: String
+    /// The layer's type ("Adder2d", "Conv2d", "Linear").
+    public var type: String
+    public var weights: Histogram
+    public var outputs: Histogram?
+    public init(name: String, type: String, weights: Histogram, outputs: Histogram?) {
+        self.name = name; self.type = type; self.weights = weights; self.outputs = outputs
+    }
+}
+
+/// Every layer's distributions at one step (a line of histograms.jsonl).
+public struct HistogramRecord: Sendable, Equatable {
+    public var step: Int
+    public var layers: [LayerHistograms]
+    public init(step: Int, layers: [LayerHistograms]) { self.step = step; self.layers = layers }
+}
+
 /// A control action or a state change, at the step where it took effect.
 public struct EventRecord: Sendable, Equatable {
     public var step: Int
@@ -80,6 +100,10 @@ public struct RunSnapshot: Sendable {
     public var evals: [EvalRecord] = []
     public var layers: [LayerRecord] = []
     public var events: [EventRecord] = []
+    /// The newest weight and output distributions (histograms.jsonl), or nil when none were recorded.
+    public var histograms: HistogramRecord?
+    /// What could not be read of histograms.jsonl (naming the file and the first bad line), or nil.
+    public var histogramProblem: String?
     /// The gradient rules in force.
     public var gradientMode: GradientMode
     public var eta: Double
@@ -214,6 +238,25 @@ extension LayerRecord {
                               ("weightNorm", .number(l.weightNorm)), ("alpha", .number(l.alpha)),
                               ("outputMean", .number(l.outputMean)), ("outputStd", .number(l.outputStd)),
                               ("gradientMode", .string(l.gradientRules?.label ?? ""))])
+                 }))])
+    }
+}
+
+extension Histogram {
+    var json: JSON.Value {
+        .object([("min", .number(minimum)), ("max", .number(maximum)), ("sum", .number(sum)), ("sumSquares", .number(sumOfSquares)),
+                 ("counts", .array(counts.map { .int($0) })),
+                 ("mean", .number(fit.mean)), ("std", .number(fit.standardDeviation)), ("median", .number(fit.median)), ("b", .number(fit.scale)),
+                 ("gaussianLL", .number(fit.gaussianLogLikelihood)), ("laplaceLL", .number(fit.laplaceLogLikelihood))])
+    }
+}
+
+extension HistogramRecord {
+    var json: JSON.Value {
+        .object([("kind", .string("histograms")), ("step", .int(step)),
+                 ("layers", .array(layers.map { l in
+                     .object([("name", .string(l.name)), ("type", .string(l.type)), ("weights", l.weights.json),
+                              ("outputs", l.outputs?.json ?? .null)])
                  }))])
     }
 }

@@ -14,7 +14,8 @@ public struct RunError: Error, CustomStringConvertible, Equatable {
 ///     <runs>/<name>-<timestamp>/
 ///       config.yaml             the resolved experiment
 ///       metrics.jsonl           one JSON object per record, written (unbuffered) as it happens
-///       events.out.tfevents.*   the same scalars for TensorBoard
+///       histograms.jsonl        per-layer weight and output distributions, one JSON object per record
+///       events.out.tfevents.*   the same scalars (and the histograms) for TensorBoard
 ///       checkpoints/            latest.safetensors and epoch-N.safetensors, written atomically
 ///       run.log                 human-readable log
 ///       .lock                   held by the process writing the run (see `RunLock`)
@@ -24,17 +25,23 @@ public struct RunFiles: Sendable, Equatable {
 
     public static let configName = "config.yaml"
     public static let metricsName = "metrics.jsonl"
+    public static let histogramsName = "histograms.jsonl"
 
     public var config: String { path + "/" + RunFiles.configName }
     public var metrics: String { path + "/" + RunFiles.metricsName }
+    public var histograms: String { path + "/" + RunFiles.histogramsName }
     public var log: String { path + "/run.log" }
     /// Where a restart from step 0 keeps the records written before: named by the time,
     /// with a suffix when that name is taken.
-    public var metricsBeforeRestart: String {
+    public var metricsBeforeRestart: String { beforeRestart("metrics") }
+    /// The same for the histograms written before.
+    public var histogramsBeforeRestart: String { beforeRestart("histograms") }
+
+    private func beforeRestart(_ stem: String) -> String {
         let f = DateFormatter()
         f.dateFormat = "yyyyMMdd-HHmmss"
         f.locale = Locale(identifier: "en_US_POSIX")
-        let base = path + "/metrics-before-restart-\(f.string(from: Date()))"
+        let base = path + "/\(stem)-before-restart-\(f.string(from: Date()))"
         var name = base + ".jsonl", n = 2
         while InputFile.entryExists(name) { name = base + "-\(n).jsonl"; n += 1 }
         return name
@@ -88,6 +95,7 @@ public final class RunDirectory {
     public let files: RunFiles
     public var path: String { files.path }
     private let metricsFD: Int32
+    private let histogramsFD: Int32
     private let logFD: Int32
     let tensorBoard: TensorBoardWriter
     private let lock: RunLock
@@ -102,7 +110,7 @@ public final class RunDirectory {
             let what = st.st_mode & S_IFMT == S_IFLNK ? "a symbolic link" : "not a directory"
             throw RunError("\(files.checkpoints) is \(what); a run writes only files inside its directory")
         }
-        for file in [files.metrics, files.log] where lstat(file, &st) == 0 && st.st_mode & S_IFMT != S_IFREG {
+        for file in [files.metrics, files.histograms, files.log] where lstat(file, &st) == 0 && st.st_mode & S_IFMT != S_IFREG {
             let what = st.st_mode & S_IFMT == S_IFLNK ? "a symbolic link" : "not a regular file"
             throw RunError("\(file) is \(what); a run writes only files inside its directory")
         }
@@ -158,9 +166,10 @@ public final class RunDirectory {
             return fd
         }
         metricsFD = try openAppend(files.metrics)
-        do { logFD = try openAppend(files.log) } catch { close(metricsFD); throw error }
+        do { histogramsFD = try openAppend(files.histograms) } catch { close(metricsFD); throw error }
+        do { logFD = try openAppend(files.log) } catch { close(metricsFD); close(histogramsFD); throw error }
         do { tensorBoard = try TensorBoardWriter(directory: path) } catch {
-            close(metricsFD); close(logFD)
+            close(metricsFD); close(histogramsFD); close(logFD)
             throw RunError("cannot create the TensorBoard file in \(path): \(error)")
         }
     }
@@ -181,6 +190,11 @@ public final class RunDirectory {
 
     func append(_ record: JSON.Value) throws(RunError) {
         try RunDirectory.appendWhole(Data((JSON.encode(record) + "\n").utf8), fd: metricsFD, path: files.metrics)
+    }
+
+    /// Appends a histogram record to histograms.jsonl, whole or not at all.
+    func append(_ record: HistogramRecord) throws(RunError) {
+        try RunDirectory.appendWhole(Data((JSON.encode(record.json) + "\n").utf8), fd: histogramsFD, path: files.histograms)
     }
 
     func log(_ line: String) throws(RunError) {
@@ -206,13 +220,17 @@ public final class RunDirectory {
         }
     }
 
-    /// Keeps the metrics records at or before `step` in the run directory at `path` (a
-    /// resumed run repeats the steps after its checkpoint) and drops the later ones, and a
-    /// torn or unreadable end of the file. A line it cannot read between records it keeps
-    /// is kept as it is (a newer version's record, say). The file is replaced atomically;
-    /// call it before opening the directory for appending.
+    /// Keeps the records at or before `step` in metrics.jsonl and histograms.jsonl of the
+    /// run directory at `path` (a resumed run repeats the steps after its checkpoint) and
+    /// drops the later ones, and a torn or unreadable end of the file. A line it cannot read
+    /// between records it keeps is kept as it is (a newer version's record, say). Each file
+    /// is replaced atomically; call it before opening the directory for appending.
     static func truncateMetrics(in path: String, after step: Int) throws(RunError) {
-        let file = RunFiles(path).metrics
+        try truncateRecords(RunFiles(path).metrics, after: step)
+        try truncateRecords(RunFiles(path).histograms, after: step)
+    }
+
+    private static func truncateRecords(_ file: String, after step: Int) throws(RunError) {
         guard FileManager.default.fileExists(atPath: file) else { return }
         let data: Data
         do { data = try InputFile.read(file, limit: MetricsFile.maximumBytes) } catch { throw RunError("cannot read \(error)") }
@@ -232,6 +250,7 @@ public final class RunDirectory {
 
     deinit {
         close(metricsFD)
+        close(histogramsFD)
         close(logFD)
     }
 }

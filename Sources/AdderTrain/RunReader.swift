@@ -5,6 +5,8 @@ import Foundation
 /// One line of metrics.jsonl, decoded and range-checked.
 enum MetricsRecord {
     case step(StepRecord), eval(EvalRecord), layers(LayerRecord), event(EventRecord)
+    /// A line of histograms.jsonl.
+    case histograms(HistogramRecord)
 
     var step: Int {
         switch self {
@@ -12,12 +14,13 @@ enum MetricsRecord {
         case .eval(let r): return r.step
         case .layers(let r): return r.step
         case .event(let r): return r.step
+        case .histograms(let r): return r.step
         }
     }
 }
 
-/// A metrics.jsonl read from its start and then followed as it grows: each `update`
-/// reads only the bytes appended since the last one (up to a chunk, so a huge file
+/// A metrics.jsonl (or a histograms.jsonl: the same reader follows both) read from its
+/// start and then followed as it grows: each `update` reads only the bytes appended since the last one (up to a chunk, so a huge file
 /// never blocks a caller for long), and starts over when the file was replaced.
 ///
 /// Every number in the file is untrusted. A line that is not a JSON object with a known
@@ -36,6 +39,8 @@ public struct MetricsFile {
     public private(set) var history = History()
     private var offset = 0
     private var inode: UInt64?
+    /// Lines (newlines) consumed so far, to name a bad line by its number.
+    private var lines = 0
     /// True when the last update left bytes unread (it read one chunk of a larger file).
     public private(set) var hasUnread = false
     /// Inside a line longer than `maximumLine`, which is skipped up to its newline.
@@ -48,12 +53,17 @@ public struct MetricsFile {
         public var evals: [EvalRecord] = []
         public var layers: [LayerRecord] = []
         public var events: [EventRecord] = []
+        /// The newest histogram record (only the newest is kept: each is a whole model's worth).
+        public var histograms: HistogramRecord?
         /// Lines that could not be read as a record (torn, not JSON, bad kind or step).
         public var skippedLines = 0
+        /// The number (from 1) of the first line skipped, or nil.
+        public var firstSkippedLine: Int?
         /// Values outside their range, read as missing.
         public var invalidValues = 0
         /// Why the file could not be read at all (a FIFO, a directory, a link loop), or nil.
         public var fileProblem: String?
+        public init() {}
     }
 
     public init(path: String) { self.path = path }
@@ -98,13 +108,17 @@ public struct MetricsFile {
             }
             consumed = nl + 1 - data.startIndex
             discarding = false
+            lines += 1
         }
         let rest = data[(data.startIndex + consumed)...]
-        let used = MetricsFile.forEachLine(rest) { add($0) }
+        let first = lines
+        let (used, newlines) = MetricsFile.forEachNumberedLine(rest) { line, index in add(line, number: first + index + 1) }
         consumed += used
+        lines += newlines
         if used == 0 && rest.count > MetricsFile.maximumLine {
             // No newline in more than a line's worth: an overlong line, skipped to its end.
             history.skippedLines += 1
+            if history.firstSkippedLine == nil { history.firstSkippedLine = lines + 1 }
             discarding = true
             consumed = data.count
         }
@@ -118,14 +132,19 @@ public struct MetricsFile {
         while update() {}
     }
 
-    private mutating func add(_ line: Data) {
-        guard let (record, invalid) = MetricsFile.decodeCounting(line) else { history.skippedLines += 1; return }
+    private mutating func add(_ line: Data, number: Int) {
+        guard let (record, invalid) = MetricsFile.decodeCounting(line) else {
+            history.skippedLines += 1
+            if history.firstSkippedLine == nil { history.firstSkippedLine = number }
+            return
+        }
         history.invalidValues += invalid
         switch record {
         case .step(let r): history.steps.append(r)
         case .eval(let r): history.evals.append(r)
         case .layers(let r): history.layers.append(r)
         case .event(let r): history.events.append(r)
+        case .histograms(let r): history.histograms = r
         }
     }
 
@@ -134,18 +153,25 @@ public struct MetricsFile {
     /// are visited one at a time, so memory does not grow with their number.
     @discardableResult
     static func forEachLine(_ data: Data, _ body: (Data) -> Void) -> Int {
-        var consumed = 0
+        forEachNumberedLine(data) { line, _ in body(line) }.bytes
+    }
+
+    /// `forEachLine`, with each line's index among the lines of `data` (from 0, empty lines
+    /// counted); returns the bytes and the newlines consumed.
+    static func forEachNumberedLine(_ data: Data, _ body: (Data, Int) -> Void) -> (bytes: Int, lines: Int) {
+        var consumed = 0, index = 0
         data.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return }
             var start = 0
             while start < raw.count, let hit = memchr(base + start, 0x0A, raw.count - start) {
                 let nl = base.distance(to: UnsafeRawPointer(hit))
-                if nl > start { body(data[(data.startIndex + start)..<(data.startIndex + nl)]) }
+                if nl > start { body(data[(data.startIndex + start)..<(data.startIndex + nl)], index) }
                 start = nl + 1
                 consumed = start
+                index += 1
             }
         }
-        return consumed
+        return (consumed, index)
     }
 
     static func decode(_ line: Data) -> MetricsRecord? { decodeCounting(line)?.record }
@@ -199,6 +225,39 @@ public struct MetricsFile {
         case "event":
             guard time.isFinite, let name = o["event"]?.string, let kind = EventKind(rawValue: name) else { return nil }
             return (.event(EventRecord(step: step, kind: kind, detail: text(o, "detail"), time: time)), invalid)
+        case "histograms":
+            // A histogram is read whole or not at all: bins, counts and range are checked, and a
+            // layer with a bad one makes the line unreadable. Fit values out of range read as missing.
+            guard let list = o["layers"]?.array, list.count <= 10_000 else { return nil }
+            func histogram(_ d: JSONLine.Value) -> Histogram? {
+                guard let counts = d["counts"]?.array, (1...Histogram.maximumBins).contains(counts.count),
+                      let lo = d["min"]?.double, let hi = d["max"]?.double, lo.isFinite, hi.isFinite, lo < hi,
+                      abs(lo) <= floatMax, abs(hi) <= floatMax,
+                      let sum = d["sum"]?.double, let squares = d["sumSquares"]?.double, sum.isFinite, squares.isFinite, squares >= 0 else { return nil }
+                var bins: [Int] = []
+                var total = 0
+                for c in counts {
+                    guard let v = c.double, v >= 0, v <= Double(maximumStep), v == v.rounded() else { return nil }
+                    bins.append(Int(v))
+                    total += Int(v)
+                }
+                guard total > 0 else { return nil }
+                let fit = DistributionFit(mean: number(d, "mean", anyFloat), standardDeviation: number(d, "std", nonNegative),
+                                          median: number(d, "median", anyFloat), scale: number(d, "b", nonNegative),
+                                          gaussianLogLikelihood: number(d, "gaussianLL", -1e6...1e6), laplaceLogLikelihood: number(d, "laplaceLL", -1e6...1e6))
+                return Histogram(minimum: lo, maximum: hi, counts: bins, sum: sum, sumOfSquares: squares, fit: fit)
+            }
+            var layers: [LayerHistograms] = []
+            for l in list {
+                guard let weights = l["weights"].flatMap(histogram) else { return nil }
+                var outputs: Histogram?
+                if let o = l["outputs"], !o.isNull {
+                    guard let h = histogram(o) else { return nil }
+                    outputs = h
+                }
+                layers.append(LayerHistograms(name: text(l, "name"), type: text(l, "type"), weights: weights, outputs: outputs))
+            }
+            return (.histograms(HistogramRecord(step: step, layers: layers)), invalid)
         default:
             return nil
         }
@@ -208,18 +267,21 @@ public struct MetricsFile {
 /// Reads a run directory back into a snapshot, so that runs trained headless or on
 /// another machine can be compared and watched from their files alone.
 public enum RunReader {
-    /// Reads `directory` (config.yaml and metrics.jsonl).
+    /// Reads `directory` (config.yaml, metrics.jsonl and histograms.jsonl).
     public static func read(directory: String) throws(RunError) -> RunSnapshot {
         let config = try RunDirectory.readConfig(directory)
-        var metrics = MetricsFile(path: RunFiles(directory).metrics)
-        metrics.readToEnd()
-        return snapshot(config: config, directory: directory, history: metrics.history)
+        let files = RunFiles(directory)
+        return snapshot(config: config, directory: directory, history: read(metricsAt: files.metrics), histograms: read(metricsAt: files.histograms))
     }
 
-    /// The snapshot of a run directory from its configuration and what its metrics file holds.
-    public static func snapshot(config: ExperimentConfig, directory: String, history h: MetricsFile.History) -> RunSnapshot {
+    /// The snapshot of a run directory from its configuration and what its metrics file
+    /// (and its histograms file) hold.
+    public static func snapshot(config: ExperimentConfig, directory: String, history h: MetricsFile.History,
+                                histograms: MetricsFile.History = MetricsFile.History()) -> RunSnapshot {
         var snap = RunSnapshot(config: config)
         snap.directory = directory
+        snap.histograms = histograms.histograms
+        snap.histogramProblem = histogramProblem(histograms)
         snap.steps = h.steps; snap.evals = h.evals; snap.layers = h.layers; snap.events = h.events
         snap.skippedLines = h.skippedLines; snap.invalidValues = h.invalidValues
         snap.fileProblem = h.fileProblem
@@ -257,6 +319,17 @@ public enum RunReader {
     public static func runDirectories(in runsDirectory: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: runsDirectory)) ?? []
         return names.sorted().map { runsDirectory + "/" + $0 }.filter { RunFiles($0).exists }
+    }
+
+    /// What could not be read of a histograms.jsonl, naming it and its first bad line; nil when all was read.
+    static func histogramProblem(_ h: MetricsFile.History) -> String? {
+        if let p = h.fileProblem { return "\(RunFiles.histogramsName) unreadable: \(p)" }
+        var parts: [String] = []
+        if let line = h.firstSkippedLine {
+            parts.append("line \(line) unreadable" + (h.skippedLines > 1 ? " (\(h.skippedLines) lines skipped)" : ", skipped"))
+        }
+        if h.invalidValues > 0 { parts.append("\(h.invalidValues) value\(h.invalidValues == 1 ? "" : "s") out of range") }
+        return parts.isEmpty ? nil : RunFiles.histogramsName + ": " + parts.joined(separator: "; ")
     }
 
     static func read(metricsAt path: String) -> MetricsFile.History {

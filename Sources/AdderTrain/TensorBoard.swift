@@ -1,12 +1,18 @@
 import AdderCore
 import Foundation
 
-/// Writes TensorBoard scalar event files (`events.out.tfevents.*`) without TensorFlow:
-/// TFRecord framing (u64 length, masked CRC-32C of the length, data, masked CRC-32C of
-/// the data) around hand-encoded `Event` protocol buffers:
+/// Writes TensorBoard event files (`events.out.tfevents.*`: scalars and histograms) without
+/// TensorFlow: TFRecord framing (u64 length, masked CRC-32C of the length, data, masked
+/// CRC-32C of the data) around hand-encoded `Event` protocol buffers:
 ///
 ///     Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
-///     Summary { repeated Value value = 1; }   Value { string tag = 1; float simple_value = 2; }
+///     Summary { repeated Value value = 1; }
+///     Value   { string tag = 1; float simple_value = 2; HistogramProto histo = 5; }
+///     HistogramProto { double min = 1; double max = 2; double num = 3; double sum = 4; double sum_squares = 5;
+///                      repeated double bucket_limit = 6 [packed]; repeated double bucket = 7 [packed]; }
+///
+/// A histogram's bucket i counts the values up to bucket_limit[i] (TensorBoard takes the
+/// first bucket's left edge from min).
 public final class TensorBoardWriter {
     public let path: String
     private let fd: Int32
@@ -33,6 +39,12 @@ public final class TensorBoardWriter {
         let values = scalars.filter { $0.1.isFinite }
         guard !values.isEmpty else { return }
         try write(TensorBoardWriter.event(wallTime: wallTime, step: step, scalars: values))
+    }
+
+    /// One event holding `histograms` at `step`.
+    public func add(step: Int, histograms: [(String, Histogram)], wallTime: Double = Date().timeIntervalSince1970) throws(RunError) {
+        guard !histograms.isEmpty else { return }
+        try write(TensorBoardWriter.event(wallTime: wallTime, step: step, histograms: histograms))
     }
 
     private func write(_ payload: [UInt8]) throws(RunError) {
@@ -68,6 +80,28 @@ public final class TensorBoardWriter {
             e += lengthDelimited(field: 5, summary)
         }
         return e
+    }
+
+    static func event(wallTime: Double, step: Int, histograms: [(String, Histogram)]) -> [UInt8] {
+        var e: [UInt8] = [0x09]
+        e += withUnsafeBytes(of: wallTime.bitPattern.littleEndian) { Array($0) }
+        e += [0x10] + varint(UInt64(bitPattern: Int64(step)))
+        var summary: [UInt8] = []
+        for (tag, h) in histograms {
+            var value = lengthDelimited(field: 1, Array(tag.utf8))
+            value += lengthDelimited(field: 5, histogramProto(h))
+            summary += lengthDelimited(field: 1, value)
+        }
+        return e + lengthDelimited(field: 5, summary)
+    }
+
+    static func histogramProto(_ h: Histogram) -> [UInt8] {
+        func double(_ field: Int, _ v: Double) -> [UInt8] { [UInt8(field << 3 | 1)] + littleEndian(v) }
+        func littleEndian(_ v: Double) -> [UInt8] { withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) } }
+        var p = double(1, h.minimum) + double(2, h.maximum) + double(3, Double(h.count)) + double(4, h.sum) + double(5, h.sumOfSquares)
+        p += lengthDelimited(field: 6, (1...h.counts.count).flatMap { littleEndian(h.edge($0)) })
+        p += lengthDelimited(field: 7, h.counts.flatMap { littleEndian(Double($0)) })
+        return p
     }
 
     static func varint(_ v: UInt64) -> [UInt8] {

@@ -258,23 +258,13 @@ final class Trainer {
             // Killed before the first checkpoint: start over in the same directory, keeping
             // what was recorded before in a file of its own (nothing written is lost).
             let old = RunReader.read(metricsAt: files.metrics)
-            if ((try? InputFile.size(files.metrics)) ?? 0) > 0 {
-                let kept = files.metricsBeforeRestart
-                // A name never taken before (a second restart in the same second gets "-2"):
-                // link() never replaces; where hard links are not supported, rename under our lock.
-                if link(files.metrics, kept) == 0 {
-                    guard unlink(files.metrics) == 0 else { throw RunError("cannot keep the old records: \(FileFailure.posix("unlink", files.metrics))") }
-                } else {
-                    let code = errno
-                    guard code == EPERM || code == EXDEV || code == ENOTSUP || code == EOPNOTSUPP || code == EMLINK, !InputFile.entryExists(kept),
-                          rename(files.metrics, kept) == 0 else {
-                        throw RunError("cannot keep the old records: \(FileFailure.posix("link", kept, errno: code))")
-                    }
-                }
-                resumedFrom = "no checkpoint: started again from step 0; the \(old.steps.count) steps recorded before are in \((kept as NSString).lastPathComponent)"
+            let keptHistograms = try keepAside(files.histograms, as: files.histogramsBeforeRestart)
+            let also = keptHistograms.map { " (histograms in \(($0 as NSString).lastPathComponent))" } ?? ""
+            if let kept = try keepAside(files.metrics, as: files.metricsBeforeRestart) {
+                resumedFrom = "no checkpoint: started again from step 0; the \(old.steps.count) steps recorded before are in \((kept as NSString).lastPathComponent)" + also
             } else {
                 try RunDirectory.truncateMetrics(in: path, after: -1)
-                resumedFrom = "no checkpoint yet: started again from step 0"
+                resumedFrom = "no checkpoint yet: started again from step 0" + also
             }
             return
         }
@@ -315,6 +305,24 @@ final class Trainer {
         run.store.update { $0.steps = history.steps; $0.evals = history.evals; $0.layers = history.layers; $0.events = history.events }
     }
 
+    /// Moves a non-empty `file` to `kept` (a name never taken before: a second restart in the
+    /// same second gets "-2") so that a restart from step 0 loses nothing; returns `kept`, or
+    /// nil when there was nothing to keep. link() never replaces; where hard links are not
+    /// supported, rename under our lock.
+    private func keepAside(_ file: String, as kept: String) throws(RunError) -> String? {
+        guard ((try? InputFile.size(file)) ?? 0) > 0 else { return nil }
+        if link(file, kept) == 0 {
+            guard unlink(file) == 0 else { throw RunError("cannot keep the old records: \(FileFailure.posix("unlink", file))") }
+        } else {
+            let code = errno
+            guard code == EPERM || code == EXDEV || code == ENOTSUP || code == EOPNOTSUPP || code == EMLINK, !InputFile.entryExists(kept),
+                  rename(file, kept) == 0 else {
+                throw RunError("cannot keep the old records: \(FileFailure.posix("link", kept, errno: code))")
+            }
+        }
+        return kept
+    }
+
     private func isSymlink(_ path: String) -> Bool {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil
     }
@@ -334,6 +342,8 @@ final class Trainer {
             let lr = schedule.rate(at: step)
             // Output statistics cost a pass per layer: only on steps that publish them.
             model.recordsOutputStatistics = (step + 1) % config.layerStatsEvery == 0 || step + 1 == totalSteps
+            // Outputs are kept (for their histograms) only on the steps that record them.
+            model.keepsOutputs = histogramsDue(at: step + 1)
             let result = model.trainStep(images: batch.images, labels: batch.labels, optimizer: optimizer, learningRate: lr)
             step += 1
             let dt = Date().timeIntervalSince(t0)
@@ -347,6 +357,7 @@ final class Trainer {
                                  batchAccuracy: Double(result.correctTop1) / Double(batch.labels.count), time: elapsed)
             try publish(rec)
             if step % config.layerStatsEvery == 0 || step == totalSteps { try publishLayers() }
+            if histogramsDue(at: step) { try publishHistograms() }
             let epochEnd = step % perEpoch == 0
             if (config.evalEvery > 0 && step % config.evalEvery == 0) || (config.evalEvery == 0 && epochEnd) || step == totalSteps {
                 try evaluate(); lastEval = step
@@ -427,6 +438,26 @@ final class Trainer {
     func publish(_ r: StepRecord) throws(RunError) { try sink.step(r, totalSteps: totalSteps) }
 
     func publishLayers() throws(RunError) { try sink.layers(LayerRecord(step: step, layers: model.layerStatistics())) }
+
+    /// True when `step` records histograms: every `histogramEvery` steps and at the last (never with 0).
+    func histogramsDue(at step: Int) -> Bool {
+        config.histogramEvery > 0 && (step % config.histogramEvery == 0 || step == totalSteps)
+    }
+
+    /// The histograms of every layer with a weight: its filter weights now, and its outputs
+    /// on this step's batch (kept by the forward pass of this step).
+    func publishHistograms() throws(RunError) {
+        let layers = model.statisticLayers.compactMap { name, layer -> LayerHistograms? in
+            let stats = layer as? any OutputStatistics
+            defer { stats?.keptOutput = nil }
+            guard let weight = layer.localParameters.first(where: { $0.0 == "weight" })?.1,
+                  let weights = weight.value.withUnsafeBufferPointer({ Histogram(values: $0) }) else { return nil }
+            let outputs = stats?.keptOutput.flatMap { out in out.withUnsafeBufferPointer { Histogram(values: $0) } }
+            return LayerHistograms(name: name, type: layer.typeName, weights: weights, outputs: outputs)
+        }
+        model.keepsOutputs = false
+        try sink.histograms(HistogramRecord(step: step, layers: layers))
+    }
 
     /// Test loss and accuracy with running statistics, accuracy with batch statistics,
     /// training accuracy since the last evaluation, and batch-norm drift.

@@ -68,10 +68,10 @@ struct HostileInputTests {
             let dir = run.directory!
             #expect(snap.state == .failed)
             if checkpointEvery == 0 {
-                // A record fills the disk first (metrics.jsonl, the TensorBoard file or run.log).
+                // A record fills the disk first (metrics.jsonl, histograms.jsonl, the TensorBoard file or run.log).
                 let file = snap.message.dropFirst("cannot write \(dir)/".count).prefix { $0 != ":" }
                 #expect(snap.message == "cannot write \(dir)/\(file): write: no space left on device", "\(snap.message)")
-                #expect(file == "metrics.jsonl" || file == "run.log" || file.hasPrefix("events.out.tfevents."))
+                #expect(file == "metrics.jsonl" || file == "histograms.jsonl" || file == "run.log" || file.hasPrefix("events.out.tfevents."))
             } else {
                 // A second checkpoint does not fit beside the first: the first stays.
                 #expect(snap.message.hasPrefix("checkpoint failed: \(dir)/checkpoints/latest.safetensors: cannot write: "), "\(snap.message)")
