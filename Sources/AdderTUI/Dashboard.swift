@@ -49,11 +49,13 @@ public final class Dashboard {
     /// Runs whose failure was already told in the status line.
     private var toldFailures = Set<String>()
 
-    /// A run directory read from disk: its configuration and its metrics file, followed
-    /// from the last offset read (a growing file is never read twice).
+    /// A run directory read from disk: its configuration, its metrics file and its
+    /// histograms file, each followed from the last offset read (a growing file is never
+    /// read twice).
     private struct PastRun {
         var config: ExperimentConfig
         var metrics: MetricsFile
+        var histograms: MetricsFile
         var entry: RunEntry
     }
     private var pastRuns: [String: PastRun] = [:] { didSet { pastChanged = true } }
@@ -87,7 +89,9 @@ public final class Dashboard {
         for dir in dirs {
             guard var known = pastRuns[dir] else { continue }
             // A run shown as training elsewhere is looked at again: its holder may be gone.
-            let changed = known.metrics.update(chunk: Dashboard.chunk)
+            let changedMetrics = known.metrics.update(chunk: Dashboard.chunk)
+            let changedHistograms = known.histograms.update(chunk: Dashboard.chunk)
+            let changed = changedMetrics || changedHistograms
             if changed || known.entry.snapshot.state == .running || known.metrics.history.fileProblem != known.entry.snapshot.fileProblem {
                 known.entry = entry(dir, known)
             }
@@ -124,8 +128,10 @@ public final class Dashboard {
                 continue
             }
             var run = PastRun(config: config, metrics: MetricsFile(path: RunFiles(dir).metrics),
+                              histograms: MetricsFile(path: RunFiles(dir).histograms),
                               entry: RunEntry(id: dir, snapshot: RunSnapshot(config: config), live: false))
             run.metrics.update(chunk: Dashboard.chunk)
+            run.histograms.update(chunk: Dashboard.chunk)
             run.entry = entry(dir, run)
             pastRuns[dir] = run
         }
@@ -142,13 +148,15 @@ public final class Dashboard {
     }
 
     private func entry(_ dir: String, _ run: PastRun) -> RunEntry {
-        RunEntry(id: dir, snapshot: RunReader.snapshot(config: run.config, directory: dir, history: run.metrics.history), live: false)
+        RunEntry(id: dir, snapshot: RunReader.snapshot(config: run.config, directory: dir, history: run.metrics.history,
+                                                       histograms: run.histograms.history), live: false)
     }
 
     /// Reads the next chunk of the metrics files not read to their end yet.
     private func continueReading() {
-        for (dir, var run) in pastRuns where run.metrics.hasUnread {
-            run.metrics.update(chunk: Dashboard.chunk)
+        for (dir, var run) in pastRuns where run.metrics.hasUnread || run.histograms.hasUnread {
+            if run.metrics.hasUnread { run.metrics.update(chunk: Dashboard.chunk) }
+            if run.histograms.hasUnread { run.histograms.update(chunk: Dashboard.chunk) }
             run.entry = entry(dir, run)
             pastRuns[dir] = run
         }
@@ -439,6 +447,7 @@ public final class Dashboard {
         case .char("T"):
             state.summary.toggle()
             state.layerView = nil
+            state.distributionView = nil
             state.message = state.summary ? "summary of the compared groups (all groups when none is compared); b on a group sets the baseline" : ""
         case .char("b"):
             guard let g = state.focusedGroup else { state.message = "b sets the focused group as the baseline of the summary (T)"; return }
@@ -453,8 +462,26 @@ public final class Dashboard {
             state.message = state.batchStatisticsCurves
                 ? "test accuracy with batch statistics drawn too (its own glyph); where it parts from the running one, batch norm lags: B hides it"
                 : "test accuracy with running statistics only"
+        case .char("W"):
+            state.summary = false
+            state.layerView = nil
+            state.distributionView = state.distributionView == nil ? DistributionViewSettings() : nil
+            state.message = state.distributionView == nil ? "" : "weight distributions: v weights or outputs, ← → layer; c compares runs side by side"
+        case .escape where state.distributionView != nil:
+            state.distributionView = nil
+        case .char("v") where state.distributionView != nil:
+            state.distributionView!.outputs.toggle()
+            state.message = state.distributionView!.outputs ? "the layer's outputs on the recorded step's batch" : "the layer's filter weights"
+        case .left where state.distributionView != nil, .right where state.distributionView != nil:
+            let names = DistributionPanel.layers(state)
+            guard !names.isEmpty else { state.message = "no histograms recorded for the runs shown"; return }
+            let i = state.distributionView!.layer.flatMap { names.firstIndex(of: $0) } ?? 0
+            let next = names[(i + (key == .right ? 1 : -1) + names.count) % names.count]
+            state.distributionView!.layer = next
+            state.message = "layer \(next) (\(names.firstIndex(of: next)! + 1) of \(names.count))"
         case .char("L"):
             state.summary = false
+            state.distributionView = nil
             state.layerView = state.layerView == nil ? LayerViewSettings() : nil
             state.message = state.layerView == nil ? "" : "layer view: v changes the quantity, m switches to one layer across the compared runs"
         case .escape where state.layerView != nil:
@@ -567,11 +594,13 @@ public final class Dashboard {
 struct RunSignature: Equatable {
     let id: String, state: RunState, step: Int, steps: Int, evals: Int, layers: Int, events: Int
     let message: String, queuePosition: Int?, live: Bool, gradientMode: GradientMode, eta: Double
+    let histogramStep: Int?, histogramProblem: String?
 
     init(_ e: RunEntry) {
         let s = e.snapshot
         id = e.id; state = s.state; step = s.step; steps = s.steps.count; evals = s.evals.count; layers = s.layers.count
         events = s.events.count; message = s.message; queuePosition = e.queuePosition; live = e.live
         gradientMode = s.gradientMode; eta = s.eta
+        histogramStep = s.histograms?.step; histogramProblem = s.histogramProblem
     }
 }

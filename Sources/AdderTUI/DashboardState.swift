@@ -70,6 +70,8 @@ public struct DashboardState: Sendable {
     public var compared: Set<String> = []
     /// The layer view in place of the charts and layers panel (nil: the usual view).
     public var layerView: LayerViewSettings?
+    /// The weight-distribution view in place of the charts and layers panel (nil: not shown).
+    public var distributionView: DistributionViewSettings?
     /// The charts' cursor, a fraction of the x range (nil: none).
     public var cursor: Double?
     /// The summary table in place of the charts and layers panel.
