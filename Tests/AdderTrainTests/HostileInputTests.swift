@@ -166,7 +166,7 @@ struct HostileInputTests {
         // 40,000 keys: linear (the duplicate check was quadratic).
         let keys = "name: a\n" + (0..<40_000).map { "k\($0): 1" }.joined(separator: "\n")
         let (keysError, keysTime) = timed { parseError(keys) }
-        #expect(keysError == "x.yaml:2: k0: is not a known key; expected one of adders, augment, batchNorm, batchSize, checkpointEvery, dataDir, dataset, description, epochs, evalEvery, gradient, layerStatsEvery, learningRate, model, name, optimizer, schedule, seed, testSamples, trainSamples, validationFraction")
+        #expect(keysError == "x.yaml:2: k0: is not a known key; expected one of adders, augment, batchNorm, batchSize, checkpointEvery, dataDir, dataset, description, epochs, evalEvery, gradient, histogramEvery, layerStatsEvery, learningRate, model, name, optimizer, schedule, seed, testSamples, trainSamples, validationFraction")
         #expect(keysTime < 2, "\(keysTime) s")
         let depth = (0..<20_000).map { "k\($0)" }.joined(separator: ".")
         let (setError, setTime) = timed { parseError("name: a", overrides: [depth + "=1"]) }
@@ -367,10 +367,12 @@ struct HostileInputTests {
     }
 
     /// Resumed without any checkpoint, a run starts again from step 0 and keeps the
-    /// records written before in a file of their own.
+    /// records (and histograms) written before in files of their own.
     @Test func restartingWithoutACheckpointKeepsTheOldRecords() throws {
         let dir = try checkpointedRun(rolledBack: false)
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/metrics.jsonl"))
+        let histogramsBefore = try Data(contentsOf: URL(fileURLWithPath: dir + "/histograms.jsonl"))
+        #expect(!histogramsBefore.isEmpty)
         try FileManager.default.removeItem(atPath: dir + "/checkpoints")
         let run = try TrainingRun(resuming: dir)
         run.start()
@@ -379,7 +381,11 @@ struct HostileInputTests {
         let kept = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("metrics-before-restart-") }
         #expect(kept.count == 1)
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/" + kept[0])) == before)
-        #expect(s.events.first { $0.kind == .resumedFromCheckpoint }?.detail == "no checkpoint: started again from step 0; the 40 steps recorded before are in \(kept[0])")
+        let keptHistograms = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("histograms-before-restart-") }
+        #expect(keptHistograms.count == 1)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/" + keptHistograms[0])) == histogramsBefore)
+        #expect(s.events.first { $0.kind == .resumedFromCheckpoint }?.detail
+                == "no checkpoint: started again from step 0; the 40 steps recorded before are in \(kept[0]) (histograms in \(keptHistograms[0]))")
         #expect(try RunReader.read(directory: dir).steps.map(\.step) == Array(1...40))
     }
 
