@@ -8,19 +8,9 @@ import Testing
 /// experiments/bn-collapse.yaml kept in experiments/bn-collapse-results.
 @Suite("Batch norm and energy views")
 struct BatchNormViewTests {
-    static var results: String { "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/") + "/experiments/bn-collapse-results" }
+    func dashboard() -> Dashboard { readDashboard(keptRuns("bn-collapse-results")) }
 
-    func dashboard() -> Dashboard {
-        let d = Dashboard(runsDirectory: BatchNormViewTests.results, experimentsDirectory: "/nonexistent", unicode: true, color: false)
-        while d.isReading { d.refresh() }
-        d.refresh()
-        return d
-    }
-
-    func rows(_ d: Dashboard, _ width: Int, _ height: Int) -> [String] {
-        let grid = DashboardView.render(d.state, width: width, height: height)
-        return (0..<height).map { grid.row($0) }
-    }
+    func rows(_ d: Dashboard, _ width: Int, _ height: Int) -> [String] { screenRows(d, width, height) }
 
     /// B draws the accuracy with batch statistics beside the running one: for the sign
     /// group the running curve falls to chance mid-training while the batch one climbs.

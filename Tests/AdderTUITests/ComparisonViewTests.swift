@@ -7,20 +7,11 @@ import Testing
 /// The dashboard as a comparison instrument, on the gradient ablation in experiments/results.
 @Suite("Comparing in the dashboard")
 struct ComparisonViewTests {
-    static var results: String { "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/") + "/experiments/results" }
+    static var results: String { keptRuns("results") }
 
-    func dashboard(color: Bool = false) -> Dashboard {
-        let d = Dashboard(runsDirectory: ComparisonViewTests.results, experimentsDirectory: "/nonexistent", unicode: true, color: color)
-        while d.isReading { d.refresh() }
-        d.refresh()
-        return d
-    }
+    func dashboard(color: Bool = false) -> Dashboard { readDashboard(ComparisonViewTests.results, color: color) }
 
-    func rows(_ d: Dashboard, _ width: Int, _ height: Int) -> [String] {
-        let grid = DashboardView.render(d.state, width: width, height: height)
-        return (0..<height).map { grid.row($0) }
-    }
-
+    func rows(_ d: Dashboard, _ width: Int, _ height: Int) -> [String] { screenRows(d, width, height) }
 
     @Test func sevenGroupsWithTheirSpread() {
         let d = dashboard()
