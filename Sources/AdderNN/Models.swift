@@ -74,14 +74,25 @@ public final class Model {
     public let statisticLayers: [(String, any Layer)]
     /// Every batch-norm layer with its dotted name, in forward order.
     public let batchNorms: [(String, BatchNorm)]
+    /// Units of the feature layer before the classifier (LeNet-5-BN only); 0 = none.
+    public let featureDimensions: Int
 
-    /// Builds `kind` with its layers placed by `placement`, initialised from `seed`.
-    public init(_ kind: ModelKind, placement: AdderPlacement = .paper, classes: Int? = nil, seed: UInt64 = 0) {
+    /// The models that can have a feature layer, and how wide it may be.
+    public static let featureModels: [ModelKind] = [.lenet5]
+    public static let featureDimensionRange = 2...2
+
+    /// Builds `kind` with its layers placed by `placement`, initialised from `seed`; with
+    /// `featureDimensions` > 0 (LeNet-5-BN only, see `ModelBuilder.lenet5`) a layer of that
+    /// many units sits before the classifier.
+    public init(_ kind: ModelKind, placement: AdderPlacement = .paper, classes: Int? = nil, featureDimensions: Int = 0, seed: UInt64 = 0) {
+        precondition(featureDimensions == 0 || (Model.featureModels.contains(kind) && Model.featureDimensionRange.contains(featureDimensions)),
+                     "no \(featureDimensions)-unit feature layer for \(kind.rawValue)")
         self.kind = kind
         self.placement = placement
         self.classes = classes ?? kind.defaultClasses
+        self.featureDimensions = featureDimensions
         let builder = ModelBuilder(placement: placement, seed: seed)
-        root = builder.build(kind, classes: self.classes)
+        root = builder.build(kind, classes: self.classes, featureDimensions: featureDimensions)
         namedParameters = root.namedParameters()
         let layers = root.namedLayers()
         adderLayers = layers.compactMap { name, l in (l as? Adder2d).map { (name, $0) } }
@@ -95,6 +106,16 @@ public final class Model {
 
     /// Logits N × classes for an N × C × H × W batch.
     public func forward(_ x: Tensor, training: Bool) -> Tensor { root.forward(x, training: training) }
+
+    /// The feature layer's name in `root` (its parameters are "features.weight", …).
+    public static let featureLayerName = "features"
+
+    /// The feature layer's output, N × `featureDimensions`, for an N × C × H × W batch in
+    /// evaluation mode (the inputs the classifier sees); nil for a model without one.
+    public func features(_ x: Tensor) -> Tensor? {
+        guard featureDimensions > 0, let end = root.layers.firstIndex(where: { $0.0 == Model.featureLayerName }) else { return nil }
+        return root.layers[...end].reduce(x) { $1.1.forward($0, training: false) }
+    }
 
     /// Back-propagates ∂L/∂logits, filling every parameter's gradient. The gradient with
     /// respect to the images is not computed (the result is empty).
@@ -186,13 +207,18 @@ final class ModelBuilder {
     /// batch norm after it (adder outputs are ≤ 0 and large).
     func fullyConnected(_ fin: Int, _ fout: Int) -> [any Layer] {
         guard placement.classifier else { return [Linear(inputFeatures: fin, outputFeatures: fout, generator: &generator)] }
-        return [Unflatten(), Adder2d(inputChannels: fin, outputChannels: fout, kernelSize: 1, generator: &generator),
-                BatchNorm(channels: fout), Flatten()]
+        return adderFullyConnected(fin, fout)
     }
 
-    func build(_ kind: ModelKind, classes: Int) -> Sequential {
+    /// A fully connected adder layer whatever the placement (1×1 adder layer and batch norm).
+    func adderFullyConnected(_ fin: Int, _ fout: Int) -> [any Layer] {
+        [Unflatten(), Adder2d(inputChannels: fin, outputChannels: fout, kernelSize: 1, generator: &generator),
+         BatchNorm(channels: fout), Flatten()]
+    }
+
+    func build(_ kind: ModelKind, classes: Int, featureDimensions: Int = 0) -> Sequential {
         switch kind {
-        case .lenet5: return lenet5(classes)
+        case .lenet5: return lenet5(classes, featureDimensions: featureDimensions)
         case .resnet20: return cifarResNet(blocks: 3, classes: classes)
         case .resnet32: return cifarResNet(blocks: 5, classes: classes)
         case .resnet56: return cifarResNet(blocks: 9, classes: classes)
@@ -204,14 +230,28 @@ final class ModelBuilder {
 
     /// LeNet-5-BN as in the peer reference: conv(1→6,5,pad 2) BN ReLU pool, L(6→16,5) BN
     /// ReLU pool, L(16→120,5) BN ReLU, FC 120→84 BN ReLU, FC 84→classes.
-    func lenet5(_ classes: Int) -> Sequential {
+    ///
+    /// With `featureDimensions` d > 0 (the paper's Fig. 1): FC 84→d "features" (no batch
+    /// norm, no activation: its output is the feature space drawn), then the classifier
+    /// d→classes. The feature layer follows the fully connected placement (a Linear under
+    /// `paper`, an adder under `full`). The classifier is an adder layer in every AdderNet
+    /// (−‖f − c_k‖₁ to one centre per class, then batch norm) and a Linear in the CNN: the
+    /// shape of a class in the feature space is set by the similarity that reads it, L1
+    /// distance (the paper's point) against a dot product (angles); a multiplicative
+    /// classifier on two dimensions would separate classes by angle in both networks.
+    func lenet5(_ classes: Int, featureDimensions: Int = 0) -> Sequential {
         var layers: [(String, any Layer)] = [
             ("conv1", first(1, 6, 5, padding: 2)), ("bn1", BatchNorm(channels: 6)), ("relu1", ReLU()), ("pool1", MaxPool2d(kernel: 2)),
             ("conv2", hidden(6, 16, 5)), ("bn2", BatchNorm(channels: 16)), ("relu2", ReLU()), ("pool2", MaxPool2d(kernel: 2)),
             ("conv3", hidden(16, 120, 5)), ("bn3", BatchNorm(channels: 120)), ("relu3", ReLU()), ("flatten", Flatten()),
         ]
         layers += named("fc1", fullyConnected(120, 84)) + [("bn4", BatchNorm(channels: 84, dimensions: 1)), ("relu4", ReLU())]
-        layers += named("fc2", fullyConnected(84, classes))
+        guard featureDimensions > 0 else {
+            layers += named("fc2", fullyConnected(84, classes))
+            return Sequential(named: layers)
+        }
+        layers += named(Model.featureLayerName, fullyConnected(84, featureDimensions))
+        layers += named("fc2", placement.isCNN ? fullyConnected(featureDimensions, classes) : adderFullyConnected(featureDimensions, classes))
         return Sequential(named: layers)
     }
 

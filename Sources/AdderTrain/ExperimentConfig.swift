@@ -46,6 +46,9 @@ public struct ExperimentConfig: Sendable, Equatable {
     /// distributions with their Gaussian and Laplace fits), and one at the last step; 0 = none.
     public var histogramEvery = ExperimentConfig.defaultHistogramEvery
     public static let defaultHistogramEvery = 200
+    /// Units of a feature layer before LeNet-5-BN's classifier (`featureDimensions`); 0 =
+    /// none, 2 = the paper's Fig. 1 (recorded at each evaluation, see `FeatureRecord`).
+    public var featureDimensions = 0
 
     public init(name: String) { self.name = name }
 
@@ -135,6 +138,7 @@ public struct ExperimentConfig: Sendable, Equatable {
         t.set("checkpointEvery", to: .int(checkpointEvery))
         t.set("batchNorm.recalibrate", to: .int(batchNormRecalibration))
         t.set("histogramEvery", to: .int(histogramEvery))
+        t.set("featureDimensions", to: .int(featureDimensions))
         return t
     }
 
@@ -195,6 +199,13 @@ public struct ExperimentConfig: Sendable, Equatable {
             try r.finishMap("batchNorm")
         }
         histogramEvery = try r.int("histogramEvery", min: 0, max: 1_000_000_000) ?? ExperimentConfig.defaultHistogramEvery
+        featureDimensions = try r.int("featureDimensions", min: 0, max: 1_000_000) ?? 0
+        if featureDimensions != 0 && !Model.featureDimensionRange.contains(featureDimensions) {
+            throw r.error("featureDimensions", "\(featureDimensions) is not allowed; it must be 0 (no feature layer) or 2 (the 2-D feature space that the dashboard's F view and plot --features draw)")
+        }
+        if featureDimensions != 0 && !Model.featureModels.contains(model) {
+            throw r.error("featureDimensions", "a feature layer is built for \(Model.featureModels.map(\.rawValue).joined(separator: ", ")) only, not \(model.rawValue); leave featureDimensions out or 0")
+        }
         try r.finishMap("")
         if model.inputShape != dataset.defaultShape && dataset != .synthetic {
             throw ConfigError(file: file, path: "model", message: "\(model.rawValue) takes \(model.inputShape) images but \(dataset.rawValue) has \(dataset.defaultShape); pick a matching model or dataset")

@@ -50,9 +50,9 @@ public struct RunEnergy: Sendable, Equatable {
     /// worked out once per kind of model in a process.
     public static func of(_ config: ExperimentConfig) -> RunEnergy {
         let classes = config.dataset == .cifar100 ? 100 : 10
-        let key = "\(config.model.rawValue)|\(config.adders.rawValue)|\(classes)"
+        let key = "\(config.model.rawValue)|\(config.adders.rawValue)|\(classes)|\(config.featureDimensions)"
         if let known = cache.withLock({ $0[key] }) { return known }
-        let energy = RunEnergy(Model(config.model, placement: config.placement, classes: classes).operationBreakdown())
+        let energy = RunEnergy(Model(config.model, placement: config.placement, classes: classes, featureDimensions: config.featureDimensions).operationBreakdown())
         cache.withLock { $0[key] = energy }
         return energy
     }

@@ -221,7 +221,8 @@ final class Trainer {
             throw RunError("\(config.name): \(error)")
         }
         totalSteps = plan.batchesPerEpoch * config.epochs
-        let model = Model(config.model, placement: config.placement, classes: train.classes, seed: UInt64(config.seed))
+        let model = Model(config.model, placement: config.placement, classes: train.classes, featureDimensions: config.featureDimensions,
+                          seed: UInt64(config.seed))
         model.setGradientRules(config.gradientRules)
         self.model = model
         optimizer = SGD(parameters: model.namedParameters, configuration: config.sgdConfiguration)

@@ -8,10 +8,13 @@ struct ConfigTests {
     }
 
     @Test func defaultsAndOverrides() throws {
-        let e = try Experiment.parse(yaml: "name: a\nepochs: 2", overrides: ["optimizer.lr=0.01", "gradient.filter=sign", "batchNorm.recalibrate=8"])
+        let e = try Experiment.parse(yaml: "name: a\nepochs: 2", overrides: ["optimizer.lr=0.01", "gradient.filter=sign", "batchNorm.recalibrate=8",
+                                                                            "featureDimensions=2"])
         #expect(e.runs.count == 1)
         let c = e.runs[0]
         #expect(c.epochs == 2 && c.lr == 0.01 && c.filterGradient == .sign && c.model == .lenet5 && c.eta == 0.2 && c.batchNormRecalibration == 8)
+        #expect(c.featureDimensions == 2)
+        #expect(try Experiment.parse(yaml: "name: a").runs[0].featureDimensions == 0)
         // The resolved tree round-trips through YAML.
         let back = try ExperimentConfig(tree: try ConfigValue.parse(yaml: c.tree.yaml()))
         #expect(back == c)
@@ -46,6 +49,10 @@ struct ConfigTests {
         ("name: a\nepochs: 1\nepochs: 2", "x.yaml:3: epochs: appears twice (first at line 2); give each key once"),
         ("name: a\nbatchNorm: {recalibrate: -1}", "x.yaml:2: batchNorm.recalibrate: -1 is too small; it must be at least 0"),
         ("name: a\nbatchNorm: {momentum: 0.5}", "batchNorm.momentum: is not a known key; expected one of recalibrate"),
+        ("name: a\nfeatureDimensions: 3", "x.yaml:2: featureDimensions: 3 is not allowed; it must be 0 (no feature layer) or 2 (the 2-D feature space that the dashboard's F view and plot --features draw)"),
+        ("name: a\nfeatureDimensions: -1", "x.yaml:2: featureDimensions: -1 is too small; it must be at least 0"),
+        ("name: a\nfeatureDimensions: two", "x.yaml:2: featureDimensions: must be a whole number from 0 to 1000000, found two"),
+        ("name: a\nmodel: resnet20\ndataset: cifar10\nfeatureDimensions: 2", "x.yaml:4: featureDimensions: a feature layer is built for lenet5 only, not resnet20; leave featureDimensions out or 0"),
     ])
     func errorsNameTheKeyAndWhatIsAllowed(yaml: String, expected: String) {
         let message = error(yaml)

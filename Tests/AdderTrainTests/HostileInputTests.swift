@@ -166,7 +166,7 @@ struct HostileInputTests {
         // 40,000 keys: linear (the duplicate check was quadratic).
         let keys = "name: a\n" + (0..<40_000).map { "k\($0): 1" }.joined(separator: "\n")
         let (keysError, keysTime) = timed { parseError(keys) }
-        #expect(keysError == "x.yaml:2: k0: is not a known key; expected one of adders, augment, batchNorm, batchSize, checkpointEvery, dataDir, dataset, description, epochs, evalEvery, gradient, histogramEvery, layerStatsEvery, learningRate, model, name, optimizer, schedule, seed, testSamples, trainSamples, validationFraction")
+        #expect(keysError == "x.yaml:2: k0: is not a known key; expected one of adders, augment, batchNorm, batchSize, checkpointEvery, dataDir, dataset, description, epochs, evalEvery, featureDimensions, gradient, histogramEvery, layerStatsEvery, learningRate, model, name, optimizer, schedule, seed, testSamples, trainSamples, validationFraction")
         #expect(keysTime < 2, "\(keysTime) s")
         let depth = (0..<20_000).map { "k\($0)" }.joined(separator: ".")
         let (setError, setTime) = timed { parseError("name: a", overrides: [depth + "=1"]) }
