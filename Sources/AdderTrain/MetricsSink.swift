@@ -82,5 +82,9 @@ final class MetricsSink {
                                   rec.time, rec.step, rec.testLoss, rec.testAccuracy * 100, rec.testAccuracyBatchStatistics * 100, rec.trainAccuracy * 100))
     }
 
+    /// The feature layer's outputs at an evaluation: to features.jsonl only (the dashboard
+    /// reads them from there; the store stays small).
+    func features(_ rec: FeatureRecord) throws(RunError) { try directory?.appendFeatures(rec) }
+
     func log(_ line: String) throws(RunError) { try directory?.log(line) }
 }

@@ -17,6 +17,7 @@ public struct RunError: Error, CustomStringConvertible, Equatable {
 ///       histograms.jsonl        per-layer weight and output distributions, one JSON object per record
 ///       events.out.tfevents.*   the same scalars (and the histograms) for TensorBoard
 ///       checkpoints/            latest.safetensors and epoch-N.safetensors, written atomically
+///       features.jsonl          2-D test-set features per evaluation (runs with `featureDimensions: 2`)
 ///       run.log                 human-readable log
 ///       .lock                   held by the process writing the run (see `RunLock`)
 public struct RunFiles: Sendable, Equatable {
@@ -31,6 +32,12 @@ public struct RunFiles: Sendable, Equatable {
     public var metrics: String { path + "/" + RunFiles.metricsName }
     public var histograms: String { path + "/" + RunFiles.histogramsName }
     public var log: String { path + "/run.log" }
+    public static let featuresName = "features.jsonl"
+    /// The 2-D features of the first test images at each evaluation (`FeatureRecord`),
+    /// written only by runs whose model has a feature layer.
+    public var features: String { path + "/" + RunFiles.featuresName }
+    /// Where a restart from step 0 keeps the feature records written before.
+    public var featuresBeforeRestart: String { beforeRestart("features") }
     /// Where a restart from step 0 keeps the records written before: named by the time,
     /// with a suffix when that name is taken.
     public var metricsBeforeRestart: String { beforeRestart("metrics") }
@@ -97,6 +104,8 @@ public final class RunDirectory {
     private let metricsFD: Int32
     private let histogramsFD: Int32
     private let logFD: Int32
+    /// features.jsonl, opened at the first feature record (most runs write none).
+    private var featuresFD: Int32 = -1
     let tensorBoard: TensorBoardWriter
     private let lock: RunLock
 
@@ -110,7 +119,7 @@ public final class RunDirectory {
             let what = st.st_mode & S_IFMT == S_IFLNK ? "a symbolic link" : "not a directory"
             throw RunError("\(files.checkpoints) is \(what); a run writes only files inside its directory")
         }
-        for file in [files.metrics, files.histograms, files.log] where lstat(file, &st) == 0 && st.st_mode & S_IFMT != S_IFREG {
+        for file in [files.metrics, files.histograms, files.features, files.log] where lstat(file, &st) == 0 && st.st_mode & S_IFMT != S_IFREG {
             let what = st.st_mode & S_IFMT == S_IFLNK ? "a symbolic link" : "not a regular file"
             throw RunError("\(file) is \(what); a run writes only files inside its directory")
         }
@@ -155,23 +164,24 @@ public final class RunDirectory {
         try RunDirectory.checkInside(files)
         AtomicFile.removeStaleTemporaryFiles(in: path)
         AtomicFile.removeStaleTemporaryFiles(in: files.checkpoints)
-        func openAppend(_ p: String) throws(RunError) -> Int32 {
-            // O_NOFOLLOW: a link planted in the run directory cannot send writes elsewhere.
-            let fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
-            guard fd >= 0 else {
-                let code = errno
-                if code == ELOOP { throw RunError("\(p) is a symbolic link; a run writes only files inside its directory") }
-                throw RunError("cannot open \(FileFailure(path: p, problem: FileFailure.explain(code)))")
-            }
-            return fd
-        }
-        metricsFD = try openAppend(files.metrics)
-        do { histogramsFD = try openAppend(files.histograms) } catch { close(metricsFD); throw error }
-        do { logFD = try openAppend(files.log) } catch { close(metricsFD); close(histogramsFD); throw error }
+        metricsFD = try RunDirectory.openAppend(files.metrics)
+        do { histogramsFD = try RunDirectory.openAppend(files.histograms) } catch { close(metricsFD); throw error }
+        do { logFD = try RunDirectory.openAppend(files.log) } catch { close(metricsFD); close(histogramsFD); throw error }
         do { tensorBoard = try TensorBoardWriter(directory: path) } catch {
             close(metricsFD); close(histogramsFD); close(logFD)
             throw RunError("cannot create the TensorBoard file in \(path): \(error)")
         }
+    }
+
+    static func openAppend(_ p: String) throws(RunError) -> Int32 {
+        // O_NOFOLLOW: a link planted in the run directory cannot send writes elsewhere.
+        let fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ELOOP { throw RunError("\(p) is a symbolic link; a run writes only files inside its directory") }
+            throw RunError("cannot open \(FileFailure(path: p, problem: FileFailure.explain(code)))")
+        }
+        return fd
     }
 
     /// Reads config.yaml of a run directory.
@@ -197,6 +207,12 @@ public final class RunDirectory {
         try RunDirectory.appendWhole(Data((JSON.encode(record.json) + "\n").utf8), fd: histogramsFD, path: files.histograms)
     }
 
+    /// Appends one feature record to features.jsonl, whole or not at all.
+    func appendFeatures(_ record: FeatureRecord) throws(RunError) {
+        if featuresFD < 0 { featuresFD = try RunDirectory.openAppend(files.features) }
+        try RunDirectory.appendWhole(Data((record.jsonLine + "\n").utf8), fd: featuresFD, path: files.features)
+    }
+
     func log(_ line: String) throws(RunError) {
         try RunDirectory.appendWhole(Data((line + "\n").utf8), fd: logFD, path: files.log)
     }
@@ -220,7 +236,7 @@ public final class RunDirectory {
         }
     }
 
-    /// Keeps the records at or before `step` in metrics.jsonl and histograms.jsonl of the
+    /// Keeps the records at or before `step` in metrics.jsonl, histograms.jsonl and features.jsonl of the
     /// run directory at `path` (a resumed run repeats the steps after its checkpoint) and
     /// drops the later ones, and a torn or unreadable end of the file. A line it cannot read
     /// between records it keeps is kept as it is (a newer version's record, say). Each file
@@ -228,6 +244,7 @@ public final class RunDirectory {
     static func truncateMetrics(in path: String, after step: Int) throws(RunError) {
         try truncateRecords(RunFiles(path).metrics, after: step)
         try truncateRecords(RunFiles(path).histograms, after: step)
+        try truncateFeatures(in: path, after: step)
     }
 
     private static func truncateRecords(_ file: String, after step: Int) throws(RunError) {
@@ -248,9 +265,28 @@ public final class RunDirectory {
         }
     }
 
+    /// Keeps the feature records at or before `step` (a resume repeats the evaluations
+    /// after its checkpoint); lines it cannot read are kept as they are. Replaced atomically.
+    static func truncateFeatures(in path: String, after step: Int) throws(RunError) {
+        let file = RunFiles(path).features
+        guard FileManager.default.fileExists(atPath: file) else { return }
+        let data: Data
+        do { data = try InputFile.read(file, limit: MetricsFile.maximumBytes) } catch { throw RunError("cannot read \(error)") }
+        var kept = Data()
+        MetricsFile.forEachLine(data) { line in
+            if case .success(let r) = FeatureRecord.decode(line), r.step > step { return }
+            kept.append(line); kept.append(0x0A)
+        }
+        guard kept != data else { return }
+        do { try AtomicFile.write(kept, to: URL(fileURLWithPath: file)) } catch {
+            throw RunError("cannot rewrite \(error)")
+        }
+    }
+
     deinit {
         close(metricsFD)
         close(histogramsFD)
         close(logFD)
+        if featuresFD >= 0 { close(featuresFD) }
     }
 }

@@ -260,7 +260,9 @@ final class Trainer {
             // what was recorded before in a file of its own (nothing written is lost).
             let old = RunReader.read(metricsAt: files.metrics)
             let keptHistograms = try keepAside(files.histograms, as: files.histogramsBeforeRestart)
-            let also = keptHistograms.map { " (histograms in \(($0 as NSString).lastPathComponent))" } ?? ""
+            let keptFeatures = try keepAside(files.features, as: files.featuresBeforeRestart)
+            let also = (keptHistograms.map { " (histograms in \(($0 as NSString).lastPathComponent))" } ?? "")
+                + (keptFeatures.map { " (features in \(($0 as NSString).lastPathComponent))" } ?? "")
             if let kept = try keepAside(files.metrics, as: files.metricsBeforeRestart) {
                 resumedFrom = "no checkpoint: started again from step 0; the \(old.steps.count) steps recorded before are in \((kept as NSString).lastPathComponent)" + also
             } else {
@@ -480,6 +482,29 @@ final class Trainer {
         let rec = EvalRecord(step: step, epoch: Double(step) / Double(plan.batchesPerEpoch), testLoss: loss, testAccuracy: acc,
                              testAccuracyBatchStatistics: accBatch, trainAccuracy: trainAcc, time: elapsed, drift: drift)
         try sink.evaluation(rec)
+        if let features = featureRecord() { try sink.features(features) }
+    }
+
+    /// The feature layer's output for the first `FeatureRecord.sampleCount` test images
+    /// (the same ones every time), or nil for a model without a 2-unit feature layer.
+    func featureRecord() -> FeatureRecord? {
+        guard model.featureDimensions == 2 else { return nil }
+        let n = min(FeatureRecord.sampleCount, testSet.count)
+        let evalPlan = try! BatchPlan(set: testSet, batchSize: max(config.batchSize, 250), shuffle: false, augment: false,
+                                      normalization: normalization, partial: .keep, seed: 0)
+        var rec = FeatureRecord(step: step, epoch: Double(step) / Double(plan.batchesPerEpoch), x: [], y: [], labels: [])
+        var i = 0
+        while rec.count < n, i < evalPlan.batchesPerEpoch {
+            let b = evalPlan.batch(epoch: 0, index: i)
+            i += 1
+            guard let f = model.features(b.images) else { return nil }
+            let take = min(b.labels.count, n - rec.count)
+            f.withUnsafeBufferPointer { p in
+                for k in 0..<take { rec.x.append(p[2 * k]); rec.y.append(p[2 * k + 1]) }
+            }
+            rec.labels += b.labels.prefix(take)
+        }
+        return rec
     }
 
     func testPass(batchStatistics: Bool) -> (loss: Double, accuracy: Double) {
