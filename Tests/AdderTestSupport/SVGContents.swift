@@ -10,6 +10,10 @@ public final class SVGContents: NSObject, XMLParserDelegate {
     public var polylines: [[(Double, Double)]] = []
     public var bands = 0
     public var circles = 0
+    /// Circles inside each series group, in the order of `series`.
+    public var seriesCircles: [Int] = []
+    private var seriesDepth = 0
+    private var depth = 0
     public var text = ""
     public var root = ""
     public var error: Error?
@@ -25,7 +29,9 @@ public final class SVGContents: NSObject, XMLParserDelegate {
     public func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
                 attributes: [String: String] = [:]) {
         if root.isEmpty { root = name }
-        if name == "g", attributes["class"] == "series" { series.append(attributes["data-name"] ?? "") }
+        depth += 1
+        if name == "g", attributes["class"] == "series" { series.append(attributes["data-name"] ?? ""); seriesCircles.append(0); seriesDepth = depth }
+        if name == "circle", seriesDepth > 0 { seriesCircles[seriesCircles.count - 1] += 1 }
         if name == "path", attributes["class"] == "band" { bands += 1 }
         if name == "circle" { circles += 1 }
         if name == "polyline" {
@@ -35,6 +41,11 @@ public final class SVGContents: NSObject, XMLParserDelegate {
             }
             polylines.append(points)
         }
+    }
+
+    public func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        if depth == seriesDepth { seriesDepth = 0 }
+        depth -= 1
     }
 
     public func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
