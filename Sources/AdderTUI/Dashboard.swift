@@ -164,6 +164,7 @@ public final class Dashboard {
 
     /// Takes fresh snapshots of the live runs (and re-reads the directory every few seconds).
     public func refresh() {
+        if state.featureView != nil { readFeatures() }
         if Date().timeIntervalSince(lastScan) > 5 { scanRunsDirectory(); return }
         readPending()
         continueReading()
@@ -219,6 +220,24 @@ public final class Dashboard {
         for e in liveRows + rejectedRows where e.snapshot.state == .failed && !toldFailures.contains(e.id) {
             toldFailures.insert(e.id)
             state.message = "\(e.snapshot.config.name) failed: \(e.snapshot.message)"
+        }
+    }
+
+    /// The features.jsonl of each run the feature view shows, followed as it grows.
+    private var featureFiles: [String: FeaturesFile] = [:]
+
+    /// Reads what was appended to the feature files of the runs the feature view shows
+    /// (a stat per run when nothing was); `state` changes only when something did.
+    private func readFeatures() {
+        for e in FeatureSpacePanel.entries(state) where e.snapshot.directory != nil || !e.live {
+            let dir = e.snapshot.directory ?? e.id
+            var file = featureFiles[dir] ?? FeaturesFile(path: RunFiles(dir).features)
+            let changed = file.update()
+            featureFiles[dir] = file
+            if changed || state.features[e.id] == nil {
+                let read = RunFeatures(records: file.records, problems: file.problems)
+                if state.features[e.id] != read { state.features[e.id] = read }
+            }
         }
     }
 
@@ -448,6 +467,7 @@ public final class Dashboard {
             state.summary.toggle()
             state.layerView = nil
             state.distributionView = nil
+            state.featureView = nil
             state.message = state.summary ? "summary of the compared groups (all groups when none is compared); b on a group sets the baseline" : ""
         case .char("b"):
             guard let g = state.focusedGroup else { state.message = "b sets the focused group as the baseline of the summary (T)"; return }
@@ -465,6 +485,7 @@ public final class Dashboard {
         case .char("W"):
             state.summary = false
             state.layerView = nil
+            state.featureView = nil
             state.distributionView = state.distributionView == nil ? DistributionViewSettings() : nil
             state.message = state.distributionView == nil ? "" : "weight distributions: v weights or outputs, ← → layer; c compares runs side by side"
         case .escape where state.distributionView != nil:
@@ -479,9 +500,27 @@ public final class Dashboard {
             let next = names[(i + (key == .right ? 1 : -1) + names.count) % names.count]
             state.distributionView!.layer = next
             state.message = "layer \(next) (\(names.firstIndex(of: next)! + 1) of \(names.count))"
+        case .char("F"):
+            state.summary = false
+            state.layerView = nil
+            state.distributionView = nil
+            state.featureView = state.featureView == nil ? FeatureViewSettings() : nil
+            if state.featureView != nil { readFeatures() }
+            state.message = state.featureView == nil ? "" : "feature space: ← → step through the evaluations (the latest is followed); C: two side by side"
+        case .escape where state.featureView != nil:
+            state.featureView = nil
+        case .left where state.featureView != nil, .right where state.featureView != nil:
+            let entry = FeatureSpacePanel.entries(state).first
+            let steps = entry.flatMap { state.features[$0.id] }?.records.map(\.step) ?? []
+            guard !steps.isEmpty else { state.message = "no feature records to step through"; return }
+            let current = FeatureSpacePanel.record(state.features[entry!.id]!.records, at: state.featureView!.step)!.index
+            let next = min(max(current + (key == .right ? 1 : -1), 0), steps.count - 1)
+            state.featureView!.step = next == steps.count - 1 ? nil : steps[next]
+            state.message = "evaluation \(next + 1) of \(steps.count), step \(steps[next])" + (next == steps.count - 1 ? " (the latest, followed)" : "")
         case .char("L"):
             state.summary = false
             state.distributionView = nil
+            state.featureView = nil
             state.layerView = state.layerView == nil ? LayerViewSettings() : nil
             state.message = state.layerView == nil ? "" : "layer view: v changes the quantity, m switches to one layer across the compared runs"
         case .escape where state.layerView != nil:

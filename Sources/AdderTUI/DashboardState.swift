@@ -72,6 +72,11 @@ public struct DashboardState: Sendable {
     public var layerView: LayerViewSettings?
     /// The weight-distribution view in place of the charts and layers panel (nil: not shown).
     public var distributionView: DistributionViewSettings?
+    /// The feature view in place of the charts and layers panel (nil: the usual view).
+    public var featureView: FeatureViewSettings?
+    /// Feature records of the runs the feature view shows, by run id (read from disk by
+    /// the controller while the view is open).
+    public var features: [String: RunFeatures] = [:]
     /// The charts' cursor, a fraction of the x range (nil: none).
     public var cursor: Double?
     /// The summary table in place of the charts and layers panel.

@@ -47,6 +47,12 @@ public enum DashboardView {
             RunsPanel(state: state, glyphs: g).render(into: &grid, area: parts[0])
             DistributionPanel(state: state, settings: settings, glyphs: g).render(into: &grid, area: parts[1])
             StatusLine(state: state, glyphs: g).render(into: &grid, area: parts[2])
+        } else if let settings = state.featureView {
+            // The feature view takes the space of the charts and the layers panel.
+            let parts = Layout.rows(Rect(x: 0, y: 1, width: width, height: height - 1), [.fixed(runsHeight), .fill, .fixed(1)])
+            RunsPanel(state: state, glyphs: g).render(into: &grid, area: parts[0])
+            FeatureSpacePanel(state: state, settings: settings, glyphs: g).render(into: &grid, area: parts[1])
+            StatusLine(state: state, glyphs: g).render(into: &grid, area: parts[2])
         } else if let settings = state.layerView {
             // The layer view takes the space of the charts and the layers panel.
             let parts = Layout.rows(Rect(x: 0, y: 1, width: width, height: height - 1), [.fixed(runsHeight), .fill, .fixed(1)])

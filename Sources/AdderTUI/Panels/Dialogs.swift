@@ -36,7 +36,7 @@ enum HelpDialog {
         ("t o /", "grouped or flat; next sort; filter (Esc clears)"),
         ("s S l a", "smoothing more / less; log y; x: step, epoch, time"),
         ("p L T b", "SVG export; layer view (v m ← →); summary; baseline"),
-        ("B W", "accuracy with batch statistics too; weight distributions"),
+        ("B W F", "batch-statistics accuracy; weight distributions; features"),
         ("n r", "the launcher; re-read the runs directory"),
         ("q", "quit (asks first while runs are training)"),
         ("modes", "fp = full-precision, ht = HardTanh, sign, id = identity"),
