@@ -207,13 +207,8 @@ final class ModelBuilder {
     /// batch norm after it (adder outputs are ≤ 0 and large).
     func fullyConnected(_ fin: Int, _ fout: Int) -> [any Layer] {
         guard placement.classifier else { return [Linear(inputFeatures: fin, outputFeatures: fout, generator: &generator)] }
-        return adderFullyConnected(fin, fout)
-    }
-
-    /// A fully connected adder layer whatever the placement (1×1 adder layer and batch norm).
-    func adderFullyConnected(_ fin: Int, _ fout: Int) -> [any Layer] {
-        [Unflatten(), Adder2d(inputChannels: fin, outputChannels: fout, kernelSize: 1, generator: &generator),
-         BatchNorm(channels: fout), Flatten()]
+        return [Unflatten(), Adder2d(inputChannels: fin, outputChannels: fout, kernelSize: 1, generator: &generator),
+                BatchNorm(channels: fout), Flatten()]
     }
 
     func build(_ kind: ModelKind, classes: Int, featureDimensions: Int = 0) -> Sequential {
@@ -234,11 +229,14 @@ final class ModelBuilder {
     /// With `featureDimensions` d > 0 (the paper's Fig. 1): FC 84→d "features" (no batch
     /// norm, no activation: its output is the feature space drawn), then the classifier
     /// d→classes. The feature layer follows the fully connected placement (a Linear under
-    /// `paper`, an adder under `full`). The classifier is an adder layer in every AdderNet
-    /// (−‖f − c_k‖₁ to one centre per class, then batch norm) and a Linear in the CNN: the
-    /// shape of a class in the feature space is set by the similarity that reads it, L1
-    /// distance (the paper's point) against a dot product (angles); a multiplicative
-    /// classifier on two dimensions would separate classes by angle in both networks.
+    /// `paper`, an adder under `full`). The classifier is an adder layer in every AdderNet —
+    /// logit k = −‖f − c_k‖₁, the L1 distance to one centre per class, with no batch norm
+    /// after it — and a Linear in the CNN: the shape of a class in the feature space is set
+    /// by the similarity that reads it, L1 distance (the paper's point) against a dot product
+    /// (angles); a multiplicative classifier on two dimensions would separate classes by
+    /// angle in both networks. Batch norm on those logits would scale (even flip: a first
+    /// try had γ < 0 for two classes) each class's distance, and the rule would no longer be
+    /// "the nearest centre in L1".
     func lenet5(_ classes: Int, featureDimensions: Int = 0) -> Sequential {
         var layers: [(String, any Layer)] = [
             ("conv1", first(1, 6, 5, padding: 2)), ("bn1", BatchNorm(channels: 6)), ("relu1", ReLU()), ("pool1", MaxPool2d(kernel: 2)),
@@ -251,7 +249,8 @@ final class ModelBuilder {
             return Sequential(named: layers)
         }
         layers += named(Model.featureLayerName, fullyConnected(84, featureDimensions))
-        layers += named("fc2", placement.isCNN ? fullyConnected(featureDimensions, classes) : adderFullyConnected(featureDimensions, classes))
+        layers += named("fc2", placement.isCNN ? fullyConnected(featureDimensions, classes)
+            : [Unflatten(), Adder2d(inputChannels: featureDimensions, outputChannels: classes, kernelSize: 1, generator: &generator), Flatten()])
         return Sequential(named: layers)
     }
 

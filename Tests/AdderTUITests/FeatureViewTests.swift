@@ -31,19 +31,19 @@ struct FeatureViewTests {
         d.handle(.char("F"))
         #expect(d.state.message == "feature space: ← → step through the evaluations (the latest is followed); C: two side by side")
         #expect(Array(rows(d, 80, 24)[6...23]) == ["┌─ Feature space · ← → evaluation · F closes ──────────────────────────────────┐",
-                "│ adder · step 3748 · acc 88.5% · 3/3    cnn · step 3748 · acc 89.2% · 3/3     │",
-                "│               ⢀⣾7⣠⣄                                ⢰⣅                        │",
-                "│               ⠐⢟⣿⢟⡧⣥⡀                   20┤        ⢚7⣂  ⢀⣤                   │",
-                "│  0┤           ⢰⣶⡁⢐⢈⣽9⣍⡄                            ⢰⣽⣷⣧⣴9⠃                   │",
-                "│               ⢹5⢞⠈⠂⠉⠛⠛                          ⠲⣤5⣄⣬⡟⠳⡟⠃⢀⣀⣀                 │",
-                "│       ⣩⢿⣷⡆⡀     ⠉                                 ⠈⠙⠛⠒⢆⡴⠾8⠋                  │",
-                "│      ⠈⠁⠝0⣷⡦⣷⣶⣇⡀⢄⣠1⡆⢀ ⡆                   0┤        ⠺⣿460⠒⠂                   │",
-                "│        ⠈⡹⢻⣿⣴⡟3⡋⠢⠛⢥⣐⣾8⡿⡁                            ⠉⠙⠉⣛3⣧                    │",
-                "│          ⣹⣽6⣿⣵⣿⠔⠰⠘⠹⠉⠏⠁                               ⣢⠤⠑⠙⠁                   │",
-                "│ -5┤     ⢤⣵⣿2⣿⢿⣿4⣤⣀                     -20┤         ⢀1⡂                      │",
-                "│          ⠹⢿⣿⣻⡿⢟⢿⢿⡧⠄                                 ⣸⡏                       │",
-                "│             ⠌⡫⠩⡨⠊⠈                                  ⡛                        │",
-                "│       2    4    6   8                         -20     0    20                │",
+                "│ adder · step 3748 · acc 88.3% · 3/3    cnn · step 3748 · acc 89.2% · 3/3     │",
+                "│           ⣷⣾⢆ ⣰⣀⣄⡀                                 ⢰⣅                        │",
+                "│           ⢼7⣿⠭⣛9⣿⣿⡆                     20┤        ⢚7⣂  ⢀⣤                   │",
+                "│  10┤      ⠈⡿⣯⠭⠿⡟⡛⠃⠁                                ⢰⣽⣷⣧⣴9⠃                   │",
+                "│            ⢀⣸⢄                                  ⠲⣤5⣄⣬⡟⠳⡟⠃⢀⣀⣀                 │",
+                "│            ⠠5⡧     ⡀                              ⠈⠙⠛⠒⢆⡴⠾8⠋                  │",
+                "│         ⠐⢲⣤⡀⠁⢣⣲⢮⠷1⠿⠛⠁⠁                   0┤        ⠺⣿460⠒⠂                   │",
+                "│   0┤     ⢘06⣿3⠏⢰                                   ⠉⠙⠉⣛3⣧                    │",
+                "│        ⢀⣰2⣿⣿4⡏⠖⡹⡀ ⢎⣄⢀⢀                               ⣢⠤⠑⠙⠁                   │",
+                "│        ⠘⠿⣿⣿⣿⡿ ⠈⠨⡿⣮8⣾⣿⣤⠄                -20┤         ⢀1⡂                      │",
+                "│ -10┤     ⠁ ⠌     ⠯⣽⣿⢿⢲⠄                             ⣸⡏                       │",
+                "│                   ⠈⢘⡑⢡⠄                             ⡛                        │",
+                "│      -10     0     10                         -20     0    20                │",
                 "│ 0 T-shirt/top  1 Trouser  2 Pullover  3 Dress  4 Coat  5 Sandal  6 Shirt     │",
                 "│ 7 Sneaker  8 Bag  9 Ankle boot                                               │",
                 "└──────────────────────────────────────────────────────────────────────────────┘",
@@ -56,11 +56,11 @@ struct FeatureViewTests {
         d.handle(.char("F"))
         let screen = rows(d, 160, 50)
         #expect(Array(screen[6...9]) == ["┌─ Feature space · ← → evaluation · F closes ──────────────────────────────────────────────────────────────────────────────────────────────────────────────────┐",
-                "│ fashion-features-adder · step 3748 · epoch 4.00 · acc 88.5% · 3/3              fashion-features-cnn · step 3748 · epoch 4.00 · acc 89.2% · 3/3               │",
-                "│                                              ⢨⢀⠈⣀                                                              ⢀⠈                                            │",
-                "│                                             ⢔⢖⢿⣡⣄⠢  ⡠ ⡀⠄                                                       ⢀⣠⠠                                           │"])
-        #expect(Array(screen[44...48]) == ["│                                   ⠈   ⠄     ⡀ ⠁                                       -30        -20        -10         0         10         20         30   │",
-                "│               2               4                6               8                                                                                             │",
+                "│ fashion-features-adder · step 3748 · epoch 4.00 · acc 88.3% · 3/3              fashion-features-cnn · step 3748 · epoch 4.00 · acc 89.2% · 3/3               │",
+                "│                         ⠈ ⡀  ⠈         ⠄                                                                       ⢀⠈                                            │",
+                "│                        ⠐ ⢂⢇ ⢉⠤⠁       ⠠                                                                        ⢀⣠⠠                                           │"])
+        #expect(Array(screen[44...48]) == ["│           -10         -5          0          5         10          15                 -30        -20        -10         0         10         20         30   │",
+                "│                                                                                                                                                              │",
                 "│                                                                                                                                                              │",
                 "│ 0 T-shirt/top  1 Trouser  2 Pullover  3 Dress  4 Coat  5 Sandal  6 Shirt  7 Sneaker  8 Bag  9 Ankle boot                                                     │",
                 "└──────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────┘"])
@@ -76,9 +76,9 @@ struct FeatureViewTests {
         #expect(d.state.message == "evaluation 2 of 3, step 1750")
         #expect(d.state.featureView == FeatureViewSettings(step: 1750))
         #expect(Array(rows(d, 80, 24)[6...9]) == ["┌─ Feature space · ← → evaluation · F closes ──────────────────────────────────┐",
-                "│ adder · step 1750 · acc 83.6% · 2/3    cnn · step 1750 · acc 86.6% · 2/3     │",
-                "│                ⣾7⡄⡀                     20┤        ⢺⡀                        │",
-                "│               ⢪⣫⢿⡟⣿⢤⣀                             ⠈⢸7⣆⡀⢀⣤⡖                   │"])
+                "│ adder · step 1750 · acc 85.3% · 2/3    cnn · step 1750 · acc 86.6% · 2/3     │",
+                "│           ⢀⣦⣭⠄⢡⣄⡤⣠⣀                     20┤        ⢺⡀                        │",
+                "│           ⠈7⡿⠽⢻9⡿⢷⠥                               ⠈⢸7⣆⡀⢀⣤⡖                   │"])
         d.handle(.left); d.handle(.left)
         #expect(d.state.message == "evaluation 1 of 3, step 250")
         d.handle(.right); d.handle(.right)
@@ -93,19 +93,19 @@ struct FeatureViewTests {
         let d = dashboard(unicode: false)
         d.handle(.char("F"))
         #expect(Array(rows(d, 80, 24)[6...22]) == ["+- Feature space | <- -> evaluation | F closes --------------------------------+",
-                "| fashion-features-adder | step 3748 | epoch 4.00 | acc 88.5% | 3/3            |",
-                "|               77777                                                          |",
-                "|               7777799                                                        |",
-                "|  0+           555599999                                                      |",
-                "|               55559999                                                       |",
-                "|       00000     5                                                            |",
-                "|      000000333111118 8                                                       |",
-                "|        0066603311188888                                                      |",
-                "|          2666638688888                                                       |",
-                "| -5+     2222244444                                                           |",
-                "|          2222244444                                                          |",
-                "|             222444                                                           |",
-                "|       2    4    6   8                                                        |",
+                "| fashion-features-adder | step 3748 | epoch 4.00 | acc 88.3% | 3/3            |",
+                "|           777 9999                                                           |",
+                "|           777999999                                                          |",
+                "|  10+      777999999                                                          |",
+                "|            555                                                               |",
+                "|            555     1                                                         |",
+                "|         00005111111111                                                       |",
+                "|   0+     2063338                                                             |",
+                "|        2222644888 8888                                                       |",
+                "|        222244 868888888                                                      |",
+                "| -10+     2 4     888888                                                      |",
+                "|                   88888                                                      |",
+                "|      -10     0     10                                                        |",
                 "| 0 T-shirt/top  1 Trouser  2 Pullover  3 Dress  4 Coat  5 Sandal  6 Shirt     |",
                 "| 7 Sneaker  8 Bag  9 Ankle boot                                               |",
                 "+------------------------------------------------------------------------------+"])
@@ -125,7 +125,7 @@ struct FeatureViewTests {
     /// A corrupt features.jsonl: its line is named and skipped, nothing crashes.
     @Test func aCorruptFeaturesFileIsNamed() throws {
         let dir = temporaryDirectory("features")
-        let src = FeatureViewTests.results + "/fashion-features-adder-20261129-211316"
+        let src = FeatureViewTests.results + "/fashion-features-adder-20261129-212451"
         try FileManager.default.createDirectory(atPath: dir + "/bad", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: src + "/config.yaml", toPath: dir + "/bad/config.yaml")
         try FileManager.default.copyItem(atPath: src + "/metrics.jsonl", toPath: dir + "/bad/metrics.jsonl")
