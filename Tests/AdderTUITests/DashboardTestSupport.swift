@@ -6,9 +6,10 @@ func keptRuns(_ name: String) -> String {
     "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/") + "/experiments/" + name
 }
 
-/// A dashboard on `runsDirectory`, every run directory in it read.
-func readDashboard(_ runsDirectory: String, color: Bool = false) -> Dashboard {
-    let d = Dashboard(runsDirectory: runsDirectory, experimentsDirectory: "/nonexistent", unicode: true, color: color)
+/// A dashboard on `runsDirectory`, every run directory in it read (`unicode` false: as
+/// under LANG=C).
+func readDashboard(_ runsDirectory: String, color: Bool = false, unicode: Bool = true) -> Dashboard {
+    let d = Dashboard(runsDirectory: runsDirectory, experimentsDirectory: "/nonexistent", unicode: unicode, color: color)
     while d.isReading { d.refresh() }
     d.refresh()
     return d

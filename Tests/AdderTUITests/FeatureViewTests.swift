@@ -8,20 +8,13 @@ import Testing
 /// three evaluations of features, at steps 250, 1750 and 3748) in experiments/features-results.
 @Suite("Feature view")
 struct FeatureViewTests {
-    static var root: String { "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/") + "/experiments" }
-    static var results: String { root + "/features-results" }
+    static var results: String { keptRuns("features-results") }
 
-    func dashboard(_ dir: String = FeatureViewTests.results, unicode: Bool = true, color: Bool = false) -> Dashboard {
-        let d = Dashboard(runsDirectory: dir, experimentsDirectory: "/nonexistent", unicode: unicode, color: color)
-        while d.isReading { d.refresh() }
-        d.refresh()
-        return d
+    func dashboard(_ dir: String = FeatureViewTests.results, unicode: Bool = true) -> Dashboard {
+        readDashboard(dir, unicode: unicode)
     }
 
-    func rows(_ d: Dashboard, _ width: Int, _ height: Int) -> [String] {
-        let grid = DashboardView.render(d.state, width: width, height: height)
-        return (0..<height).map { grid.row($0) }
-    }
+    func rows(_ d: Dashboard, _ width: Int, _ height: Int) -> [String] { screenRows(d, width, height) }
 
     /// C then F: the AdderNet's classes gather around centres, the CNN's spread along rays
     /// from the origin (the paper's Fig. 1); the class digits sit at the class centroids.
@@ -112,7 +105,7 @@ struct FeatureViewTests {
     }
 
     @Test func aRunWithoutFeaturesSaysSo() {
-        let d = dashboard(FeatureViewTests.root + "/bn-collapse-results")
+        let d = dashboard(keptRuns("bn-collapse-results"))
         d.handle(.char("F"))
         #expect(Array(rows(d, 80, 24)[6...11]) == ["└──────────────────────────────────────────────────────────────────────────────┘",
                 "┌─ Feature space · ← → evaluation · F closes ──────────────────────────────────┐",
