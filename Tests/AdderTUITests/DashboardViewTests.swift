@@ -109,6 +109,17 @@ struct ViewTests {
         #expect(grid.text.contains("40×10, needs at least 60×18"))
     }
 
+    /// Under LANG=C the keys are spelled in ASCII before the key column is padded: the
+    /// descriptions stay in one column ("Enter <- ->" was two wider).
+    @Test func asciiHelpStaysAligned() {
+        var st = state([fakeRun("fp")], unicode: false)
+        st.overlay = .help
+        let rows = (0..<24).map { DashboardView.render(st, width: 80, height: 24).row($0) }
+        #expect(rows.filter { $0.contains("Enter <- ->") || $0.contains("Up Down / Tab") || $0.contains("e / E") } == ["| | Up Down / Tab  move the focus between runs and groups                    | |",
+                "+-| e / E          raise / lower eta of the adaptive learning rate (x1.25)   |-+",
+                "| | Enter <- ->    show / hide a group's runs; the charts' value cursor      | |"])
+    }
+
     @Test func helpOverlayListsEveryKey() {
         var st = state([fakeRun("fp")])
         st.overlay = .help

@@ -51,10 +51,8 @@ enum HelpDialog {
         return Dialog(title: "Keys (any key closes this help)", lines: lines, glyphs: g)
     }
 
-    static func asciiKey(_ k: String) -> String {
-        k.replacingOccurrences(of: "↑ ↓", with: "Up Down").replacingOccurrences(of: "⇄", with: "<->")
-            .replacingOccurrences(of: "η", with: "eta").replacingOccurrences(of: "×", with: "x")
-    }
+    /// The ASCII spelling, made before the key column is padded (so it stays aligned).
+    static func asciiKey(_ k: String) -> String { Glyphs(unicode: false).text(k) }
 }
 
 /// The launcher form: the experiment, its common fields, errors, the key hints.
