@@ -36,31 +36,20 @@ public enum DashboardView {
         let body = height - 2
         let heights = DashboardView.heights(body: body, runsWant: state.rows.count + 3, layersWant: LayersPanel.wantedHeight(state))
         let runsHeight = heights.runs, chartsHeight = heights.charts
-        if state.summary {
-            let parts = Layout.rows(Rect(x: 0, y: 1, width: width, height: height - 1), [.fixed(runsHeight), .fill, .fixed(1)])
+        // A full-width view (summary, distributions, features, layers) takes the space of the
+        // charts and the layers panel; otherwise both are shown.
+        let wide: (any Widget)? = state.summary ? SummaryPanel(state: state, glyphs: g)
+            : state.distributionView.map { DistributionPanel(state: state, settings: $0, glyphs: g) }
+            ?? state.featureView.map { FeatureSpacePanel(state: state, settings: $0, glyphs: g) }
+            ?? state.layerView.map { LayerHistoryPanel(state: state, settings: $0, glyphs: g) }
+        let area = Rect(x: 0, y: 1, width: width, height: height - 1)
+        if let wide {
+            let parts = Layout.rows(area, [.fixed(runsHeight), .fill, .fixed(1)])
             RunsPanel(state: state, glyphs: g).render(into: &grid, area: parts[0])
-            SummaryPanel(state: state, glyphs: g).render(into: &grid, area: parts[1])
-            StatusLine(state: state, glyphs: g).render(into: &grid, area: parts[2])
-        } else if let settings = state.distributionView {
-            // The distribution view, like the layer view, takes the charts' and layers' space.
-            let parts = Layout.rows(Rect(x: 0, y: 1, width: width, height: height - 1), [.fixed(runsHeight), .fill, .fixed(1)])
-            RunsPanel(state: state, glyphs: g).render(into: &grid, area: parts[0])
-            DistributionPanel(state: state, settings: settings, glyphs: g).render(into: &grid, area: parts[1])
-            StatusLine(state: state, glyphs: g).render(into: &grid, area: parts[2])
-        } else if let settings = state.featureView {
-            // The feature view takes the space of the charts and the layers panel.
-            let parts = Layout.rows(Rect(x: 0, y: 1, width: width, height: height - 1), [.fixed(runsHeight), .fill, .fixed(1)])
-            RunsPanel(state: state, glyphs: g).render(into: &grid, area: parts[0])
-            FeatureSpacePanel(state: state, settings: settings, glyphs: g).render(into: &grid, area: parts[1])
-            StatusLine(state: state, glyphs: g).render(into: &grid, area: parts[2])
-        } else if let settings = state.layerView {
-            // The layer view takes the space of the charts and the layers panel.
-            let parts = Layout.rows(Rect(x: 0, y: 1, width: width, height: height - 1), [.fixed(runsHeight), .fill, .fixed(1)])
-            RunsPanel(state: state, glyphs: g).render(into: &grid, area: parts[0])
-            LayerHistoryPanel(state: state, settings: settings, glyphs: g).render(into: &grid, area: parts[1])
+            wide.render(into: &grid, area: parts[1])
             StatusLine(state: state, glyphs: g).render(into: &grid, area: parts[2])
         } else {
-            let parts = Layout.rows(Rect(x: 0, y: 1, width: width, height: height - 1), [.fixed(runsHeight), .fixed(chartsHeight), .fill, .fixed(1)])
+            let parts = Layout.rows(area, [.fixed(runsHeight), .fixed(chartsHeight), .fill, .fixed(1)])
             RunsPanel(state: state, glyphs: g).render(into: &grid, area: parts[0])
             ChartsPanel(state: state, glyphs: g).render(into: &grid, area: parts[1])
             LayersPanel(state: state, glyphs: g).render(into: &grid, area: parts[2])
