@@ -57,7 +57,6 @@ public struct FeatureScatter: Sendable {
     /// class (colour by class, the class name in the legend with its count).
     public func svg(title: String, size: Int = 560) -> String {
         let side = Double(max(size, 240))
-        let font = "Helvetica, Arial, sans-serif"
         let names = classNames.map { SVGPlot.shorten(SVGPlot.clean($0), to: 24) }
         let counts = self.counts
         let legend = zip(names, counts).map { "\($0) (\($1))" }
@@ -71,15 +70,8 @@ public struct FeatureScatter: Sendable {
         let left = max(60, 30 + SVGPlot.charWidth * Double(axes?.y.ticks.map(\.label.count).max() ?? 0) + 8)
         let w = left + side + 16 + legendWidth + 12, h = top + side + bottom
 
-        var svg = """
-            <?xml version="1.0" encoding="UTF-8"?>
-            <svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="\(Int(w))" height="\(Int(h))" \
-            viewBox="0 0 \(Int(w)) \(Int(h))" font-family="\(font)" font-size="11">
-            <title>\(titleText.isEmpty ? "features" : SVGPlot.escape(titleText))</title>
-            <rect x="0" y="0" width="\(Int(w))" height="\(Int(h))" fill="#ffffff"/>
-            <text x="\(SVGPlot.number(w / 2))" y="24" text-anchor="middle" font-size="14" font-weight="bold">\(SVGPlot.escape(titleText))</text>
-
-            """
+        var svg = SVGPlot.documentStart(width: w, height: h, title: titleText, untitled: "features")
+            + "<text x=\"\(SVGPlot.number(w / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(SVGPlot.escape(titleText))</text>\n"
         guard let axes else {
             svg += "<rect class=\"frame\" x=\"\(SVGPlot.number(left))\" y=\"\(SVGPlot.number(top))\" width=\"\(SVGPlot.number(side))\" height=\"\(SVGPlot.number(side))\" fill=\"none\" stroke=\"#333333\"/>\n"
             svg += "<text class=\"no-data\" x=\"\(SVGPlot.number(left + side / 2))\" y=\"\(SVGPlot.number(top + side / 2))\" text-anchor=\"middle\" font-size=\"14\" fill=\"#666666\">no points</text>\n"

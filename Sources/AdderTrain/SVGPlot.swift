@@ -47,7 +47,6 @@ public struct SVGPlot: Sendable {
     /// The document; `height` grows when the legend needs more room.
     public func render(width: Int = 720, height: Int = 420) -> String {
         let w = Double(max(width, 240))
-        let font = "Helvetica, Arial, sans-serif"
 
         // Data ranges.
         func drawable(_ v: Double) -> Bool { v.isFinite && abs(v) <= SVGPlot.largest && (!logY || v > 0) }
@@ -77,14 +76,7 @@ public struct SVGPlot: Sendable {
         let plotWidth = max(right - left, 40), plotHeight = max(bottom - top, 40)
         let xAxis = xs.map { ChartAxis.linear($0.lo, $0.hi, target: max(2, Int(plotWidth / 90))) }
 
-        var svg = """
-            <?xml version="1.0" encoding="UTF-8"?>
-            <svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="\(Int(w))" height="\(Int(h))" \
-            viewBox="0 0 \(Int(w)) \(Int(h))" font-family="\(font)" font-size="11">
-            <title>\(titleText.isEmpty ? "plot" : SVGPlot.escape(titleText))</title>
-            <rect x="0" y="0" width="\(Int(w))" height="\(Int(h))" fill="#ffffff"/>
-
-            """
+        var svg = SVGPlot.documentStart(width: w, height: h, title: titleText, untitled: "plot")
         if !titleText.isEmpty {
             svg += "<text x=\"\(SVGPlot.number(w / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(SVGPlot.escape(titleText))</text>\n"
         }
@@ -221,6 +213,20 @@ public struct SVGPlot: Sendable {
             out += "<circle cx=\"\(SVGPlot.number(d.0, decimals: 1))\" cy=\"\(SVGPlot.number(d.1, decimals: 1))\" r=\"2.5\" fill=\"\(color)\"/>\n"
         }
         return out + "</g>\n"
+    }
+
+    /// A standalone document's opening: the XML declaration, the svg element (its size, the
+    /// font), its title (`untitled` when empty) and a white background. SVGPlot and
+    /// FeatureScatter start alike.
+    static func documentStart(width w: Double, height h: Double, title: String, untitled: String) -> String {
+        """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="\(Int(w))" height="\(Int(h))" \
+        viewBox="0 0 \(Int(w)) \(Int(h))" font-family="Helvetica, Arial, sans-serif" font-size="11">
+        <title>\(title.isEmpty ? untitled : SVGPlot.escape(title))</title>
+        <rect x="0" y="0" width="\(Int(w))" height="\(Int(h))" fill="#ffffff"/>
+
+        """
     }
 
     // MARK: Text and numbers
