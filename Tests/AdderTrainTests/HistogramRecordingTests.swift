@@ -6,24 +6,6 @@ import AdderNN
 
 @Suite("Histogram recording", .serialized, .timeLimit(.minutes(5)))
 struct HistogramRecordingTests {
-    /// The fields of a protocol buffer message: (field, wire type, bytes of a length-delimited
-    /// value or the 8 bytes of a double).
-    static func fields(_ b: [UInt8]) -> [(field: Int, bytes: [UInt8])] {
-        var out: [(Int, [UInt8])] = [], i = 0
-        func varint() -> Int { var v = 0, s = 0; while true { let x = b[i]; i += 1; v |= Int(x & 0x7F) << s; s += 7; if x < 0x80 { return v } } }
-        while i < b.count {
-            let key = varint(), field = key >> 3
-            switch key & 7 {
-            case 0: _ = varint()
-            case 1: out.append((field, Array(b[i..<(i + 8)]))); i += 8
-            case 5: i += 4
-            case 2: let n = varint(); out.append((field, Array(b[i..<(i + n)]))); i += n
-            default: return out
-            }
-        }
-        return out
-    }
-
     static func doubles(_ b: [UInt8]) -> [Double] {
         stride(from: 0, to: b.count, by: 8).map { at in Double(bitPattern: (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * $1) }) }
     }
@@ -31,11 +13,11 @@ struct HistogramRecordingTests {
     /// The histograms of one TensorBoard event: tag → (min, max, num, sum, sum_squares, bucket_limit, bucket).
     static func histograms(_ event: [UInt8]) -> [String: [[Double]]] {
         var out: [String: [[Double]]] = [:]
-        for summary in fields(event) where summary.field == 5 {
-            for value in fields(summary.bytes) where value.field == 1 {
-                let parts = fields(value.bytes)
+        for summary in protobufFields(event) where summary.field == 5 {
+            for value in protobufFields(summary.bytes) where value.field == 1 {
+                let parts = protobufFields(value.bytes)
                 guard let tag = parts.first(where: { $0.field == 1 }), let histo = parts.first(where: { $0.field == 5 }) else { continue }
-                let h = fields(histo.bytes)
+                let h = protobufFields(histo.bytes)
                 out[String(decoding: tag.bytes, as: UTF8.self)] = (1...7).map { f in h.filter { $0.field == f }.flatMap { doubles($0.bytes) } }
             }
         }

@@ -29,3 +29,21 @@ func waitUntil(_ seconds: Double = 60, _ condition: () -> Bool) -> Bool {
     }
     return condition()
 }
+
+/// The fields of a protocol buffer message: (field, wire type, bytes of a length-delimited
+/// value or the 8 bytes of a double).
+func protobufFields(_ b: [UInt8]) -> [(field: Int, bytes: [UInt8])] {
+    var out: [(Int, [UInt8])] = [], i = 0
+    func varint() -> Int { var v = 0, s = 0; while true { let x = b[i]; i += 1; v |= Int(x & 0x7F) << s; s += 7; if x < 0x80 { return v } } }
+    while i < b.count {
+        let key = varint(), field = key >> 3
+        switch key & 7 {
+        case 0: _ = varint()
+        case 1: out.append((field, Array(b[i..<(i + 8)]))); i += 8
+        case 5: i += 4
+        case 2: let n = varint(); out.append((field, Array(b[i..<(i + n)]))); i += n
+        default: return out
+        }
+    }
+    return out
+}

@@ -241,23 +241,8 @@ enum TFRecords {
 
     /// The tags of the Summary.Value entries in an Event (field 5 → field 1 → field 1).
     static func scalarTags(_ event: [UInt8]) -> [String] {
-        func fields(_ b: [UInt8]) -> [(Int, [UInt8])] {
-            var out: [(Int, [UInt8])] = [], i = 0
-            func varint() -> Int { var v = 0, s = 0; while true { let x = b[i]; i += 1; v |= Int(x & 0x7F) << s; s += 7; if x < 0x80 { return v } } }
-            while i < b.count {
-                let key = varint(), field = key >> 3
-                switch key & 7 {
-                case 0: _ = varint()
-                case 1: i += 8
-                case 5: i += 4
-                case 2: let n = varint(); out.append((field, Array(b[i..<(i + n)]))); i += n
-                default: return out
-                }
-            }
-            return out
-        }
-        return fields(event).filter { $0.0 == 5 }.flatMap { fields($0.1) }.filter { $0.0 == 1 }
-            .compactMap { fields($0.1).first { $0.0 == 1 }.map { String(decoding: $0.1, as: UTF8.self) } }
+        return protobufFields(event).filter { $0.field == 5 }.flatMap { protobufFields($0.bytes) }.filter { $0.field == 1 }
+            .compactMap { protobufFields($0.bytes).first { $0.field == 1 }.map { String(decoding: $0.bytes, as: UTF8.self) } }
     }
 }
 
