@@ -92,10 +92,18 @@ public struct LauncherForm: Sendable {
 
     mutating func updatePreview() {
         fieldErrors = [:]
-        for (i, f) in fields.enumerated() where f.changed {
-            if case .failure(let e) = resolve(overrides: LauncherForm.overrides(of: [f])) { fieldErrors[i] = e.message }
+        // The file is read once for every check of this keystroke (one per changed field and
+        // the whole form), not once per check.
+        let path = experiments.indices.contains(selected) ? experiments[selected].path : nil
+        let text = path.flatMap { try? Experiment.text(path: $0) }
+        func check(_ overrides: [String]) -> Result<Experiment, ConfigError> {
+            guard let path, let text else { return resolve(overrides: overrides) }
+            return Result { () throws(ConfigError) in try Experiment.parse(yaml: text, file: path, overrides: overrides, pinning: true) }
         }
-        previewNames = (try? resolve().get())?.runs.map(\.name) ?? []
+        for (i, f) in fields.enumerated() where f.changed {
+            if case .failure(let e) = check(LauncherForm.overrides(of: [f])) { fieldErrors[i] = e.message }
+        }
+        previewNames = (try? check(overrides).get())?.runs.map(\.name) ?? []
     }
 
     public var launchRow: Int { fields.count + 1 }

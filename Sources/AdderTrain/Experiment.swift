@@ -26,6 +26,11 @@ public struct Experiment: Sendable {
     /// overridden key is taken out of the group's variation instead, so every run gets the
     /// value given: the launcher's fields mean "this value for every run".
     public static func load(path: String, overrides: [String] = [], pinning: Bool = false) throws(ConfigError) -> Experiment {
+        try parse(yaml: text(path: path), file: path, overrides: overrides, pinning: pinning)
+    }
+
+    /// An experiment file's text, read within the YAML size limit; the error names the file.
+    public static func text(path: String) throws(ConfigError) -> String {
         let data: Data
         do { data = try InputFile.read(path, limit: YAMLEvents.maximumBytes) } catch {
             throw ConfigError(file: path, path: "", message: error.problem)
@@ -33,7 +38,7 @@ public struct Experiment: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, path: "", message: "is not UTF-8 text")
         }
-        return try parse(yaml: text, file: path, overrides: overrides, pinning: pinning)
+        return text
     }
 
     public static func parse(yaml: String, file: String? = nil, overrides: [String] = [], pinning: Bool = false) throws(ConfigError) -> Experiment {
