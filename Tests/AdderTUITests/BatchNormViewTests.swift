@@ -54,6 +54,18 @@ struct BatchNormViewTests {
                 "│  0.20 ┤  ⠈⢆                                ⢀⠔⠊  ⠈⠢⡀                                              │"])
     }
 
+    /// Under LANG=C the summary's group labels are spelled in ASCII before their column is
+    /// sized ("full·precision" was one column wider than its cell, shifting the row).
+    @Test func asciiSummaryStaysAligned() {
+        let d = readDashboard(keptRuns("bn-collapse-results"), unicode: false)
+        d.handle(.char("T"))
+        #expect(Array(screenRows(d, 80, 24)[7...11]) == ["+- Summary of 3 groups | b sets the baseline | o sorts | T closes -------------+",
+                "|group             filter        input    recalibrate  runs   final test acc  Δ|",
+                "|full|precision    fullPrecision hardTanh 0             2/2   90.57 +- 0.24%   |",
+                "|sign|recalibrated sign          sign     20            2/2   85.54 +- 0.21%   |",
+                "|sign              sign          sign     0             2/2   85.45 +- 0.20%   |"])
+    }
+
     /// The focused run's energy line: per image inferred and trained, and so far; the
     /// summary table's µJ/img and J/run columns.
     @Test func energyOfTheFocusedRunAndInTheSummary() {

@@ -29,7 +29,7 @@ struct SummaryPanel: Widget {
             let header = String(k.split(separator: ".").last ?? Substring(k))
             return (header, min(16, max(header.count, groups.map { $0.group.key[i].count }.max() ?? 0)))
         }
-        var columns: [(String, Int)] = [("group", max(12, groups.map { $0.group.label.count }.max() ?? 12))] + keyColumns
+        var columns: [(String, Int)] = [("group", max(12, groups.map { g.text($0.group.label).count }.max() ?? 12))] + keyColumns
         columns += [("runs", -5), ("final test acc", -16), ("Δ final", -8), ("best test acc", -16), ("final loss", -16), ("time/run", -8), ("img/s", -6),
                     (g.micro + "J/img", -7), ("J/run", -7)]
         let rows: [[String]] = groups.map { gr in
@@ -44,7 +44,7 @@ struct SummaryPanel: Widget {
             } else {
                 delta = "-"
             }
-            return [grp.label] + grp.key.map { g.text($0) } + ["\(finished)/\(gr.entries.count)", spread(grp.finalAccuracy), delta, spread(grp.bestAccuracy),
+            return [g.text(grp.label)] + grp.key.map { g.text($0) } + ["\(finished)/\(gr.entries.count)", spread(grp.finalAccuracy), delta, spread(grp.bestAccuracy),
                                                                grp.finalLoss?.text(percent: false, plusMinus: pm) ?? "-",
                                                                String(format: "%.0f s", grp.meanSeconds),
                                                                grp.imagesPerSecond > 0 ? String(format: "%.0f", grp.imagesPerSecond) : "-",
