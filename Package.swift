@@ -37,7 +37,9 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        .target(name: "AdderCore", dependencies: ["COpenBLAS", "CVector"], swiftSettings: kernelFlags),
+        // Open MPI, loaded at run time by a process that mpirun started (no build dependency).
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "AdderCore", dependencies: ["COpenBLAS", "CVector", "CMPI"], swiftSettings: kernelFlags),
         .target(name: "AdderData", dependencies: ["AdderCore", "CZlib"]),
         .target(name: "AdderNN", dependencies: ["AdderCore"], swiftSettings: kernelFlags),
         .target(name: "AdderTUI", dependencies: ["AdderTrain", "AdderData", "AdderCore", "CNCurses"]),
