@@ -45,6 +45,23 @@ public struct BatchPlan: Sendable {
         self.normalization = normalization; self.partial = partial; self.seed = seed
     }
 
+    /// This process's share of every batch in a data-parallel run: rank `rank` of `ranks`
+    /// takes images [rank·b, (rank+1)·b) of each batch, b = batchSize / ranks, with the same
+    /// augmentation they get in the whole batch. (0, 1): the whole batch.
+    public private(set) var share = (rank: 0, ranks: 1)
+
+    /// The same plan, each batch cut into `ranks` equal shares of which this one is `rank`'s.
+    public func sharded(rank: Int, of ranks: Int) throws(DataError) -> BatchPlan {
+        guard ranks >= 1, (0..<ranks).contains(rank) else { throw .invalid("rank \(rank) is not one of 0..<\(ranks)") }
+        guard batchSize % ranks == 0 else {
+            throw .invalid("a batch of \(batchSize) does not split into \(ranks) equal shares: use a batch size divisible by \(ranks)")
+        }
+        guard partial == .drop || ranks == 1 else { throw .invalid("only whole batches split into shares (partial batches: drop)") }
+        var plan = self
+        plan.share = (rank, ranks)
+        return plan
+    }
+
     public var batchesPerEpoch: Int {
         partial == .drop ? set.count / batchSize : (set.count + batchSize - 1) / batchSize
     }
@@ -58,11 +75,14 @@ public struct BatchPlan: Sendable {
     public func batch(epoch: Int, index: Int, order: [Int]? = nil) -> Batch {
         precondition(index >= 0 && index < batchesPerEpoch, "batch \(index) outside 0..<\(batchesPerEpoch)")
         let order = order ?? self.order(epoch: epoch)
-        let lo = index * batchSize, hi = min(lo + batchSize, set.count)
+        let start = index * batchSize, share = batchSize / self.share.ranks
+        let lo = start + self.share.rank * share, hi = self.share.ranks > 1 ? lo + share : min(start + batchSize, set.count)
         let ids = Array(order[lo..<hi])
         let C = set.channels, H = set.height, W = set.width, plane = H * W
         var images = Tensor(uninitializedShape: [ids.count, C, H, W])
         var g = SeededGenerator(seed: seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(index) &* 0xC2B2_AE3D_27D4_EB4F))
+        // A share's images draw what they draw in the whole batch: skip the earlier images' three draws each.
+        if augment { for _ in 0..<(3 * (lo - start)) { _ = g.next() } }
         let scale = normalization.std.map { 1 / (255 * $0) }, shift = zip(normalization.mean, normalization.std).map { -$0 / $1 }
         set.pixels.withUnsafeBufferPointer { px in
             images.withUnsafeMutableBufferPointer { out in

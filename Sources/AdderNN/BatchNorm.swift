@@ -34,6 +34,14 @@ public final class BatchNorm: Layer {
     public func beginRecalibration() { recalibrated = 0 }
     public func endRecalibration() { recalibrated = nil }
 
+    /// The ranks of a data-parallel run (nil: this process alone). With ranks, training
+    /// forwards normalise with the statistics of the whole global batch (synchronised batch
+    /// norm) and backward sums Σg and Σg·x̂ over the ranks as well; dγ and dβ stay this
+    /// rank's share, to be summed with the other gradients.
+    public var collective: (any Collective)?
+    /// The ranks the last training forward was synchronised with: its backward must be too.
+    private var synchronisedWith: (any Collective)?
+
     private var normalized: Tensor?
     private var inverseStd: [Float] = []
     private var trainedForward = false
@@ -79,6 +87,10 @@ public final class BatchNorm: Layer {
             // Outputs: y, x̂, and the per-channel mean, variance and 1/σ.
             var out = [Tensor(uninitializedShape: x.shape), Tensor(uninitializedShape: x.shape),
                        Tensor(shape: [C]), Tensor(shape: [C]), Tensor(shape: [C])]
+            let ranks = training ? collective : nil
+            if let ranks {
+                synchronisedForward(x, n: n, plane: plane, ranks: ranks, into: &out)
+            } else {
             Tensor.withPointers([x, scale.value, shift.value], &out) { input, output in
                 let (xp, g, b) = (input[0], input[1], input[2])
                 let (yp, hp, mp, vp, ip) = (output[0], output[1], output[2], output[3], output[4])
@@ -111,10 +123,13 @@ public final class BatchNorm: Layer {
                     }
                 }
             }
+            }
             y = out[0]
             let xhat = out[1], mean = out[2].values, variance = out[3].values, inv = out[4].values
             guard training else { return y }
-            let unbias = Float(m) / Float(m - 1)
+            // With ranks, the statistics are the whole global batch's (every rank's share).
+            let total = m * (ranks?.size ?? 1)
+            let unbias = Float(total) / Float(total - 1)
             let momentum = recalibrated.map { 1 / Float($0 + 1) } ?? self.momentum
             if let k = recalibrated { recalibrated = k + 1 }
             runningMean.value.withUnsafeMutableBufferPointer { rm in
@@ -127,6 +142,7 @@ public final class BatchNorm: Layer {
             }
             batchMean = mean; batchVariance = variance
             normalized = xhat; inverseStd = inv; trainedForward = true
+            synchronisedWith = ranks
         } else {
             y = Tensor(uninitializedShape: x.shape)
             let rm = runningMean.value.values, rv = runningVariance.value.values
@@ -158,6 +174,9 @@ public final class BatchNorm: Layer {
         let inv = inverseStd
         // Outputs: dx, dγ, dβ (both overwritten, so made here).
         var out = [Tensor(uninitializedShape: xhat.shape), Tensor(shape: [C]), Tensor(shape: [C])]
+        if let ranks = synchronisedWith {
+            synchronisedBackward(gradOutput, xhat: xhat, n: n, plane: plane, ranks: ranks, into: &out)
+        } else {
         Tensor.withPointers([gradOutput, xhat, scale.value], &out) { input, output in
             let (gp, hp, ga) = (input[0], input[1], input[2])
             let (dp, dga, dba) = (output[0], output[1], output[2])
@@ -179,7 +198,9 @@ public final class BatchNorm: Layer {
                 }
             }
         }
+        }
         let dx = out[0]
+        synchronisedWith = nil
         scale.grad = out[1]; shift.grad = out[2]
         normalized = nil
         trainedForward = false
@@ -188,6 +209,111 @@ public final class BatchNorm: Layer {
 }
 
 extension BatchNorm {
+    /// The training forward's statistics over every rank's share of the batch: the mean
+    /// from Σx, then the variance about it (Σ(x − μ) and Σ(x − μ)², well conditioned when
+    /// |μ| ≫ σ as with adder outputs), then the same normalisation as one process.
+    private func synchronisedForward(_ x: Tensor, n: Int, plane: Int, ranks: any Collective, into out: inout [Tensor]) {
+        let C = channels
+        let total = Double(n * plane * ranks.size)
+        var sums = [Double](repeating: 0, count: C)
+        x.withUnsafeBufferPointer { xb in
+            sums.withUnsafeMutableBufferPointer { sp in
+                let xp = xb.baseAddress!, sp = sp.baseAddress!
+                Parallel.chunks(C) { lo, hi in
+                    for c in lo..<hi {
+                        var s = 0.0
+                        for i in 0..<n { let row = xp + (i * C + c) * plane; s += rowSums(row, row, plane, origin: 0).0 }
+                        sp[c] = s
+                    }
+                }
+            }
+        }
+        ranks.sum(&sums)
+        let centre = sums.map { Float($0 / total) }
+        var moments = [Double](repeating: 0, count: 2 * C)
+        x.withUnsafeBufferPointer { xb in
+            moments.withUnsafeMutableBufferPointer { mp in
+                let xp = xb.baseAddress!, mp = mp.baseAddress!
+                Parallel.chunks(C) { lo, hi in
+                    for c in lo..<hi {
+                        var s = 0.0, ss = 0.0
+                        for i in 0..<n {
+                            let row = xp + (i * C + c) * plane
+                            let (a, b) = rowSums(row, row, plane, origin: centre[c])
+                            s += a; ss += b
+                        }
+                        mp[2 * c] = s; mp[2 * c + 1] = ss
+                    }
+                }
+            }
+        }
+        ranks.sum(&moments)
+        Tensor.withPointers([x, scale.value, shift.value], &out) { input, output in
+            let (xp, g, b) = (input[0], input[1], input[2])
+            let (yp, hp, mp, vp, ip) = (output[0], output[1], output[2], output[3], output[4])
+            for c in 0..<C {
+                let d = moments[2 * c] / total
+                let v = Swift.max(0, moments[2 * c + 1] / total - d * d)
+                mp[c] = Float(Double(centre[c]) + d); vp[c] = Float(v); ip[c] = Float(1 / (v + Double(epsilon)).squareRoot())
+            }
+            Parallel.chunks(C) { lo, hi in
+                for c in lo..<hi {
+                    let muF = mp[c], istd = ip[c], gc = g[c], bc = b[c]
+                    for i in 0..<n {
+                        let o = (i * C + c) * plane
+                        for j in 0..<plane {
+                            let h = (xp[o + j] - muF) * istd
+                            hp[o + j] = h
+                            yp[o + j] = gc * h + bc
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Backward after a synchronised forward: Σg and Σg·x̂ are summed over the ranks before
+    /// dx is formed with the global count; dγ = Σg·x̂ and dβ = Σg are this rank's share.
+    private func synchronisedBackward(_ gradOutput: Tensor, xhat: Tensor, n: Int, plane: Int, ranks: any Collective, into out: inout [Tensor]) {
+        let C = channels
+        var sums = [Double](repeating: 0, count: 2 * C)
+        Tensor.withPointers([gradOutput, xhat], &out) { input, output in
+            let (gp, hp) = (input[0], input[1])
+            let (dga, dba) = (output[1], output[2])
+            sums.withUnsafeMutableBufferPointer { sp in
+                let sp = sp.baseAddress!
+                Parallel.chunks(C) { lo, hi in
+                    for c in lo..<hi {
+                        var sg = 0.0, sgh = 0.0
+                        for i in 0..<n {
+                            let o = (i * C + c) * plane
+                            let (a, b) = rowSums(gp + o, hp + o, plane)
+                            sg += a; sgh += b
+                        }
+                        dga[c] = Float(sgh); dba[c] = Float(sg)
+                        sp[2 * c] = sg; sp[2 * c + 1] = sgh
+                    }
+                }
+            }
+        }
+        ranks.sum(&sums)
+        let m = Float(n * plane * ranks.size), inv = inverseStd
+        Tensor.withPointers([gradOutput, xhat, scale.value], &out) { input, output in
+            let (gp, hp, ga) = (input[0], input[1], input[2])
+            let dp = output[0]
+            Parallel.chunks(C) { lo, hi in
+                for c in lo..<hi {
+                    let k = ga[c] * inv[c] / m
+                    let sgF = Float(sums[2 * c]), sghF = Float(sums[2 * c + 1])
+                    for i in 0..<n {
+                        let o = (i * C + c) * plane
+                        for j in 0..<plane { dp[o + j] = k * (m * gp[o + j] - sgF - hp[o + j] * sghF) }
+                    }
+                }
+            }
+        }
+    }
+
     /// How far the running statistics are from the last training batch's, averaged over
     /// channels: |μ_run − μ_batch| / σ_batch, and |ln(σ²_run / σ²_batch)|.
     public func drift() -> (meanGap: Double, logVarianceRatio: Double) {

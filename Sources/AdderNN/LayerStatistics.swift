@@ -35,12 +35,48 @@ extension Model {
     }
 
     /// One training step on a batch: forward, loss, backward, optimizer update.
+    ///
+    /// With `collective` (a data-parallel run), `images` is this rank's equal share of the
+    /// global batch: batch norm uses the global batch's statistics, the gradients are
+    /// averaged over the ranks before the update (so α_l sees the global gradient's norm),
+    /// and the result's loss and counts are the global batch's.
     @discardableResult
     public func trainStep(images: Tensor, labels: [Int], optimizer: SGD, learningRate: Float) -> SoftmaxCrossEntropy.Result {
         let logits = forward(images, training: true)
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels)
+        var result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels)
         backward(result.gradient)
+        if let ranks = collective {
+            averageGradients(optimizer.parameters.map(\.1), over: ranks)
+            var totals = [Double(result.loss), Double(result.correctTop1), Double(result.correctTop5)]
+            ranks.sum(&totals)
+            result = SoftmaxCrossEntropy.Result(loss: Float(totals[0] / Double(ranks.size)), gradient: result.gradient,
+                                                correctTop1: Int(totals[1]), correctTop5: Int(totals[2]))
+        }
         optimizer.step(learningRate: learningRate)
         return result
+    }
+
+    /// Replaces each parameter's gradient by its mean over the ranks: one sum of all of
+    /// them packed in one buffer, then ÷ ranks (every rank's loss is its share's mean).
+    private func averageGradients(_ parameters: [Parameter], over ranks: any Collective) {
+        let total = parameters.reduce(0) { $0 + $1.grad.count }
+        var packed = [Float](repeating: 0, count: total)
+        var offset = 0
+        for p in parameters {
+            p.grad.withUnsafeBufferPointer { g in
+                packed.withUnsafeMutableBufferPointer { d in _ = UnsafeMutableBufferPointer(rebasing: d[offset..<offset + g.count]).initialize(from: g) }
+            }
+            offset += p.grad.count
+        }
+        ranks.sum(&packed)
+        let scale = 1 / Float(ranks.size)
+        offset = 0
+        for p in parameters {
+            let n = p.grad.count
+            packed.withUnsafeBufferPointer { s in
+                p.grad.withUnsafeMutableBufferPointer { g in for i in 0..<n { g[i] = s[offset + i] * scale } }
+            }
+            offset += n
+        }
     }
 }

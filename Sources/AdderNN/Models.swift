@@ -104,6 +104,13 @@ public final class Model {
 
     public var inputShape: [Int] { kind.inputShape }
 
+    /// The ranks of a data-parallel run, or nil for a process training alone: with ranks,
+    /// `trainStep` takes this rank's share of each global batch and its batch norms are
+    /// synchronised (see `trainStep`, `BatchNorm.collective`).
+    public var collective: (any Collective)? {
+        didSet { for (_, bn) in batchNorms { bn.collective = collective } }
+    }
+
     /// Logits N × classes for an N × C × H × W batch.
     public func forward(_ x: Tensor, training: Bool) -> Tensor { root.forward(x, training: training) }
 

@@ -372,3 +372,25 @@ struct HostileDatasetFileTests {
         #expect(parsed.dimensions == [4, 2, 3] && parsed.bytes == (0..<24).map { UInt8($0) })
     }
 }
+
+@Suite("Batch shares of a data-parallel run")
+struct BatchShareTests {
+    /// Rank k's share is images [k·b, (k+1)·b) of the whole batch — pixels after
+    /// augmentation included — and a batch that does not split evenly is refused by name.
+    @Test func sharesMakeUpTheWholeBatch() throws {
+        let set = try Synthetic.make(count: 96, seed: 3)
+        let plan = try BatchPlan(set: set, batchSize: 24, shuffle: true, augment: true,
+                                 normalization: Normalization(mean: [0.5], std: [0.25]), partial: .drop, seed: 9)
+        let shares = try (0..<3).map { try plan.sharded(rank: $0, of: 3) }
+        for (epoch, index) in [(0, 0), (1, 3), (2, 1)] {
+            let whole = plan.batch(epoch: epoch, index: index)
+            let parts = shares.map { $0.batch(epoch: epoch, index: index) }
+            #expect(parts.flatMap(\.images.values) == whole.images.values)
+            #expect(parts.flatMap(\.labels) == whole.labels)
+            #expect(parts.map(\.images.shape) == Array(repeating: [8] + Array(whole.images.shape.dropFirst()), count: 3))
+        }
+        #expect(throws: DataError.invalid("a batch of 24 does not split into 5 equal shares: use a batch size divisible by 5")) {
+            _ = try plan.sharded(rank: 0, of: 5)
+        }
+    }
+}
