@@ -77,11 +77,15 @@ public final class RunQueue: Sendable {
     private let state: Mutex<State>
     private let idle = DispatchGroup()
     public let runsDirectory: String?
+    /// The ranks its runs train over (a process started by mpirun), or nil.
+    public let collective: (any Collective)?
 
     /// A queue starting at most `limit` runs at once, each with `threadsPerRun` kernel
-    /// threads (nil: the cores divided among the runs the limit allows, following the limit).
-    public init(runsDirectory: String?, limit: Int = RunQueue.defaultLimit, threadsPerRun: Int? = nil) {
+    /// threads (nil: the cores divided among the runs the limit allows, following the limit);
+    /// with `collective`, each run is trained data-parallel over its ranks (see `TrainingRun`).
+    public init(runsDirectory: String?, limit: Int = RunQueue.defaultLimit, threadsPerRun: Int? = nil, collective: (any Collective)? = nil) {
         self.runsDirectory = runsDirectory
+        self.collective = collective
         state = Mutex(State(limit: min(max(1, limit), RunQueue.maximumLimit), fixedThreads: threadsPerRun.map { max(1, $0) }))
     }
 
@@ -205,8 +209,8 @@ public final class RunQueue: Sendable {
         let run: TrainingRun
         do {
             switch item.work {
-            case .new(let config): run = try TrainingRun(config: config, runsDirectory: runsDirectory, threads: threads)
-            case .resume(let dir): run = try TrainingRun(resuming: dir, threads: threads)
+            case .new(let config): run = try TrainingRun(config: config, runsDirectory: runsDirectory, threads: threads, collective: collective)
+            case .resume(let dir): run = try TrainingRun(resuming: dir, threads: threads, collective: collective)
             }
         } catch {
             state.withLock { s in

@@ -34,17 +34,27 @@ public final class TrainingRun: Sendable {
     /// The number of chunks this run's kernels split into: its results depend only on
     /// its seed and this count, whatever other runs do at the same time.
     public let threads: Int
+    /// The ranks this run trains over, data-parallel (a job started by mpirun), or nil.
+    /// Every rank makes the same run; rank 0 alone writes the run directory, takes the
+    /// controls and tells the others, step by step (see `Trainer.exchangeControls`).
+    public let collective: (any Collective)?
+
+    /// True on the process that writes the run directory: rank 0, or a process alone.
+    public var isWriter: Bool { (collective?.rank ?? 0) == 0 }
 
     /// A new run writing to a fresh directory under `runsDirectory` (nil: in memory only),
-    /// its kernels split into `threads` chunks.
-    public init(config: ExperimentConfig, runsDirectory: String?, threads: Int = ProcessInfoCores.active) throws(RunError) {
+    /// its kernels split into `threads` chunks; with `collective`, trained over its ranks
+    /// (every rank makes the run; only rank 0 makes the directory).
+    public init(config: ExperimentConfig, runsDirectory: String?, threads: Int = ProcessInfoCores.active,
+                collective: (any Collective)? = nil) throws(RunError) {
         self.config = config
         self.threads = max(1, threads)
-        if let runsDirectory {
-            directory = try RunDirectory.create(in: runsDirectory, name: config.name, config: config)
-        } else {
-            directory = nil
+        self.collective = collective
+        var made: Result<String?, RunError> = .success(nil)
+        if let runsDirectory, (collective?.rank ?? 0) == 0 {
+            do throws(RunError) { made = .success(try RunDirectory.create(in: runsDirectory, name: config.name, config: config)) } catch { made = .failure(error) }
         }
+        directory = try TrainingRun.agreed(made, over: collective)
         resumeRequested = false
         var snapshot = RunSnapshot(config: config)
         snapshot.directory = directory
@@ -52,18 +62,39 @@ public final class TrainingRun: Sendable {
         queue = DispatchQueue(label: "adderlab.run.\(config.name)", qos: .userInitiated)
     }
 
-    /// Continues the run in `directory` from its last complete checkpoint.
-    public init(resuming directory: String, threads: Int = ProcessInfoCores.active) throws(RunError) {
+    /// Continues the run in `directory` from its last complete checkpoint (with
+    /// `collective`: rank 0 restores it and hands the state to the other ranks, which only
+    /// read its config.yaml).
+    public init(resuming directory: String, threads: Int = ProcessInfoCores.active, collective: (any Collective)? = nil) throws(RunError) {
         self.threads = max(1, threads)
-        // Refused at once when another process writes it (the lock itself is taken when training starts).
-        if let holder = RunLock.holder(of: directory) { throw RunLock.busy(directory, holder: holder) }
-        config = try RunDirectory.readConfig(directory)
-        self.directory = directory
+        self.collective = collective
+        let writer = (collective?.rank ?? 0) == 0
+        let read: Result<ExperimentConfig, RunError>
+        do throws(RunError) {
+            // Refused at once when another process writes it (the lock itself is taken when training starts).
+            if writer, let holder = RunLock.holder(of: directory) { throw RunLock.busy(directory, holder: holder) }
+            read = .success(try RunDirectory.readConfig(directory))
+        } catch {
+            read = .failure(error)
+        }
+        config = try TrainingRun.agreed(read, over: collective)
+        self.directory = writer ? directory : nil
         resumeRequested = true
         var snapshot = RunSnapshot(config: config)
         snapshot.directory = directory
         store = MetricsStore(snapshot)
         queue = DispatchQueue(label: "adderlab.run.\(config.name)", qos: .userInitiated)
+    }
+
+    /// `result`, once every rank has said whether it failed: the first failure of any rank
+    /// is thrown on all of them (alone: `result` itself).
+    static func agreed<T>(_ result: Result<T, RunError>, over ranks: (any Collective)?) throws(RunError) -> T {
+        if let ranks {
+            var mine: String?
+            if case .failure(let e) = result { mine = e.message }
+            if let first = ranks.firstFailure(mine) { throw RunError(first) }
+        }
+        return try result.get()
     }
 
     /// Starts training on the run's queue and returns at once; `onEnd` is called on that
@@ -73,7 +104,11 @@ public final class TrainingRun: Sendable {
         queue.async { [self] in
             defer { done.leave(); onEnd?() }
             do {
-                try Parallel.withThreads(threads) { () throws -> Void in try Trainer(run: self).train() }
+                // Made in its own scope so that a trainer refused by another rank lets go of the lock.
+                let trainer: Result<Trainer, RunError> = Parallel.withThreads(threads) {
+                    do { return .success(try Trainer(run: self)) } catch { return .failure(RunError(Trainer.describe(error))) }
+                }
+                try TrainingRun.agreed(trainer, over: collective).trainFromStart()
             } catch {
                 // Failed before training could start (data, set-up). A new run's directory gets
                 // the reason too (run.log and a failed event); a resumed run's record is left as
@@ -134,7 +169,10 @@ final class Trainer {
     lazy var sink = MetricsSink(store: run.store, directory: nil)
     let model: Model
     let optimizer: SGD
+    /// Whole batches: the sequence a process alone trains on (recalibration reads it).
     let plan: BatchPlan
+    /// This rank's share of each batch of `plan` (the whole batch without ranks).
+    let share: BatchPlan
     let testSet: ImageSet
     let normalization: Normalization
     let totalSteps: Int
@@ -151,17 +189,34 @@ final class Trainer {
     var resumedFrom = ""
     /// True when the resumed checkpoint's step was already evaluated.
     var evaluatedAtResume = false
+    /// With ranks: every rank's state checksum at the last check (`checkRanksAgree`).
+    var lastChecksums: [UInt64] = []
 
     var elapsed: Double { timeOffset + Date().timeIntervalSince(started) }
 
+    /// With the run's kernel threads: `train()`.
+    func trainFromStart() { Parallel.withThreads(run.threads) { train() } }
+
     /// Opens the run directory (resuming from its checkpoint) and trains to the end; a
-    /// failure ends the run with its reason.
+    /// failure ends the run with its reason. With ranks, every rank learns whether rank 0
+    /// could open the directory, then takes rank 0's state; a failure after that ends
+    /// every rank of the job (MPI_Abort), after rank 0 has recorded it.
     func train() {
+        let opened: Result<Void, RunError>
+        do { try open(); opened = .success(()) } catch { opened = .failure(RunError(Trainer.describe(error))) }
+        do throws(RunError) {
+            try TrainingRun.agreed(opened, over: run.collective)
+        } catch {
+            fail(error.message)
+            return
+        }
         do {
-            try open()
+            if let ranks = run.collective { try startTogether(ranks) }
             try trainLoop()
         } catch {
-            fail(Trainer.describe(error))
+            let message = Trainer.describe(error)
+            fail(message)
+            if let ranks = run.collective { abortJob(ranks, message) }
         }
     }
 
@@ -220,10 +275,16 @@ final class Trainer {
         } catch {
             throw RunError("\(config.name): \(error)")
         }
+        if let ranks = run.collective {
+            do { share = try plan.sharded(rank: ranks.rank, of: ranks.size) } catch { throw RunError("\(config.name): \(error)") }
+        } else {
+            share = plan
+        }
         totalSteps = plan.batchesPerEpoch * config.epochs
         let model = Model(config.model, placement: config.placement, classes: train.classes, featureDimensions: config.featureDimensions,
                           seed: UInt64(config.seed))
         model.setGradientRules(config.gradientRules)
+        model.collective = run.collective
         self.model = model
         optimizer = SGD(parameters: model.namedParameters, configuration: config.sgdConfiguration)
     }
@@ -335,11 +396,11 @@ final class Trainer {
     func trainLoop() throws {
         let schedule = config.learningRateSchedule(stepsPerEpoch: plan.batchesPerEpoch)
         let perEpoch = plan.batchesPerEpoch
-        let prefetcher = BatchPrefetcher(plan: plan, startEpoch: step / perEpoch, startIndex: step % perEpoch, endEpoch: config.epochs)
+        let prefetcher = BatchPrefetcher(plan: share, startEpoch: step / perEpoch, startIndex: step % perEpoch, endEpoch: config.epochs)
         defer { prefetcher.cancel() }
         var lastEval = evaluatedAtResume ? step : -1, lastCheckpoint = run.resumeRequested ? step : -1
         while step < totalSteps {
-            if try applyCommands() { try finishStopped(); return }
+            if try exchangeControls() { try finishStopped(); return }
             guard let batch = prefetcher.next() else { break }
             let t0 = Date()
             let lr = schedule.rate(at: step)
@@ -350,17 +411,20 @@ final class Trainer {
             let result = model.trainStep(images: batch.images, labels: batch.labels, optimizer: optimizer, learningRate: lr)
             step += 1
             let dt = Date().timeIntervalSince(t0)
-            trainCorrect += result.correctTop1; trainSeen += batch.labels.count
+            // The global batch's counts (with ranks, the result is summed over them).
+            let images = batch.labels.count * (run.collective?.size ?? 1)
+            trainCorrect += result.correctTop1; trainSeen += images
             if let problem = divergence(loss: result.loss) {
                 try setState(.diverged, problem)
                 return
             }
             let rec = StepRecord(step: step, epoch: Double(step) / Double(perEpoch), loss: Double(result.loss), learningRate: Double(lr),
-                                 imagesPerSecond: Double(batch.labels.count) / max(dt, 1e-9),
-                                 batchAccuracy: Double(result.correctTop1) / Double(batch.labels.count), time: elapsed)
+                                 imagesPerSecond: Double(images) / max(dt, 1e-9),
+                                 batchAccuracy: Double(result.correctTop1) / Double(images), time: elapsed)
             try publish(rec)
-            if step % config.layerStatsEvery == 0 || step == totalSteps { try publishLayers() }
-            if histogramsDue(at: step) { try publishHistograms() }
+            // Layer records, histograms and evaluations come from rank 0 (its share's outputs).
+            if run.isWriter, step % config.layerStatsEvery == 0 || step == totalSteps { try publishLayers() }
+            if run.isWriter, histogramsDue(at: step) { try publishHistograms() }
             let epochEnd = step % perEpoch == 0
             if (config.evalEvery > 0 && step % config.evalEvery == 0) || (config.evalEvery == 0 && epochEnd) || step == totalSteps {
                 try evaluate(); lastEval = step
@@ -371,6 +435,7 @@ final class Trainer {
         }
         if lastEval != step { try evaluate() }
         if lastCheckpoint != step { try checkpoint(epoch: nil) }
+        if let ranks = run.collective { try sink.log(ranksSummary(ranks)) }
         try setState(.finished)
     }
 
@@ -426,6 +491,7 @@ final class Trainer {
 
     func finishStopped() throws(RunError) {
         do { try checkpoint(epoch: nil) } catch { fail("stopped, but the checkpoint failed: \(error)"); return }
+        if let ranks = run.collective { try sink.log(ranksSummary(ranks)) }
         try setState(.stopped)
     }
 
@@ -463,8 +529,13 @@ final class Trainer {
     }
 
     /// Test loss and accuracy with running statistics, accuracy with batch statistics,
-    /// training accuracy since the last evaluation, and batch-norm drift.
+    /// training accuracy since the last evaluation, and batch-norm drift. With ranks, rank 0
+    /// alone evaluates, on whole batches (the others wait at the next step).
     func evaluate() throws(RunError) {
+        guard run.isWriter else { trainCorrect = 0; trainSeen = 0; return }
+        let ranks = model.collective
+        model.collective = nil
+        defer { model.collective = ranks }
         let drift = model.batchNorms.map { name, bn in
             let d = bn.drift()
             return DriftRecord(name: name, meanGap: d.meanGap, logVarianceRatio: d.logVarianceRatio)
@@ -524,6 +595,7 @@ final class Trainer {
     }
 
     func checkpoint(epoch: Int?) throws {
+        if let ranks = run.collective { try checkRanksAgree(ranks) }
         guard let path = run.directory else { return }
         let meta = CheckpointState(step: step, trainCorrect: trainCorrect, trainSeen: trainSeen, elapsed: elapsed, eta: eta,
                                    rules: Dictionary(uniqueKeysWithValues: model.adderLayers.map { ($0.0, $0.1.rules) }),
