@@ -72,28 +72,57 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Started by Open MPI's mpirun with more than one rank: one run, data-parallel over them.
+        let ranks: MPICollective?
+        do { ranks = try MPICollective.fromEnvironment() } catch { throw failure("error: \(error)") }
+        defer { ranks?.finalize() }
+        // Rank 0 speaks for the job; the others only train.
+        let speaks = (ranks?.rank ?? 0) == 0
+        func refuse(_ message: String) -> ExitCode { speaks ? failure(message) : ExitCode(1) }
         // Each run (and its directory) is made when the queue starts it, not before.
         var work: [RunQueue.Work] = []
         if let resume {
-            // Checked now so that a locked or unreadable run is refused before anything starts.
-            do { _ = try TrainingRun(resuming: resume) } catch { throw failure("error: \(error)") }
+            // Checked now so that a locked or unreadable run is refused before anything starts
+            // (with ranks, by the run itself, which tells every rank).
+            if ranks == nil {
+                do { _ = try TrainingRun(resuming: resume) } catch { throw failure("error: \(error)") }
+            }
             work = [.resume(directory: resume)]
         } else if let experiment {
             let file = Experiment.resolve(experiment)
             let loaded: Experiment
-            do { loaded = try Experiment.load(path: file, overrides: overrides) } catch { throw failure("error: \(error)") }
-            let picked = try RunCommand.pick(loaded, index: index, file: file)
+            do { loaded = try Experiment.load(path: file, overrides: overrides) } catch { throw refuse("error: \(error)") }
+            let picked: [Int]
+            do { picked = try RunCommand.pick(loaded, index: index, file: file) } catch { throw speaks ? error : ExitCode(1) }
             if list {
+                guard speaks else { return }
                 let rows = picked.map { ["\($0)", loaded.labels[$0].isEmpty ? "-" : loaded.labels[$0], loaded.runs[$0].name] }
                 let text = table(header: ["index", "label", "run"], rows: rows, rightAlign: false)
                 Console.line(text.split(separator: "\n").map { String($0.reversed().drop { $0 == " " }.reversed()) }.joined(separator: "\n"))
                 return
             }
-            if index != nil { emit("run \(picked[0]) of \(loaded.runs.count) in \(file): \(loaded.runs[picked[0]].name)") }
+            if let ranks, picked.count > 1 {
+                throw refuse("error: under mpirun one run trains over all \(ranks.size) ranks, and \(file) has \(picked.count) runs: pick one with --index K (`adderlab run \(experiment) --list` shows them)")
+            }
+            if index != nil && speaks { emit("run \(picked[0]) of \(loaded.runs.count) in \(file): \(loaded.runs[picked[0]].name)") }
             work = picked.map { .new(loaded.runs[$0]) }
         }
-        let split = RunQueue.split(runs: work.count, limit: queueOptions.parallel, threadsPerRun: queueOptions.threadsPerRun)
-        let queue = RunQueue(runsDirectory: runsDir ?? RunCommand.defaultRunsDirectory, limit: split.limit, threadsPerRun: split.threadsPerRun)
+        if let ranks, queueOptions.parallel != nil {
+            throw refuse("error: under mpirun the \(ranks.size) ranks train one run together; --parallel is for several runs in one process")
+        }
+        let split = RunQueue.split(runs: work.count, limit: queueOptions.parallel,
+                                   threadsPerRun: queueOptions.threadsPerRun ?? ranks.map { _ in RunCommand.threadsPerRank() })
+        let queue = RunQueue(runsDirectory: runsDir ?? RunCommand.defaultRunsDirectory, limit: split.limit, threadsPerRun: split.threadsPerRun,
+                             collective: ranks)
+        guard speaks else {
+            // Another rank: trains what rank 0 trains, silently (rank 0 reports, and stops the run on Ctrl-C).
+            let stopper = SignalStopper {}
+            defer { stopper.cancel() }
+            queue.enqueue(work)
+            while !queue.wait(seconds: 1) {}
+            if queue.contents().started.contains(where: { $0.snapshot().state != .finished }) { throw ExitCode(1) }
+            return
+        }
         let stopper = SignalStopper {
             Console.err("\nstopping: finishing the current step and writing checkpoints (again to quit at once)\n")
             queue.cancelAll()
@@ -117,6 +146,15 @@ struct RunCommand: ParsableCommand {
     }
 }
 
+extension RunCommand {
+    /// Kernel threads of each rank by default: this host's cores shared among the ranks
+    /// mpirun started on it (OMPI_COMM_WORLD_LOCAL_SIZE).
+    static func threadsPerRank(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
+        let local = environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init).map { min(max($0, 1), 4096) } ?? 1
+        return max(1, ProcessInfoCores.active / local)
+    }
+}
+
 /// Prints `message` to standard error and gives the exit status 1 to throw.
 func failure(_ message: String) -> ExitCode {
     Console.err(message + "\n")
@@ -128,14 +166,19 @@ final class Progress {
     let queue: RunQueue
     private(set) var runs: [TrainingRun] = []
     private var reportedRejections = 0
-    let tty = isatty(STDOUT_FILENO) == 1
+    /// Live lines on a terminal; plain log lines otherwise, and under mpirun (which hands each
+    /// rank a pseudo-terminal even when its own output goes to a file).
+    let tty: Bool
     var drawnLines = 0
     var lastPlain = Date.distantPast
     var reportedEvals: [Int] = []
     var reportedStates: [Int] = []
     var interval: Double { tty ? 0.25 : 1 }
 
-    init(queue: RunQueue) { self.queue = queue }
+    init(queue: RunQueue) {
+        self.queue = queue
+        tty = isatty(STDOUT_FILENO) == 1 && queue.collective == nil
+    }
 
     /// A line above the live lines.
     func note(_ line: String) { emit(line) }

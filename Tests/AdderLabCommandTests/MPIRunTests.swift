@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+import AdderTestSupport
+import AdderTrain
+
+/// `mpirun -np 2 adderlab run` with Open MPI (Debian's openmpi-bin, installed by `.ci/run`
+/// and the README's set-up): one run, data-parallel over two ranks.
+@Suite("adderlab run under Open MPI", .serialized, .timeLimit(.minutes(4)))
+struct MPIRunTests {
+    static let mpirun = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
+
+    /// `adderlab ARGS` on `ranks` ranks of mpirun.
+    static func mpi(_ ranks: Int, _ args: [String]) throws -> Subprocess.Result {
+        try Subprocess.run(["timeout", "200"] + mpirun + ["-np", "\(ranks)", Adderlab.binary] + args)
+    }
+
+    /// The only run directory under `runs`.
+    static func onlyRun(_ runs: String) throws -> String {
+        let names = try FileManager.default.contentsOfDirectory(atPath: runs).filter { !$0.hasPrefix(".") }
+        try #require(names.count == 1, "\(names)")
+        return runs + "/" + names[0]
+    }
+
+    static func losses(_ run: String) throws -> [Int: Double] {
+        Dictionary(try RunReader.read(directory: run).steps.map { ($0.step, $0.loss) }) { a, _ in a }
+    }
+
+    static func relative(_ a: Double, _ b: Double) -> Double { abs(a - b) / max(abs(b), 1e-12) }
+
+    static let smoke = ["--set", "trainSamples=1280", "--set", "testSamples=200", "--set", "epochs=1"]
+
+    @Test func openMPIIsInstalled() throws {
+        let r = try Subprocess.run(["mpirun", "--version"])
+        #expect(r.status == 0 && r.out.hasPrefix("mpirun (Open MPI) "), "install openmpi-bin (the README's set-up does): \(r.err)")
+    }
+
+    /// Two ranks with 32 images each against one process with the 64: the same losses for
+    /// all 20 steps, within 1e-4 relative; one run directory, written by rank 0, whose log
+    /// says the two ranks' weights are identical.
+    @Test func twoRanksTrainWhatOneProcessTrains() throws {
+        let together = tempDir(), alone = tempDir()
+        let job = try Self.mpi(2, ["run", Adderlab.experiments + "/smoke.yaml", "--runs-dir", together] + Self.smoke)
+        #expect(job.status == 0, "\(job.out)\n\(job.err)")
+        let single = try Adderlab.run(["run", Adderlab.experiments + "/smoke.yaml", "--runs-dir", alone, "--threads-per-run", "1"] + Self.smoke)
+        #expect(single.status == 0, "\(single.err)")
+        let run = try Self.onlyRun(together)
+        #expect(job.out.split(separator: "\n").first.map(String.init) == "run smoke → \(run)")
+        let a = try Self.losses(run), b = try Self.losses(try Self.onlyRun(alone))
+        #expect(a.keys.sorted() == Array(1...20) && b.keys.sorted() == Array(1...20))
+        let worst = (1...20).map { Self.relative(a[$0] ?? .nan, b[$0] ?? .nan) }.max() ?? .nan
+        #expect(worst < 1e-4, "largest relative loss difference \(worst)")
+        let history = try RunReader.read(directory: run)
+        #expect(history.events.last?.detail == "finished")
+        let log = try String(contentsOfFile: run + "/run.log", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(log.contains("data-parallel over 2 ranks: each trains on 32 of every batch of 64, with batch norm synchronised; rank 0 writes this directory"))
+        let summary = log.first { $0.hasPrefix("ranks: ") } ?? "none"
+        #expect(summary.wholeMatch(of: /ranks: weights identical on all 2 ranks \(checksum [0-9a-f]{16}\); rank 0 spent \d+\.\d s of \d+\.\d s in collective calls \(\d+\.\d%\)/) != nil, "\(summary)")
+    }
+
+    /// The job is killed (-9, every rank) after a checkpoint; `mpirun -np 2 adderlab run
+    /// --resume` continues it, and the steps after the checkpoint have the losses of a job
+    /// that was never killed.
+    @Test func aKilledJobResumes() throws {
+        let args = ["run", Adderlab.experiments + "/smoke.yaml", "--set", "trainSamples=6400", "--set", "testSamples=200",
+                    "--set", "epochs=2", "--set", "checkpointEvery=20"]
+        let whole = tempDir(), killed = tempDir()
+        let reference = try Self.mpi(2, args + ["--runs-dir", whole])
+        #expect(reference.status == 0, "\(reference.err)")
+        let job = try Subprocess(Self.mpirun + ["-np", "2", Adderlab.binary] + args + ["--runs-dir", killed])
+        var run = ""
+        let deadline = Date().addingTimeInterval(90)
+        while Date() < deadline {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: killed)) ?? []
+            if names.count == 1, let last = (try? RunReader.read(directory: killed + "/" + names[0]))?.steps.last, last.step >= 45 {
+                run = killed + "/" + names[0]
+                break
+            }
+            usleep(50_000)
+        }
+        kill(job.pid, SIGKILL)
+        // mpirun's ranks, whose command lines name this test's runs directory.
+        _ = try Subprocess.run(["pkill", "-9", "-f", killed])
+        _ = job.wait()
+        try #require(!run.isEmpty, "the job did not reach step 45")
+        let before = try RunReader.read(directory: run)
+        #expect(before.events.last?.detail != "finished")
+        let resumed = try Self.mpi(2, ["run", "--resume", run])
+        #expect(resumed.status == 0, "\(resumed.out)\n\(resumed.err)")
+        let after = try RunReader.read(directory: run)
+        #expect(after.steps.map(\.step) == Array(1...200))
+        let resume = after.events.first { $0.kind == .resumedFromCheckpoint }
+        let from = resume?.step ?? -1
+        #expect(from >= 40 && from % 20 == 0 && resume?.detail == "step \(from) of 200 from latest.safetensors", "\(String(describing: resume))")
+        #expect(after.events.last?.detail == "finished")
+        let a = try Self.losses(run), b = try Self.losses(try Self.onlyRun(whole))
+        let worst = (from + 1...from + 20).map { Self.relative(a[$0] ?? .nan, b[$0] ?? .nan) }.max() ?? .nan
+        #expect(worst < 1e-4, "largest relative loss difference after the resume \(worst)")
+    }
+
+    /// What mpirun cannot do is refused by name: a group of runs (one run trains over all
+    /// ranks), and a batch that does not split among the ranks.
+    @Test func refusals() throws {
+        let group = try smokeGroup()
+        let many = try Self.mpi(2, ["run", group, "--runs-dir", tempDir()] + small)
+        #expect(many.status == 1)
+        #expect(many.err.split(separator: "\n").first.map(String.init) ==
+                "error: under mpirun one run trains over all 2 ranks, and \(group) has 4 runs: pick one with --index K (`adderlab run \(group) --list` shows them)")
+        let runs = tempDir()
+        let odd = try Self.mpi(3, ["run", Adderlab.experiments + "/smoke.yaml", "--runs-dir", runs] + small)
+        #expect(odd.status == 1)
+        let reason = "rank 0: smoke: a batch of 64 does not split into 3 equal shares: use a batch size divisible by 3"
+        #expect(odd.out.split(separator: "\n").last.map(String.init) == "smoke: failed: \(reason)", "\(odd.out)\n\(odd.err)")
+        #expect(try RunReader.read(directory: try Self.onlyRun(runs)).events.last?.detail == "failed: " + reason)
+    }
+}
