@@ -76,7 +76,7 @@ struct BenchCommand: ParsableCommand {
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Milliseconds per training step (forward, backward, SGD) and images/s for the CNN, the AdderNet with the full-precision rules and with the sign rules; peak resident memory.",
-            discussion: "Steps run without the per-layer output statistics, as the trainer runs all but one step in layerStatsEvery (10 by default).")
+            discussion: "Steps run without the per-layer output statistics, as the trainer runs all but one step in layerStatsEvery (10 by default). Under mpirun (`mpirun -np N adderlab bench train`) each rank takes 1/N of the batch, data-parallel as `adderlab run` trains, and rank 0 prints the whole batch's rate and the time spent in collective calls.")
         @Option(name: .long, help: "The model (a CIFAR model or lenet5).") var model: ModelKind = .lenet5
         @Option(name: .long, help: "Batch size (default: 64 for LeNet-5-BN, 128 otherwise).") var batch: Int?
         @Option(name: .long, help: "Only this variant (default: all three; one is handy under a profiler).") var variant: Variant?
@@ -87,37 +87,55 @@ struct BenchCommand: ParsableCommand {
             if let batch, batch < 2 || batch > 4096 { throw ValidationError("--batch must be from 2 (batch norm) to 4096, got \(batch)") }
         }
 
-        func run() throws { try Parallel.withThreads(options.threads.count) { () throws -> Void in try measure() } }
+        func run() throws {
+            let ranks: MPICollective?
+            do { ranks = try MPICollective.fromEnvironment() } catch { throw failure("error: \(error)") }
+            defer { ranks?.finalize() }
+            try Parallel.withThreads(options.threads.count) { () throws -> Void in try measure(ranks: ranks) }
+        }
 
-        func measure() throws {
+        func measure(ranks: MPICollective?) throws {
             let kind = model
             let n = batch ?? (kind == .lenet5 ? 64 : 128)
+            let size = ranks?.size ?? 1
+            guard n % size == 0 else {
+                throw (ranks?.rank ?? 0) == 0 ? failure("error: --batch \(n) does not split into \(size) equal shares, one per rank: use a multiple of \(size)") : ExitCode(1)
+            }
             var rows: [[String]] = [], items: [JSON.Value] = []
             for v in Variant.allCases where variant == nil || variant == v {
                 let (name, placement, rules) = v.setup
                 Memory.releaseFreedBlocks()   // the previous variant's model is gone; drop its pages
                 Memory.resetPeakResident()
                 let m = Model(kind, placement: placement, seed: 1)
+                m.collective = ranks
                 if let rules { m.setGradientRules(filter: rules.0, input: rules.1) }
                 // As on 9 of every 10 training steps (layerStatsEvery: 10): no output statistics.
                 m.recordsOutputStatistics = false
                 var g = SeededGenerator(seed: 2)
-                let x = Tensor.normal(shape: [n] + kind.inputShape, generator: &g)
-                let labels = (0..<n).map { $0 % m.classes }
+                // This rank's share of the batch (all of it without ranks).
+                let x = Tensor.normal(shape: [n / size] + kind.inputShape, generator: &g)
+                let labels = (0..<n / size).map { $0 % m.classes }
                 let opt = SGD(parameters: m.namedParameters)
+                let before = ranks?.secondsInCalls ?? 0
                 let t = Timing.measure(repeats: options.repeats) { m.trainStep(images: x, labels: labels, optimizer: opt, learningRate: 0.01) }
+                // The warm-up step's collective time is counted too: the share is over repeats + 1 steps.
+                let collective = ((ranks?.secondsInCalls ?? 0) - before) / Double(options.repeats + 1)
                 let peak = Memory.peakResidentMiB()
                 rows.append([name, String(format: "%.2f", t.median * 1e3), String(format: "%.2f–%.2f", t.min * 1e3, t.max * 1e3),
-                             String(format: "%.0f", Double(n) / t.median), String(format: "%.0f", peak)])
+                             String(format: "%.0f", Double(n) / t.median), String(format: "%.0f", peak)]
+                            + (ranks == nil ? [] : [String(format: "%.2f", collective * 1e3)]))
                 items.append(.object([("variant", .string(name)), ("msPerStep", .number(t.median * 1e3)), ("msMin", .number(t.min * 1e3)),
                                       ("msMax", .number(t.max * 1e3)), ("imagesPerSecond", .number(Double(n) / t.median)),
-                                      ("peakResidentMiB", .number(peak))]))
+                                      ("peakResidentMiB", .number(peak))]
+                                     + (ranks == nil ? [] : [("collectiveMsPerStep", .number(collective * 1e3))])))
             }
+            guard (ranks?.rank ?? 0) == 0 else { return }
             if options.json {
-                Console.line(JSON.encode(.object([("model", .string(model.rawValue)), ("batch", .int(n)), ("threads", .int(Parallel.threads)), ("variants", .array(items))])))
+                Console.line(JSON.encode(.object([("model", .string(model.rawValue)), ("batch", .int(n)), ("threads", .int(Parallel.threads)), ("ranks", .int(size)), ("variants", .array(items))])))
             } else {
-                Console.line("\(model.rawValue), batch \(n), threads \(Parallel.threads); median (min–max) of \(options.repeats) steps after a warm-up\n")
-                Console.line(table(header: ["variant", "ms/step", "spread", "images/s", "peak MiB"], rows: rows))
+                let over = ranks.map { ", \($0.size) ranks of \(n / $0.size) images each (rank 0's figures)" } ?? ""
+                Console.line("\(model.rawValue), batch \(n), threads \(Parallel.threads)\(over); median (min–max) of \(options.repeats) steps after a warm-up\n")
+                Console.line(table(header: ["variant", "ms/step", "spread", "images/s", "peak MiB"] + (ranks == nil ? [] : ["collective ms"]), rows: rows))
             }
         }
     }

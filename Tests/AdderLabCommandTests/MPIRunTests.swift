@@ -112,4 +112,23 @@ struct MPIRunTests {
         #expect(odd.out.split(separator: "\n").last.map(String.init) == "smoke: failed: \(reason)", "\(odd.out)\n\(odd.err)")
         #expect(try RunReader.read(directory: try Self.onlyRun(runs)).events.last?.detail == "failed: " + reason)
     }
+
+    /// `bench train` over two ranks: rank 0 alone prints one record, for the whole batch,
+    /// with the time in collective calls; a batch that does not split is refused by name.
+    @Test func benchTrainOverRanks() throws {
+        let r = try Self.mpi(2, ["bench", "train", "--model", "lenet5", "--variant", "fp", "--threads", "1", "--repeats", "2", "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let lines = r.out.split(separator: "\n")
+        try #require(lines.count == 1, "\(r.out)")
+        let record = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(record["model"] as? String == "lenet5" && record["batch"] as? Int == 64 && record["ranks"] as? Int == 2 && record["threads"] as? Int == 1)
+        let variant = try #require((record["variants"] as? [[String: Any]])?.first)
+        #expect(Set(variant.keys) == ["variant", "msPerStep", "msMin", "msMax", "imagesPerSecond", "peakResidentMiB", "collectiveMsPerStep"])
+        let ms = variant["msPerStep"] as? Double ?? 0, rate = variant["imagesPerSecond"] as? Double ?? 0
+        #expect(ms > 0 && abs(rate - 64 / (ms / 1000)) < 1e-6 * rate)
+        #expect((variant["collectiveMsPerStep"] as? Double).map { $0 >= 0 && $0 < (variant["msMax"] as? Double ?? 0) } == true)
+        let odd = try Self.mpi(2, ["bench", "train", "--model", "lenet5", "--batch", "63", "--variant", "fp", "--repeats", "1"])
+        // mpirun adds its own lines about the exit status after rank 0's.
+        #expect(odd.status == 1 && odd.err.split(separator: "\n").first == "error: --batch 63 does not split into 2 equal shares, one per rank: use a multiple of 2", "\(odd.err)")
+    }
 }
