@@ -529,27 +529,29 @@ final class Trainer {
     }
 
     /// Test loss and accuracy with running statistics, accuracy with batch statistics,
-    /// training accuracy since the last evaluation, and batch-norm drift. With ranks, rank 0
-    /// alone evaluates, on whole batches (the others wait at the next step).
+    /// training accuracy since the last evaluation, and batch-norm drift. With ranks, each
+    /// rank evaluates every N-th test batch and the sums are added up; rank 0 records.
     func evaluate() throws(RunError) {
-        guard run.isWriter else { trainCorrect = 0; trainSeen = 0; return }
-        let ranks = model.collective
-        model.collective = nil
-        defer { model.collective = ranks }
         let drift = model.batchNorms.map { name, bn in
             let d = bn.drift()
             return DriftRecord(name: name, meanGap: d.meanGap, logVarianceRatio: d.logVarianceRatio)
         }
         // The remedy, when asked for: running statistics recomputed from the first training
         // batches of this epoch (the drift above is the one training left).
+        // With ranks, each forward takes this rank's share of the batch and batch norm sums
+        // over the ranks: every rank gets the running statistics of the whole batches.
         if config.batchNormRecalibration > 0 {
             let epoch = step / plan.batchesPerEpoch
-            model.recalibrateBatchNorm((0..<min(config.batchNormRecalibration, plan.batchesPerEpoch)).map { plan.batch(epoch: epoch, index: $0).images })
+            model.recalibrateBatchNorm((0..<min(config.batchNormRecalibration, plan.batchesPerEpoch)).map { share.batch(epoch: epoch, index: $0).images })
         }
-        let (loss, acc) = testPass(batchStatistics: false)
-        let (_, accBatch) = testPass(batchStatistics: true)
+        let running = testPass(batchStatistics: false), batch = testPass(batchStatistics: true)
+        var sums = [running.loss, Double(running.correct), Double(batch.correct)]
+        run.collective?.sum(&sums)
         let trainAcc = trainSeen > 0 ? Double(trainCorrect) / Double(trainSeen) : 0
         trainCorrect = 0; trainSeen = 0
+        guard run.isWriter else { return }
+        let count = Double(testSet.count)
+        let (loss, acc, accBatch) = (sums[0] / count, sums[1] / count, sums[2] / count)
         let rec = EvalRecord(step: step, epoch: Double(step) / Double(plan.batchesPerEpoch), testLoss: loss, testAccuracy: acc,
                              testAccuracyBatchStatistics: accBatch, trainAccuracy: trainAcc, time: elapsed, drift: drift)
         try sink.evaluation(rec)
@@ -578,20 +580,22 @@ final class Trainer {
         return rec
     }
 
-    func testPass(batchStatistics: Bool) -> (loss: Double, accuracy: Double) {
+    /// The summed loss and the correct count over the test batches this rank evaluates
+    /// (every one without ranks; with N ranks, batches rank, rank + N, …).
+    func testPass(batchStatistics: Bool) -> (loss: Double, correct: Int) {
         model.evaluateWithBatchStatistics(batchStatistics)
         defer { model.evaluateWithBatchStatistics(false) }
         // A validated set and normalisation: the plan cannot fail.
         let evalPlan = try! BatchPlan(set: testSet, batchSize: max(config.batchSize, 250), shuffle: false, augment: false,
                                       normalization: normalization, partial: .keep, seed: 0)
         var loss = 0.0, correct = 0
-        for i in 0..<evalPlan.batchesPerEpoch {
+        for i in stride(from: run.collective?.rank ?? 0, to: evalPlan.batchesPerEpoch, by: run.collective?.size ?? 1) {
             let b = evalPlan.batch(epoch: 0, index: i)
             let r = SoftmaxCrossEntropy.evaluate(logits: model.forward(b.images, training: false), labels: b.labels)
             loss += Double(r.loss) * Double(b.labels.count)
             correct += r.correctTop1
         }
-        return (loss / Double(testSet.count), Double(correct) / Double(testSet.count))
+        return (loss, correct)
     }
 
     func checkpoint(epoch: Int?) throws {

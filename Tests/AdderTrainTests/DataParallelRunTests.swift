@@ -74,4 +74,27 @@ struct DataParallelRunTests {
         let history = RunReader.read(metricsAt: ranks[0].directory! + "/metrics.jsonl")
         #expect(history.events.last?.detail == "failed: " + reason)
     }
+
+    /// Evaluation is shared among the ranks (every N-th test batch each) and batch-norm
+    /// recalibration runs on each rank's share with synchronised statistics: the records
+    /// match a single process's, and the ranks' running statistics never differ.
+    @Test func evaluationIsSharedAndRecalibrationAgrees() throws {
+        let config = smallConfig("eval", steps: 40, set: ["evalEvery=20", "batchNorm.recalibrate=3", "layerStatsEvery=10"])
+        let ranks = try makeRuns(config, in: tempDir())
+        for r in ranks { r.start() }
+        let ends = ranks.map { $0.wait() }
+        let alone = try TrainingRun(config: config, runsDirectory: tempDir(), threads: 1)
+        alone.start()
+        let single = alone.wait()
+        #expect(ends.map(\.state) == [.finished, .finished] && single.state == .finished)
+        #expect(ends[0].evals.map(\.step) == [20, 40] && single.evals.map(\.step) == [20, 40])
+        for (a, b) in zip(ends[0].evals, single.evals) {
+            // 40 steps apart by rounding: 2 of 500 test images may change class.
+            #expect(abs(a.testLoss - b.testLoss) <= 2e-3 * b.testLoss, "\(a.testLoss) vs \(b.testLoss)")
+            #expect(abs(a.testAccuracy - b.testAccuracy) <= 0.01 && abs(a.testAccuracyBatchStatistics - b.testAccuracyBatchStatistics) <= 0.01, "\(a) \(b)")
+        }
+        let log = try String(contentsOfFile: ranks[0].directory! + "/run.log", encoding: .utf8).split(separator: "\n")
+        #expect(!log.contains { $0.contains("differed") })
+        #expect(log.contains { $0.hasPrefix("ranks: weights identical on all 2 ranks") })
+    }
 }
