@@ -591,37 +591,60 @@ public final class Dashboard {
             }
             refresh()
         case .char(" "), .char("g"), .char("e"), .char("E"), .char("x"):
-            guard let run = focusedRun else {
+            let run = focusedRun
+            // A run another process trains (a CLI run, a Slurm task, an MPI job) takes controls
+            // through its directory's controls file.
+            let remote = run == nil ? state.focused.flatMap { e -> String? in
+                guard !e.snapshot.state.isTerminal, let dir = e.snapshot.directory, RunLock.holder(of: dir) != nil else { return nil }
+                return dir
+            } : nil
+            guard let snap = run?.snapshot() ?? (remote != nil ? state.focused?.snapshot : nil) else {
                 if let e = state.focused, e.snapshot.state.isTerminal {
                     state.message = "\(e.snapshot.config.name) has \(e.snapshot.state.rawValue)" + (e.snapshot.state == .finished ? "" : " (R resumes it)")
                 } else {
-                    state.message = state.focused == nil ? "select a run (Enter opens a group)" : "\(state.focused!.snapshot.config.name) is trained by another process; only runs launched here can be controlled"
+                    state.message = state.focused == nil ? "select a run (Enter opens a group)" : "\(state.focused!.snapshot.config.name) is not training: nothing to control"
                 }
                 return
             }
-            let snap = run.snapshot()
             guard !snap.state.isTerminal else { state.message = "\(snap.config.name) has \(snap.state.rawValue)"; return }
+            let name = snap.config.name
+            let command: RemoteCommand
             switch key {
             case .char(" "):
-                if snap.state == .paused { run.resumeTraining(); state.message = "resuming \(snap.config.name)" } else {
-                    run.pause(); state.message = "pausing \(snap.config.name) after this step"
-                }
+                command = snap.state == .paused ? .resume : .pause
+                state.message = snap.state == .paused ? "resuming \(name)" : "pausing \(name) after this step"
             case .char("g"):
-                if snap.config.placement.isCNN { state.message = "\(snap.config.name) is a CNN: it has no adder layers to flip"; return }
-                run.toggleGradientMode()
-                state.message = "flipping the gradient mode of \(snap.config.name)"
+                if snap.config.placement.isCNN { state.message = "\(name) is a CNN: it has no adder layers to flip"; return }
+                command = .toggleGradient
+                state.message = "flipping the gradient mode of \(name)"
             case .char("e"), .char("E"):
                 guard !snap.config.placement.isCNN, snap.config.strategy == .adaptive else {
-                    state.message = "η acts only in the adaptive learning rate of an AdderNet; \(snap.config.name) " + (snap.config.placement.isCNN ? "is a CNN" : "uses the \(snap.config.strategy.rawValue) strategy")
+                    state.message = "η acts only in the adaptive learning rate of an AdderNet; \(name) " + (snap.config.placement.isCNN ? "is a CNN" : "uses the \(snap.config.strategy.rawValue) strategy")
                     return
                 }
                 // Relative to η when the change takes effect: presses in a row compound.
                 let factor = key == .char("e") ? 1.25 : 1 / 1.25
-                run.scaleEta(by: factor)
-                state.message = String(format: "η of %@ × %g (η must stay > 0 and at most %g)", snap.config.name, factor, ExperimentConfig.maximumEta)
+                command = .scaleEta(factor)
+                state.message = String(format: "η of %@ × %g (η must stay > 0 and at most %g)", name, factor, ExperimentConfig.maximumEta)
             default:
-                run.stop()
-                state.message = "stopping \(snap.config.name) (checkpoint after this step)"
+                command = .stop
+                state.message = "stopping \(name) (checkpoint after this step)"
+            }
+            if let run {
+                switch command {
+                case .pause: run.pause()
+                case .resume: run.resumeTraining()
+                case .toggleGradient: run.toggleGradientMode()
+                case .scaleEta(let f): run.scaleEta(by: f)
+                case .stop: run.stop()
+                }
+            } else if let remote {
+                do {
+                    try RunControl.send(command, to: remote)
+                    state.message += " (sent to the process training it)"
+                } catch {
+                    state.message = "cannot send '\(command.line)' to \(name): \(error)"
+                }
             }
         case .resize: state.message = message
         default: state.message = message

@@ -19,6 +19,7 @@ public struct RunError: Error, CustomStringConvertible, Equatable {
 ///       checkpoints/            latest.safetensors and epoch-N.safetensors, written atomically
 ///       features.jsonl          2-D test-set features per evaluation (runs with `featureDimensions: 2`)
 ///       run.log                 human-readable log
+///       controls                controls sent by other processes, a line each (see `RunControl`)
 ///       .lock                   held by the process writing the run (see `RunLock`)
 public struct RunFiles: Sendable, Equatable {
     public let path: String
@@ -32,6 +33,8 @@ public struct RunFiles: Sendable, Equatable {
     public var metrics: String { path + "/" + RunFiles.metricsName }
     public var histograms: String { path + "/" + RunFiles.histogramsName }
     public var log: String { path + "/run.log" }
+    /// Controls from other processes (the dashboard) to the process writing the run.
+    public var controls: String { path + "/controls" }
     public static let featuresName = "features.jsonl"
     /// The 2-D features of the first test images at each evaluation (`FeatureRecord`),
     /// written only by runs whose model has a feature layer.
@@ -119,7 +122,7 @@ public final class RunDirectory {
             let what = st.st_mode & S_IFMT == S_IFLNK ? "a symbolic link" : "not a directory"
             throw RunError("\(files.checkpoints) is \(what); a run writes only files inside its directory")
         }
-        for file in [files.metrics, files.histograms, files.features, files.log] where lstat(file, &st) == 0 && st.st_mode & S_IFMT != S_IFREG {
+        for file in [files.metrics, files.histograms, files.features, files.log, files.controls] where lstat(file, &st) == 0 && st.st_mode & S_IFMT != S_IFREG {
             let what = st.st_mode & S_IFMT == S_IFLNK ? "a symbolic link" : "not a regular file"
             throw RunError("\(file) is \(what); a run writes only files inside its directory")
         }

@@ -302,7 +302,8 @@ public enum RunReader {
         }
         // Not interrupted while another process holds the run's lock: it is training there.
         if snap.state == .interrupted, let holder = RunLock.holder(of: directory) {
-            snap.state = .running
+            let paused = h.events.last { $0.kind == .pause || $0.kind == .resume }?.kind == .pause
+            snap.state = paused ? .paused : .running
             snap.message = "training in another process (\(holder))"
         }
         if let mode = h.events.last(where: { $0.kind == .gradientMode }), let rules = GradientRules(label: String(mode.detail.split(separator: " ").first ?? "")) {

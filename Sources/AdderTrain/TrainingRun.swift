@@ -189,6 +189,9 @@ final class Trainer {
     var resumedFrom = ""
     /// True when the resumed checkpoint's step was already evaluated.
     var evaluatedAtResume = false
+    /// The run directory's controls file, followed by the process writing the run from the
+    /// moment it holds the lock.
+    var controls: ControlFollower?
     /// With ranks: every rank's state checksum at the last check (`checkRanksAgree`).
     var lastChecksums: [UInt64] = []
 
@@ -249,6 +252,9 @@ final class Trainer {
         if let path = run.directory {
             lock = try RunLock(directory: path)
             try RunDirectory.checkInside(RunFiles(path))
+            // From here on the run is this process's (the dashboard shows it so): controls sent
+            // from now on are for it, those of earlier processes are not.
+            controls = ControlFollower(run: path)
         } else {
             lock = nil
         }
@@ -442,6 +448,7 @@ final class Trainer {
     /// Applies queued controls; true when the run must stop now.
     func applyCommands() throws(RunError) -> Bool {
         while true {
+            try takeRemoteCommands()
             for c in run.takeCommands() {
                 switch c {
                 case .pause where !paused:
@@ -469,6 +476,23 @@ final class Trainer {
             }
             if !paused { return false }
             run.sleepUntilCommand()
+        }
+    }
+
+    /// Queues the commands added to the run directory's controls file since the last look
+    /// (by the dashboard of another process), as if they came from this process.
+    func takeRemoteCommands() throws(RunError) {
+        guard let controls else { return }
+        let (commands, ignored) = controls.poll()
+        for line in ignored { try sink.log("ignored a line of controls: \(line); expected \(RemoteCommand.expected)") }
+        for c in commands {
+            switch c {
+            case .pause: run.pause()
+            case .resume: run.resumeTraining()
+            case .stop: run.stop()
+            case .toggleGradient: run.toggleGradientMode()
+            case .scaleEta(let f): run.scaleEta(by: f)
+            }
         }
     }
 

@@ -118,6 +118,7 @@ struct EndToEndTests {
     /// The lifecycle as a user meets it: the gradient ablation launched from the launcher
     /// (synthetic set, 1 epoch) with a limit of 1 shows 1 run training and 20 queued; a
     /// headless run started by another process shows as running; stopped there, it is
+    /// paused and resumed from here (Space, through its controls file); stopped there, it is
     /// resumed here with R (and started at once with Space).
     @Test func queueOtherProcessesAndResume() throws {
         let dir = temporaryDirectory("e2e-queue")
@@ -160,6 +161,20 @@ struct EndToEndTests {
         _ = try waitFor(30, "the headless run training") { s in
             if headlessRow(s) == nil { try? keys("r") }
             return headlessRow(s)?.contains("running*") == true && s.contains("2 training")
+        }
+        // Space pauses it through its directory's controls file, and again resumes it.
+        for _ in 0..<25 { try keys("Up") }
+        try keys("Space")
+        _ = try waitFor(10, "the pause sent") { $0.contains("pausing headless after this step (sent to the process training it)") }
+        _ = try waitFor(30, "the headless run paused") { s in
+            if headlessRow(s)?.contains("paused*") != true { try? keys("r") }
+            return headlessRow(s)?.contains("paused*") == true
+        }
+        try keys("Space")
+        _ = try waitFor(10, "the resume sent") { $0.contains("resuming headless (sent to the process training it)") }
+        _ = try waitFor(30, "the headless run running again") { s in
+            if headlessRow(s)?.contains("running*") != true { try? keys("r") }
+            return headlessRow(s)?.contains("running*") == true
         }
         // Stopped there (Ctrl-C: a checkpoint), it reads as stopped here.
         _ = try waitFor(30, "the headless run's first step") { _ in
