@@ -411,9 +411,10 @@ final class Trainer {
             let t0 = Date()
             let lr = schedule.rate(at: step)
             // Output statistics cost a pass per layer: only on steps that publish them.
-            model.recordsOutputStatistics = (step + 1) % config.layerStatsEvery == 0 || step + 1 == totalSteps
+            // (With ranks, only rank 0 publishes them.)
+            model.recordsOutputStatistics = run.isWriter && ((step + 1) % config.layerStatsEvery == 0 || step + 1 == totalSteps)
             // Outputs are kept (for their histograms) only on the steps that record them.
-            model.keepsOutputs = histogramsDue(at: step + 1)
+            model.keepsOutputs = run.isWriter && histogramsDue(at: step + 1)
             let result = model.trainStep(images: batch.images, labels: batch.labels, optimizer: optimizer, learningRate: lr)
             step += 1
             let dt = Date().timeIntervalSince(t0)
