@@ -38,9 +38,9 @@ extension Model {
     @discardableResult
     public func trainStep(images: Tensor, labels: [Int], optimizer: SGD, learningRate: Float) -> SoftmaxCrossEntropy.Result {
         let logits = forward(images, training: true)
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels)
+        let result = StepProfile.measure(.elementwise) { SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels) }
         backward(result.gradient)
-        optimizer.step(learningRate: learningRate)
+        StepProfile.measure(.optimizer) { optimizer.step(learningRate: learningRate) }
         return result
     }
 }

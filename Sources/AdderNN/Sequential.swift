@@ -15,11 +15,11 @@ public final class Sequential: Layer {
     public var children: [(String, any Layer)] { layers }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        layers.reduce(x) { $1.1.forward($0, training: training) }
+        layers.reduce(x) { $1.1.profiledForward($0, training: training) }
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        layers.reversed().reduce(gradOutput) { $1.1.backward($0) }
+        layers.reversed().reduce(gradOutput) { $1.1.profiledBackward($0) }
     }
 
     public func outputShape(for input: [Int]) throws(TensorError) -> [Int] {

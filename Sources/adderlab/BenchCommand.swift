@@ -80,6 +80,8 @@ struct BenchCommand: ParsableCommand {
         @Option(name: .long, help: "The model (a CIFAR model or lenet5).") var model: ModelKind = .lenet5
         @Option(name: .long, help: "Batch size (default: 64 for LeNet-5-BN, 128 otherwise).") var batch: Int?
         @Option(name: .long, help: "Only this variant (default: all three; one is handy under a profiler).") var variant: Variant?
+        @Flag(name: .long, help: "Also print milliseconds per step by part (adder forward, adder input and filter gradients, GEMM, batch norm, im2col/col2im, elementwise, optimizer), measured on the timed steps.")
+        var breakdown = false
         @OptionGroup var options: Options
 
         func validate() throws {
@@ -92,7 +94,7 @@ struct BenchCommand: ParsableCommand {
         func measure() throws {
             let kind = model
             let n = batch ?? (kind == .lenet5 ? 64 : 128)
-            var rows: [[String]] = [], items: [JSON.Value] = []
+            var rows: [[String]] = [], items: [JSON.Value] = [], breakdowns: [(String, StepBreakdown)] = []
             for v in Variant.allCases where variant == nil || variant == v {
                 let (name, placement, rules) = v.setup
                 Memory.releaseFreedBlocks()   // the previous variant's model is gone; drop its pages
@@ -105,20 +107,42 @@ struct BenchCommand: ParsableCommand {
                 let x = Tensor.normal(shape: [n] + kind.inputShape, generator: &g)
                 let labels = (0..<n).map { $0 % m.classes }
                 let opt = SGD(parameters: m.namedParameters)
-                let t = Timing.measure(repeats: options.repeats) { m.trainStep(images: x, labels: labels, optimizer: opt, learningRate: 0.01) }
+                var t: Timing
+                var breakdownJSON: [(String, JSON.Value)] = []
+                if breakdown {
+                    let b = m.profiledSteps(images: x, labels: labels, optimizer: opt, learningRate: 0.01, repeats: options.repeats)
+                    t = b.timing
+                    breakdowns.append((name, b))
+                    breakdownJSON = [("breakdownMs", .object(zip(StepProfile.Part.allCases, b.parts).map { ($0.label, .number($1 * 1e3)) }
+                                                               + [("other", .number(b.other * 1e3))])),
+                                     ("meanMsPerStep", .number(b.meanStep * 1e3))]
+                } else {
+                    t = Timing.measure(repeats: options.repeats) { m.trainStep(images: x, labels: labels, optimizer: opt, learningRate: 0.01) }
+                }
                 let peak = Memory.peakResidentMiB()
                 rows.append([name, String(format: "%.2f", t.median * 1e3), String(format: "%.2f–%.2f", t.min * 1e3, t.max * 1e3),
                              String(format: "%.0f", Double(n) / t.median), String(format: "%.0f", peak)])
                 items.append(.object([("variant", .string(name)), ("msPerStep", .number(t.median * 1e3)), ("msMin", .number(t.min * 1e3)),
                                       ("msMax", .number(t.max * 1e3)), ("imagesPerSecond", .number(Double(n) / t.median)),
-                                      ("peakResidentMiB", .number(peak))]))
+                                      ("peakResidentMiB", .number(peak))] + breakdownJSON))
             }
             if options.json {
                 Console.line(JSON.encode(.object([("model", .string(model.rawValue)), ("batch", .int(n)), ("threads", .int(Parallel.threads)), ("variants", .array(items))])))
             } else {
                 Console.line("\(model.rawValue), batch \(n), threads \(Parallel.threads); median (min–max) of \(options.repeats) steps after a warm-up\n")
                 Console.line(table(header: ["variant", "ms/step", "spread", "images/s", "peak MiB"], rows: rows))
+                if !breakdowns.isEmpty {
+                    Console.line("\nms per step by part, mean of the \(options.repeats) timed steps (share of the mean step)\n")
+                    Console.line(table(header: ["part"] + breakdowns.map(\.0), rows: Train.breakdownRows(breakdowns.map(\.1))))
+                }
             }
+        }
+
+        /// One row per part, then "other" (the step less the parts) and the mean step: "12.34 (5.6%)".
+        static func breakdownRows(_ b: [StepBreakdown]) -> [[String]] {
+            func cell(_ seconds: Double, _ step: Double) -> String { String(format: "%.2f (%.1f%%)", seconds * 1e3, 100 * seconds / step) }
+            return StepProfile.Part.allCases.map { part in [part.label] + b.map { cell($0.parts[part.rawValue], $0.meanStep) } }
+                + [["other"] + b.map { cell($0.other, $0.meanStep) }, ["step"] + b.map { cell($0.meanStep, $0.meanStep) }]
         }
     }
 }
