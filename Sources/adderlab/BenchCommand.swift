@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the adder kernels against OpenBLAS sgemm, and training steps per model.",
-        subcommands: [Kernels.self, Train.self]
+        subcommands: [Kernels.self, Train.self, Epoch.self]
     )
 
     struct Options: ParsableArguments {
