@@ -1,4 +1,5 @@
 import AdderCore
+import CVector
 
 /// Batch normalisation over N×C (1-d) or N×C×H×W (2-d) inputs, as PyTorch's
 /// BatchNorm1d/2d: batch statistics in training (biased variance to normalise,
@@ -18,6 +19,11 @@ public final class BatchNorm: Layer {
     public private(set) var batchMean: [Float]
     public private(set) var batchVariance: [Float]
     public var typeName: String { dimensions == 1 ? "BatchNorm1d" : "BatchNorm2d" }
+
+    /// The ReLU that follows is applied here: the output is max(γ·x̂ + β, 0), and backward
+    /// takes the gradient through it (set by `fuseBatchNormReLU`, with the ReLU passing
+    /// values through). Saves the ReLU's passes over memory, forward and backward.
+    public var fusedReLU = false
 
     /// In evaluation, normalise with the batch's own statistics instead of the running
     /// ones (the running statistics are left alone). Used to measure how far the running
@@ -72,7 +78,7 @@ public final class BatchNorm: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let (n, plane) = checkInput(x)
         let m = n * plane
-        let C = channels
+        let C = channels, relu = fusedReLU
         var y: Tensor
         if training || evaluateWithBatchStatistics {
             precondition(m > 1, "\(typeName)(\(channels)) needs more than one value per channel in training, got input \(x.shape)")
@@ -102,10 +108,18 @@ public final class BatchNorm: Layer {
                         let gc = g[c], bc = b[c]   // locals: the stores below could alias g and b
                         for i in 0..<n {
                             let o = (i * C + c) * plane
-                            for j in 0..<plane {
-                                let h = (xp[o + j] - muF) * istd
-                                hp[o + j] = h
-                                yp[o + j] = gc * h + bc
+                            if relu {
+                                for j in 0..<plane {
+                                    let h = (xp[o + j] - muF) * istd
+                                    hp[o + j] = h
+                                    yp[o + j] = reluAffine(gc, h, bc)
+                                }
+                            } else {
+                                for j in 0..<plane {
+                                    let h = (xp[o + j] - muF) * istd
+                                    hp[o + j] = h
+                                    yp[o + j] = gc * h + bc
+                                }
                             }
                         }
                     }
@@ -138,7 +152,11 @@ public final class BatchNorm: Layer {
                         let b = beta[c] - a * rm[c]
                         for i in 0..<n {
                             let o = (i * C + c) * plane
-                            for j in 0..<plane { yb[o + j] = a * xb[o + j] + b }
+                            if relu {
+                                for j in 0..<plane { let v = a * xb[o + j] + b; yb[o + j] = v > 0 ? v : 0 }
+                            } else {
+                                for j in 0..<plane { yb[o + j] = a * xb[o + j] + b }
+                            }
                         }
                     }
                 }
@@ -147,34 +165,36 @@ public final class BatchNorm: Layer {
         return y
     }
 
-    /// Training-mode backward: dx = γ·σ⁻¹/M · (M·g − Σg − x̂·Σ(g·x̂)).
+    /// Training-mode backward: dx = γ·σ⁻¹/M · (M·g − Σg − x̂·Σ(g·x̂)); with the ReLU fused,
+    /// g is first zeroed where γ·x̂ + β ≤ 0 (the ReLU's gradient).
     public func backward(_ gradOutput: Tensor) -> Tensor {
         guard trainedForward, let xhat = normalized else {
             preconditionFailure("\(typeName).backward called without a training forward pass")
         }
         gradOutput.checkShape(xhat.shape, "\(typeName)(\(channels)) output gradient")
         let (n, plane) = checkInput(xhat)
-        let C = channels, m = Float(n * plane)
+        let C = channels, m = Float(n * plane), relu = fusedReLU
         let inv = inverseStd
         // Outputs: dx, dγ, dβ (both overwritten, so made here).
         var out = [Tensor(uninitializedShape: xhat.shape), Tensor(shape: [C]), Tensor(shape: [C])]
-        Tensor.withPointers([gradOutput, xhat, scale.value], &out) { input, output in
-            let (gp, hp, ga) = (input[0], input[1], input[2])
+        Tensor.withPointers([gradOutput, xhat, scale.value, shift.value], &out) { input, output in
+            let (gp, hp, ga, be) = (input[0], input[1], input[2], input[3])
             let (dp, dga, dba) = (output[0], output[1], output[2])
             Parallel.chunks(C) { lo, hi in
                 for c in lo..<hi {
+                    let gc = ga[c], bc = be[c]
                     var sg = 0.0, sgh = 0.0
                     for i in 0..<n {
                         let o = (i * C + c) * plane
-                        let (a, b) = rowSums(gp + o, hp + o, plane)
+                        let (a, b) = relu ? reluRowSums(gp + o, hp + o, plane, scale: gc, shift: bc) : rowSums(gp + o, hp + o, plane)
                         sg += a; sgh += b
                     }
                     dga[c] = Float(sgh); dba[c] = Float(sg)
-                    let k = ga[c] * inv[c] / m
+                    let k = gc * inv[c] / m
                     let sgF = Float(sg), sghF = Float(sgh)
                     for i in 0..<n {
                         let o = (i * C + c) * plane
-                        for j in 0..<plane { dp[o + j] = k * (m * gp[o + j] - sgF - hp[o + j] * sghF) }
+                        inputGradientRow(gp + o, hp + o, dp + o, plane, relu: relu, gamma: gc, beta: bc, k: k, m: m, sg: sgF, sgh: sghF)
                     }
                 }
             }
@@ -228,5 +248,59 @@ import Glibc
     }
     var s = Double((s0 + s1).sum()), q = Double((q0 + q1).sum())
     while j < count { let d = Double(a[j] - origin); s += d; q += d * Double(b[j] - origin); j += 1 }
+    return (s, q)
+}
+
+/// max(γ·x̂ + β, 0): the fused ReLU's output; the same expression decides, in backward,
+/// where its gradient passes.
+@inline(__always) func reluAffine(_ gamma: Float, _ h: Float, _ beta: Float) -> Float {
+    let v = gamma * h + beta
+    return v > 0 ? v : 0
+}
+
+/// dx = k·(m·g − Σg − x̂·Σ(g·x̂)) over a row, 8 lanes at a time; with `relu`, g is the fused
+/// ReLU's gradient g' (g where γ·x̂ + β > 0, else 0). (A plain loop over the row measured
+/// 1.8× slower than these vectors.)
+@inline(__always) func inputGradientRow(_ g: UnsafePointer<Float>, _ h: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ count: Int,
+                                        relu: Bool, gamma: Float, beta: Float, k: Float, m: Float, sg: Float, sgh: Float) {
+    typealias V = SIMD8<Float>
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    var j = 0
+    if relu {
+        while j + 8 <= count {
+            let hv = load(h + j), gv = adder_relu_gate8(load(g + j), hv, gamma, beta)
+            UnsafeMutableRawPointer(dx + j).storeBytes(of: k * (m * gv - sg - hv * sgh), as: V.self)
+            j += 8
+        }
+    } else {
+        while j + 8 <= count {
+            UnsafeMutableRawPointer(dx + j).storeBytes(of: k * (m * load(g + j) - sg - load(h + j) * sgh), as: V.self)
+            j += 8
+        }
+    }
+    while j < count {
+        let gj = !relu || reluAffine(gamma, h[j], beta) > 0 ? g[j] : 0
+        dx[j] = k * (m * gj - sg - h[j] * sgh)
+        j += 1
+    }
+}
+
+/// `rowSums(g, x̂, count)` with g zeroed where γ·x̂ + β ≤ 0: (Σ g', Σ g'·x̂) of the fused
+/// ReLU's gradient g', in the same 8-lane partials.
+@inline(__always) func reluRowSums(_ g: UnsafePointer<Float>, _ h: UnsafePointer<Float>, _ count: Int,
+                                   scale gamma: Float, shift beta: Float) -> (Double, Double) {
+    typealias V = SIMD8<Float>
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    var s0 = V(), s1 = V(), q0 = V(), q1 = V()
+    var j = 0
+    while j + 16 <= count {
+        let h0 = load(h + j), h1 = load(h + j + 8)
+        let a0 = adder_relu_gate8(load(g + j), h0, gamma, beta), a1 = adder_relu_gate8(load(g + j + 8), h1, gamma, beta)
+        s0 += a0; s1 += a1
+        q0 = q0.addingProduct(a0, h0); q1 = q1.addingProduct(a1, h1)
+        j += 16
+    }
+    var s = Double((s0 + s1).sum()), q = Double((q0 + q1).sum())
+    while j < count { let a = reluAffine(gamma, h[j], beta) > 0 ? Double(g[j]) : 0; s += a; q += a * Double(h[j]); j += 1 }
     return (s, q)
 }

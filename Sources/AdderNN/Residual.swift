@@ -14,6 +14,7 @@ public final class Residual: Layer {
         self.typeName = typeName
         self.body = body
         self.shortcut = shortcut
+        fuseBatchNormReLU(body.map(\.1))   // the body's last batch norm is followed by the add, not fused
     }
 
     public var children: [(String, any Layer)] {

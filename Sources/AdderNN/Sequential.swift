@@ -6,11 +6,16 @@ public final class Sequential: Layer {
     public let layers: [(String, any Layer)]
     public var typeName: String { "Sequential" }
 
+    /// A batch norm directly followed by a ReLU is fused (`fuseBatchNormReLU`).
     public init(_ layers: [any Layer]) {
         self.layers = layers.enumerated().map { (String($0.offset), $0.element) }
+        fuseBatchNormReLU(layers)
     }
 
-    public init(named layers: [(String, any Layer)]) { self.layers = layers }
+    public init(named layers: [(String, any Layer)]) {
+        self.layers = layers
+        fuseBatchNormReLU(layers.map(\.1))
+    }
 
     public var children: [(String, any Layer)] { layers }
 

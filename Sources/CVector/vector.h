@@ -31,4 +31,13 @@ static inline __attribute__((always_inline)) float adder_opaque_one(void) {
     return one;
 }
 
+/// g where gamma·h + beta > 0, else 0, per lane: the gradient through the ReLU fused into
+/// batch norm (h = x̂). Not contracted into an FMA, so that the lanes decide exactly as
+/// Swift's gamma * h + beta > 0 does in the forward pass; a compare and an and.
+static inline __attribute__((always_inline)) adder_float8 adder_relu_gate8(adder_float8 g, adder_float8 h, float gamma, float beta) {
+#pragma clang fp contract(off)
+    adder_float8 v = (adder_float8)(gamma) * h + (adder_float8)(beta);
+    return v > 0 ? g : (adder_float8)(0.0f);
+}
+
 #endif
