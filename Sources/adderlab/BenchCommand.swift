@@ -51,7 +51,7 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             if options.json { Console.line(JSON.encode(.array(items))) } else {
-                Console.line("threads \(Parallel.threads); median of \(options.repeats) after a warm-up; G pairs/s (adder), G MAC/s (sgemm)\n")
+                Console.line("threads \(Parallel.threads), OpenBLAS \(BLAS.coreName); median of \(options.repeats) after a warm-up; G pairs/s (adder), G MAC/s (sgemm)\n")
                 Console.line(table(header: ["model", "layer shape T×K×P", "fwd", "dX ht", "dW sign", "dW fp", "sgemm", "fwd/sgemm"], rows: rows))
                 Console.line("\nconvolution input gradient dX = Wᵀ·G: MACKernels against OpenBLAS, G MAC/s\n")
                 Console.line(table(header: ["model", "layer shape T×K×P", "MACKernels", "sgemm", "ratio"], rows: macRows))
@@ -127,9 +127,10 @@ struct BenchCommand: ParsableCommand {
                                       ("peakResidentMiB", .number(peak))] + breakdownJSON))
             }
             if options.json {
-                Console.line(JSON.encode(.object([("model", .string(model.rawValue)), ("batch", .int(n)), ("threads", .int(Parallel.threads)), ("variants", .array(items))])))
+                Console.line(JSON.encode(.object([("model", .string(model.rawValue)), ("batch", .int(n)), ("threads", .int(Parallel.threads)), ("openblasCore", .string(BLAS.coreName)),
+                                            ("variants", .array(items))])))
             } else {
-                Console.line("\(model.rawValue), batch \(n), threads \(Parallel.threads); median (min–max) of \(options.repeats) steps after a warm-up\n")
+                Console.line("\(model.rawValue), batch \(n), threads \(Parallel.threads), OpenBLAS \(BLAS.coreName); median (min–max) of \(options.repeats) steps after a warm-up\n")
                 Console.line(table(header: ["variant", "ms/step", "spread", "images/s", "peak MiB"], rows: rows))
                 if !breakdowns.isEmpty {
                     Console.line("\nms per step by part, mean of the \(options.repeats) timed steps (share of the mean step)\n")

@@ -69,7 +69,7 @@ extension BenchCommand {
                                       ("evaluationSeconds", .number(r.evaluation)), ("testAccuracy", .number(r.accuracy))]))
             }
             if json { Console.line(JSON.encode(.array(items))); return }
-            Console.line("variant \(variant.rawValue), \(epochs) epoch\(epochs == 1 ? "" : "s"), threads \(threads.count); images/s over the whole run, of its steps, and of \(stepRepeats) bench steps; seconds\n")
+            Console.line("variant \(variant.rawValue), \(epochs) epoch\(epochs == 1 ? "" : "s"), threads \(threads.count), OpenBLAS \(BLAS.coreName); images/s over the whole run, of its steps, and of \(stepRepeats) bench steps; seconds\n")
             Console.line(table(header: ["workload", "images", "run s", "run img/s", "steps img/s", "bench step img/s", "run/bench",
                                         "start-up s", "eval s", "rest s"], rows: rows))
         }

@@ -96,4 +96,20 @@ struct BenchCommandTests {
         let tmp = FileManager.default.temporaryDirectory.path
         return Set(((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).filter { $0.hasPrefix("adderlab-bench-epoch-") })
     }
+
+    /// OpenBLAS's kernels: a core the environment names is used as named (Prescott included);
+    /// with none named, never the Prescott fallback (the command runs itself again with
+    /// Haswell's when OpenBLAS fell back to it).
+    @Test func openBLASCore() throws {
+        func core(_ argvPrefix: [String], _ environment: [String: String]) throws -> String? {
+            let r = try Subprocess.run(argvPrefix + [Adderlab.binary, "bench", "train", "--repeats", "1", "--variant", "cnn", "--json"],
+                                       environment: environment)
+            #expect(r.status == 0, "\(r.err)")
+            return (try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])?["openblasCore"] as? String
+        }
+        #expect(try core([], ["OPENBLAS_CORETYPE": "SkylakeX"]) == "SkylakeX")
+        #expect(try core([], ["OPENBLAS_CORETYPE": "Prescott"]) == "Prescott")
+        let chosen = try core(["/usr/bin/env", "-u", "OPENBLAS_CORETYPE"], [:])
+        #expect(chosen != nil && chosen != "Prescott", "\(chosen ?? "no core")")
+    }
 }
