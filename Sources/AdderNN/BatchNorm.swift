@@ -145,17 +145,21 @@ public final class BatchNorm: Layer {
             y = Tensor(uninitializedShape: x.shape)
             let rm = runningMean.value.values, rv = runningVariance.value.values
             let gamma = scale.value.values, beta = shift.value.values
+            let eps = epsilon
             x.withUnsafeBufferPointer { xb in
                 y.withUnsafeMutableBufferPointer { yb in
-                    for c in 0..<C {
-                        let a = gamma[c] / (rv[c] + epsilon).squareRoot()
-                        let b = beta[c] - a * rm[c]
-                        for i in 0..<n {
-                            let o = (i * C + c) * plane
-                            if relu {
-                                for j in 0..<plane { let v = a * xb[o + j] + b; yb[o + j] = v > 0 ? v : 0 }
-                            } else {
-                                for j in 0..<plane { yb[o + j] = a * xb[o + j] + b }
+                    guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
+                    Parallel.chunks(C) { lo, hi in
+                        for c in lo..<hi {
+                            let a = gamma[c] / (rv[c] + eps).squareRoot()
+                            let b = beta[c] - a * rm[c]
+                            for i in 0..<n {
+                                let o = (i * C + c) * plane
+                                if relu {
+                                    for j in 0..<plane { let v = a * xp[o + j] + b; yp[o + j] = v > 0 ? v : 0 }
+                                } else {
+                                    for j in 0..<plane { yp[o + j] = a * xp[o + j] + b }
+                                }
                             }
                         }
                     }
