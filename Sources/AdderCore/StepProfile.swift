@@ -50,7 +50,7 @@ public final class StepProfile: Sendable {
     /// Forgets what was measured.
     public func reset() { state.withLock { $0 = State() } }
 
-    func add(_ part: Part, _ seconds: Double) {
+    @usableFromInline func add(_ part: Part, _ seconds: Double) {
         state.withLock { s in
             if s.regionDepth > 0 { s.inRegion[part.rawValue] += seconds } else { s.wall[part.rawValue] += seconds }
         }
@@ -65,7 +65,7 @@ public final class StepProfile: Sendable {
     }
 
     /// The profile installed on this thread, if any.
-    static var current: StepProfile? {
+    @usableFromInline static var current: StepProfile? {
         guard let p = pthread_getspecific(key) else { return nil }
         return Unmanaged<StepProfile>.fromOpaque(p).takeUnretainedValue()
     }
@@ -75,7 +75,7 @@ public final class StepProfile: Sendable {
     static func install(_ p: UnsafeMutableRawPointer?) { pthread_setspecific(key, p) }
 
     /// Runs `body`, adding its time to `part` when a profile is installed.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func measure<R>(_ part: Part, _ body: () -> R) -> R {
         guard let p = current else { return body() }
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -86,13 +86,13 @@ public final class StepProfile: Sendable {
 
     /// Runs a parallel section whose parts `measure` inside its chunks: its wall time is
     /// split among them in proportion to their thread times.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func region<R>(_ body: () -> R) -> R {
         guard let p = current else { return body() }
         return p.splitRegion(body)
     }
 
-    private func splitRegion<R>(_ body: () -> R) -> R {
+    @usableFromInline func splitRegion<R>(_ body: () -> R) -> R {
         let outermost = state.withLock { s in s.regionDepth += 1; return s.regionDepth == 1 }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let r = body()
@@ -109,7 +109,7 @@ public final class StepProfile: Sendable {
         return r
     }
 
-    private static let key: pthread_key_t = {
+    @usableFromInline static let key: pthread_key_t = {
         var key = pthread_key_t()
         precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
         return key
