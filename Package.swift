@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "AdderCore", dependencies: ["COpenBLAS", "CVector", "CMPI"], swiftSettings: kernelFlags),
         .target(name: "AdderData", dependencies: ["AdderCore", "CZlib"]),
-        .target(name: "AdderNN", dependencies: ["AdderCore"], swiftSettings: kernelFlags),
+        .target(name: "AdderNN", dependencies: ["AdderCore", "CVector"], swiftSettings: kernelFlags),
         .target(name: "AdderTUI", dependencies: ["AdderTrain", "AdderData", "AdderCore", "CNCurses"]),
         .target(name: "AdderTrain", dependencies: ["AdderNN", "AdderData", "CZlib", .product(name: "Yams", package: "Yams")]),
         .executableTarget(

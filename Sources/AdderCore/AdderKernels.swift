@@ -53,14 +53,8 @@ public enum AdderKernels {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self)
     }
 
-    /// sgn(d) ∈ {−1, 0, 1}: ±1 from the sign bit, masked to 0 where |d| = 0.
-    @inline(__always) @usableFromInline static func vsign(_ d: V8) -> V8 {
-        let bits = unsafeBitCast(d, to: SIMD8<Int32>.self)
-        let mag = bits & 0x7FFF_FFFF
-        let nonzero = (mag | (0 &- mag)) &>> 31             // all ones where |d| > 0
-        let unit = (bits & Int32(bitPattern: 0x8000_0000)) | 0x3F80_0000
-        return unsafeBitCast(unit & nonzero, to: V8.self)
-    }
+    /// sgn(a − b) ∈ {−1, 0, 1} per lane, from two compares (see `adder_sign_diff8`).
+    @inline(__always) @usableFromInline static func signOfDifference(_ a: V8, _ b: V8) -> V8 { adder_sign_diff8(a, b) }
 
     @inline(__always) static func sHardTanh(_ d: Float) -> Float { Swift.min(Swift.max(d, -1), 1) }
     @inline(__always) static func sSign(_ d: Float) -> Float { d > 0 ? 1 : (d < 0 ? -1 : 0) }
@@ -145,15 +139,19 @@ public enum AdderKernels {
         }
     }
 
+    /// The columns [p0, P) past the last whole strip (fewer than 16): copied into one
+    /// zero-padded strip and run through the vector kernel, which then writes only them
+    /// back. (Scalar, they were 10% of a LeNet-5-BN evaluation, whose conv3 blocks have
+    /// 62 columns.)
     static func forwardTail(w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                             T: Int, K: Int, P: Int, p0: Int) {
-        for t in 0..<T {
-            for p in p0..<P {
-                var s: Float = 0
-                for k in 0..<K { s += Swift.abs(x[k * P + p] - w[t * K + k]) }
-                y[t * P + p] = -s
-            }
-        }
+        let r = P - p0
+        let xs = UnsafeMutablePointer<Float>.allocate(capacity: K * width), ys = UnsafeMutablePointer<Float>.allocate(capacity: T * width)
+        defer { xs.deallocate(); ys.deallocate() }
+        xs.initialize(repeating: 0, count: K * width)
+        for k in 0..<K { (xs + k * width).update(from: x + k * P + p0, count: r) }
+        forwardBlock(w: w, x: xs, y: ys, T: T, K: K, P: width, p0: 0, p1: width)
+        for t in 0..<T { (y + t * P + p0).update(from: ys + t * width, count: r) }
     }
 
     // MARK: input gradient
@@ -197,8 +195,10 @@ public enum AdderKernels {
                         var gp = strip, wp = w + k
                         for _ in 0..<T {
                             let gv = load8(gp)
-                            a0 = a0.addingProduct(gv, vsign(wp[0] - x0)); a1 = a1.addingProduct(gv, vsign(wp[1] - x1))
-                            a2 = a2.addingProduct(gv, vsign(wp[2] - x2)); a3 = a3.addingProduct(gv, vsign(wp[3] - x3))
+                            a0 = a0.addingProduct(gv, signOfDifference(V8(repeating: wp[0]), x0))
+                            a1 = a1.addingProduct(gv, signOfDifference(V8(repeating: wp[1]), x1))
+                            a2 = a2.addingProduct(gv, signOfDifference(V8(repeating: wp[2]), x2))
+                            a3 = a3.addingProduct(gv, signOfDifference(V8(repeating: wp[3]), x3))
                             gp += width; wp += K
                         }
                         store(a0, dr); store(a1, dr + P); store(a2, dr + 2 * P); store(a3, dr + 3 * P)
@@ -207,7 +207,7 @@ public enum AdderKernels {
                             let x0 = load8(xr + r * P)
                             var a0 = V8()
                             var gp = strip, wp = w + k + r
-                            for _ in 0..<T { a0 = a0.addingProduct(load8(gp), vsign(wp[0] - x0)); gp += width; wp += K }
+                            for _ in 0..<T { a0 = a0.addingProduct(load8(gp), signOfDifference(V8(repeating: wp[0]), x0)); gp += width; wp += K }
                             store(a0, dr + r * P)
                         }
                     }
@@ -334,14 +334,16 @@ public enum AdderKernels {
                         var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8(), b0 = V8(), b1 = V8(), b2 = V8(), b3 = V8()
                         let ga = g + t * P, gb = ga + P
                         let x0 = x + k * P, x1 = x0 + P, x2 = x1 + P, x3 = x2 + P
+                        let wa0 = V8(repeating: wa[0]), wa1 = V8(repeating: wa[1]), wa2 = V8(repeating: wa[2]), wa3 = V8(repeating: wa[3])
+                        let wb0 = V8(repeating: wb[0]), wb1 = V8(repeating: wb[1]), wb2 = V8(repeating: wb[2]), wb3 = V8(repeating: wb[3])
                         var p = 0
                         while p < pv {
                             let gva = load8(ga + p), gvb = load8(gb + p)
                             let xv0 = load8(x0 + p), xv1 = load8(x1 + p), xv2 = load8(x2 + p), xv3 = load8(x3 + p)
-                            a0 = a0.addingProduct(gva, vsign(xv0 - wa[0])); a1 = a1.addingProduct(gva, vsign(xv1 - wa[1]))
-                            a2 = a2.addingProduct(gva, vsign(xv2 - wa[2])); a3 = a3.addingProduct(gva, vsign(xv3 - wa[3]))
-                            b0 = b0.addingProduct(gvb, vsign(xv0 - wb[0])); b1 = b1.addingProduct(gvb, vsign(xv1 - wb[1]))
-                            b2 = b2.addingProduct(gvb, vsign(xv2 - wb[2])); b3 = b3.addingProduct(gvb, vsign(xv3 - wb[3]))
+                            a0 = a0.addingProduct(gva, signOfDifference(xv0, wa0)); a1 = a1.addingProduct(gva, signOfDifference(xv1, wa1))
+                            a2 = a2.addingProduct(gva, signOfDifference(xv2, wa2)); a3 = a3.addingProduct(gva, signOfDifference(xv3, wa3))
+                            b0 = b0.addingProduct(gvb, signOfDifference(xv0, wb0)); b1 = b1.addingProduct(gvb, signOfDifference(xv1, wb1))
+                            b2 = b2.addingProduct(gvb, signOfDifference(xv2, wb2)); b3 = b3.addingProduct(gvb, signOfDifference(xv3, wb3))
                             p += width
                         }
                         finish(a0, t, k); finish(a1, t, k + 1); finish(a2, t, k + 2); finish(a3, t, k + 3)
@@ -352,7 +354,8 @@ public enum AdderKernels {
                                 let gr = g + (t + r) * P, xr = x + (k + c) * P, wv = w[(t + r) * K + k + c]
                                 var acc = V8()
                                 var p = 0
-                                while p < pv { acc = acc.addingProduct(load8(gr + p), vsign(load8(xr + p) - wv)); p += width }
+                                let wvv = V8(repeating: wv)
+                                while p < pv { acc = acc.addingProduct(load8(gr + p), signOfDifference(load8(xr + p), wvv)); p += width }
                                 finish(acc, t + r, k + c)
                             }
                         }

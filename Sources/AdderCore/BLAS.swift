@@ -8,6 +8,10 @@ import COpenBLAS
 /// element is computed by one call whatever the split (bit-identical for a given
 /// thread count).
 public enum BLAS {
+    /// The kernels OpenBLAS chose for this CPU at load time ("Haswell", "SkylakeX", "Zen", …;
+    /// "Prescott" is its SSE3 fallback for a CPU model it does not know).
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
     private static let pinned: Bool = {
         openblas_set_num_threads(1)
         return true

@@ -33,7 +33,7 @@ public enum Parallel {
     /// Calls `body(lo, hi)` for contiguous chunks that cover `0..<count`, in parallel
     /// when there is enough work (`count >= minChunk * 2`). Chunk bounds depend only
     /// on `count`, `threads` and `minChunk`, never on timing. A chunk's body sees the
-    /// caller's thread count.
+    /// caller's thread count and step profile.
     public static func chunks(_ count: Int, minChunk: Int = 1, _ body: (Int, Int) -> Void) {
         guard count > 0 else { return }
         let threads = threads
@@ -42,10 +42,14 @@ public enum Parallel {
         // Safe to share: concurrentPerform returns only after every chunk has run, so
         // `body` outlives its uses, and callers write disjoint ranges per chunk.
         nonisolated(unsafe) let work = body
+        // The caller's step profile (nil unless a benchmark installed one) goes with it.
+        nonisolated(unsafe) let profile = StepProfile.installed
         DispatchQueue.concurrentPerform(iterations: n) { i in
-            let outer = pthread_getspecific(insideKey)
+            let outer = pthread_getspecific(insideKey), outerProfile = StepProfile.installed
             pthread_setspecific(insideKey, UnsafeRawPointer(bitPattern: 1))   // any non-nil marker
+            StepProfile.install(profile)
             withThreads(threads) { work(count * i / n, count * (i + 1) / n) }
+            StepProfile.install(outerProfile)
             pthread_setspecific(insideKey, outer)
         }
     }

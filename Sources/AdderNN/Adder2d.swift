@@ -28,6 +28,10 @@ public final class Adder2d: UnfoldedLayer {
             AdderKernels.inputGradient(rule: rules.input, w: w, x: x, g: g, dx: dx, t: t, k: k, p: p)
         }
 
+        var profileParts: (forward: StepProfile.Part, filterGradient: StepProfile.Part, inputGradient: StepProfile.Part) {
+            (.adderForward, .adderFilterGradient, .adderInputGradient)
+        }
+
         /// Each output is kh·kw·C pairs; a pair is a subtraction and an accumulation.
         func operations(windowProducts: Int) -> OperationCount { OperationCount(multiplications: 0, additions: 2 * windowProducts) }
     }

@@ -22,6 +22,8 @@ public final class Conv2d: UnfoldedLayer {
             MACKernels.inputGradient(w: w, g: g, dx: dx, t: t, k: k, p: p)   // dX = Wᵀ·G, faster than sgemm here
         }
 
+        var profileParts: (forward: StepProfile.Part, filterGradient: StepProfile.Part, inputGradient: StepProfile.Part) { (.gemm, .gemm, .gemm) }
+
         /// One multiplication and one addition per multiply-accumulate.
         func operations(windowProducts: Int) -> OperationCount {
             OperationCount(multiplications: windowProducts, additions: windowProducts)

@@ -48,12 +48,29 @@ public protocol Layer: AnyObject {
     /// order, and the per-sample output shape. `prefix` is this layer's dotted name
     /// followed by a dot (empty at the root).
     func operationBreakdown(input: [Int], prefix: String) throws(TensorError) -> ([LayerOperations], [Int])
+    /// The step-profile part this layer's forward and backward go to when its container
+    /// calls it (`profiledForward`, `profiledBackward`); nil for containers and for layers
+    /// that measure their own parts (the unfolded layers). See `StepProfile`.
+    var profilePart: StepProfile.Part? { get }
 }
 
 extension Layer {
     public var localParameters: [(String, Parameter)] { [] }
     public var children: [(String, any Layer)] { [] }
     public func operations(input: [Int]) -> OperationCount { OperationCount() }
+    public var profilePart: StepProfile.Part? { nil }
+
+    /// `forward`, its time added to `profilePart` when a step profile is recording.
+    @inline(__always) public func profiledForward(_ x: Tensor, training: Bool) -> Tensor {
+        guard let part = profilePart else { return forward(x, training: training) }
+        return StepProfile.measure(part) { forward(x, training: training) }
+    }
+
+    /// `backward`, its time added to `profilePart` when a step profile is recording.
+    @inline(__always) public func profiledBackward(_ gradOutput: Tensor) -> Tensor {
+        guard let part = profilePart else { return backward(gradOutput) }
+        return StepProfile.measure(part) { backward(gradOutput) }
+    }
 
     /// Every parameter below this layer, with dotted names ("layer1.0.conv1.weight").
     public func namedParameters(prefix: String = "") -> [(String, Parameter)] {

@@ -43,7 +43,7 @@ extension Model {
     @discardableResult
     public func trainStep(images: Tensor, labels: [Int], optimizer: SGD, learningRate: Float) -> SoftmaxCrossEntropy.Result {
         let logits = forward(images, training: true)
-        var result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels)
+        var result = StepProfile.measure(.elementwise) { SoftmaxCrossEntropy.evaluate(logits: logits, labels: labels) }
         backward(result.gradient)
         if let ranks = collective {
             averageGradients(optimizer.parameters.map(\.1), over: ranks)
@@ -52,7 +52,7 @@ extension Model {
             result = SoftmaxCrossEntropy.Result(loss: Float(totals[0] / Double(ranks.size)), gradient: result.gradient,
                                                 correctTop1: Int(totals[1]), correctTop5: Int(totals[2]))
         }
-        optimizer.step(learningRate: learningRate)
+        StepProfile.measure(.optimizer) { optimizer.step(learningRate: learningRate) }
         return result
     }
 

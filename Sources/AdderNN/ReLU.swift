@@ -4,11 +4,18 @@ import AdderCore
 public final class ReLU: Layer {
     public var typeName: String { "ReLU" }
     private(set) var savedOutput: Tensor?
+    /// Applied by the batch norm before it (`fuseBatchNormReLU`): forward and backward
+    /// pass their tensor through unchanged.
+    public internal(set) var fusedIntoBatchNorm = false
     public init() {}
 
     public func outputShape(for input: [Int]) throws(TensorError) -> [Int] { input }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        if fusedIntoBatchNorm {
+            if training { savedOutput = x }   // already max(·, 0); kept (not copied) for inspection, as unfused
+            return x
+        }
         // Out of place, one pass: the input is usually still referenced (by the layer
         // before, for its backward), so an in-place update would first copy it.
         var y = Tensor(uninitializedShape: x.shape)
@@ -27,6 +34,7 @@ public final class ReLU: Layer {
     public func backward(_ gradOutput: Tensor) -> Tensor {
         guard let y = savedOutput else { preconditionFailure("ReLU.backward called without a training forward pass") }
         gradOutput.checkShape(y.shape, "ReLU output gradient")
+        if fusedIntoBatchNorm { savedOutput = nil; return gradOutput }
         var dx = Tensor(uninitializedShape: y.shape)
         y.withUnsafeBufferPointer { yb in
             gradOutput.withUnsafeBufferPointer { gb in
@@ -38,6 +46,18 @@ public final class ReLU: Layer {
         }
         savedOutput = nil
         return dx
+    }
+}
+
+/// Fuses each batch norm directly followed by a ReLU in `layers` (a container's children,
+/// in order): the batch norm applies the ReLU in its own passes, forward and backward, and
+/// the ReLU passes values through. The pair computes what it computed unfused, bit for bit;
+/// `Sequential` and `Residual` call this on their layers when they are made.
+func fuseBatchNormReLU(_ layers: [any Layer]) {
+    for (a, b) in zip(layers, layers.dropFirst()) {
+        guard let bn = a as? BatchNorm, let relu = b as? ReLU else { continue }
+        bn.fusedReLU = true
+        relu.fusedIntoBatchNorm = true
     }
 }
 

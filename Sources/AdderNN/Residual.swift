@@ -14,6 +14,7 @@ public final class Residual: Layer {
         self.typeName = typeName
         self.body = body
         self.shortcut = shortcut
+        fuseBatchNormReLU(body.map(\.1))   // the body's last batch norm is followed by the add, not fused
     }
 
     public var children: [(String, any Layer)] {
@@ -21,15 +22,17 @@ public final class Residual: Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        var y = body.reduce(x) { $1.1.forward($0, training: training) }
-        y.add(shortcut?.forward(x, training: training) ?? x)
-        return relu.forward(y, training: training)
+        var y = body.reduce(x) { $1.1.profiledForward($0, training: training) }
+        let s = shortcut?.forward(x, training: training) ?? x
+        StepProfile.measure(.elementwise) { y.add(s) }
+        return relu.profiledForward(y, training: training)
     }
 
     public func backward(_ gradOutput: Tensor) -> Tensor {
-        let g = relu.backward(gradOutput)
-        var dx = body.reversed().reduce(g) { $1.1.backward($0) }
-        dx.add(shortcut?.backward(g) ?? g)
+        let g = relu.profiledBackward(gradOutput)
+        var dx = body.reversed().reduce(g) { $1.1.profiledBackward($0) }
+        let s = shortcut?.backward(g) ?? g
+        StepProfile.measure(.elementwise) { dx.add(s) }
         return dx
     }
 

@@ -16,6 +16,8 @@ public protocol ColumnKernels: AnyObject {
                        dx: UnsafeMutablePointer<Float>, t: Int, k: Int, p: Int)
     /// Operations per image from the number of window products (pairs or MACs).
     func operations(windowProducts: Int) -> OperationCount
+    /// The step-profile parts the three kernels' time goes to (`adderlab bench train --breakdown`).
+    var profileParts: (forward: StepProfile.Part, filterGradient: StepProfile.Part, inputGradient: StepProfile.Part) { get }
 }
 
 /// The shared body of `Adder2d` and `Conv2d`: both unfold the input into columns
@@ -103,19 +105,22 @@ public class UnfoldedLayer: Layer, OutputStatistics {
         let T = outChannels, K = g.k, plane = g.ho * g.wo, image = g.c * g.h * g.w
         let columns = imagesPerBlock(g) * plane
         var out = [Tensor(uninitializedShape: [g.n, T, g.ho, g.wo])]
+        let kernelPart = kernels.profileParts.forward
         Tensor.withPointers([weight.value, x], &out) { input, output in
             let (w, xp, yp) = (input[0], input[1], output[0])
-            forEachBlock(g, scratch: K + T) { _, n0, part, scratch in
-                let cols = scratch, out = yp + n0 * T * plane
-                Unfold.im2col(xp + n0 * image, part, into: cols)
-                // One image's T × plane columns are already its NCHW slice.
-                let ycol = part.n == 1 ? out : scratch + K * columns
-                kernels.forward(w: w, x: cols, y: ycol, t: T, k: K, p: part.p)
-                if part.n > 1 { Unfold.columnsToNCHW(ycol, into: out, n: part.n, t: T, plane: plane) }
+            StepProfile.region {
+                forEachBlock(g, scratch: K + T) { _, n0, part, scratch in
+                    let cols = scratch, out = yp + n0 * T * plane
+                    StepProfile.measure(.unfold) { Unfold.im2col(xp + n0 * image, part, into: cols) }
+                    // One image's T × plane columns are already its NCHW slice.
+                    let ycol = part.n == 1 ? out : scratch + K * columns
+                    StepProfile.measure(kernelPart) { kernels.forward(w: w, x: cols, y: ycol, t: T, k: K, p: part.p) }
+                    if part.n > 1 { StepProfile.measure(.unfold) { Unfold.columnsToNCHW(ycol, into: out, n: part.n, t: T, plane: plane) } }
+                }
             }
         }
         var y = out.removeLast()   // moved out: the bias is added in place, not on a copy
-        if let bias { addChannelBias(&y, bias.value) }
+        if let bias { StepProfile.measure(.elementwise) { addChannelBias(&y, bias.value) } }
         if training {
             savedInput = x
             if recordsOutputStatistics { (outputMean, outputStd) = y.meanAndStd() }
@@ -129,29 +134,41 @@ public class UnfoldedLayer: Layer, OutputStatistics {
         let g = window.geometry(for: x.shape, layer: label)
         let T = outChannels, K = g.k, plane = g.ho * g.wo, image = g.c * g.h * g.w
         gradOutput.checkShape([g.n, T, g.ho, g.wo], "\(label).backward output gradient")
-        if let bias { channelSums(gradOutput, into: &bias.grad) }
+        if let bias { StepProfile.measure(.elementwise) { channelSums(gradOutput, into: &bias.grad) } }
         let per = imagesPerBlock(g), blocks = (g.n + per - 1) / per, columns = per * plane
         // One filter gradient per block, summed afterwards in block order.
         let partials = UnsafeMutablePointer<Float>.allocate(capacity: blocks * T * K)
         defer { partials.deallocate() }
         let inputGradient = computesInputGradient
         var out = [Tensor(uninitializedShape: inputGradient ? x.shape : [0])]   // [0]: ∂L/∂X not wanted
+        let parts = kernels.profileParts
         Tensor.withPointers([weight.value, x, gradOutput], &out) { input, output in
             let (w, xp, gp, dxp) = (input[0], input[1], input[2], output[0])
-            forEachBlock(g, scratch: T + K + (inputGradient ? K : 0)) { block, n0, part, scratch in
-                let cols = scratch + T * columns, dcol = cols + K * columns
-                var gcol = UnsafePointer(scratch)
-                if part.n == 1 { gcol = gp + n0 * T * plane } else {
-                    Unfold.nchwToColumns(gp + n0 * T * plane, into: scratch, n: part.n, t: T, plane: plane)
+            StepProfile.region {
+                forEachBlock(g, scratch: T + K + (inputGradient ? K : 0)) { block, n0, part, scratch in
+                    let cols = scratch + T * columns, dcol = cols + K * columns
+                    var gcol = UnsafePointer(scratch)
+                    if part.n == 1 { gcol = gp + n0 * T * plane } else {
+                        StepProfile.measure(.unfold) { Unfold.nchwToColumns(gp + n0 * T * plane, into: scratch, n: part.n, t: T, plane: plane) }
+                    }
+                    StepProfile.measure(.unfold) { Unfold.im2col(xp + n0 * image, part, into: cols) }
+                    StepProfile.measure(parts.filterGradient) {
+                        kernels.filterGradient(w: w, x: cols, g: gcol, dw: partials + block * T * K, t: T, k: K, p: part.p)
+                    }
+                    guard inputGradient else { return }
+                    StepProfile.measure(parts.inputGradient) { kernels.inputGradient(w: w, x: cols, g: gcol, dx: dcol, t: T, k: K, p: part.p) }
+                    StepProfile.measure(.unfold) { Unfold.col2im(scratch: dcol, part, into: dxp + n0 * image) }
                 }
-                Unfold.im2col(xp + n0 * image, part, into: cols)
-                kernels.filterGradient(w: w, x: cols, g: gcol, dw: partials + block * T * K, t: T, k: K, p: part.p)
-                guard inputGradient else { return }
-                kernels.inputGradient(w: w, x: cols, g: gcol, dx: dcol, t: T, k: K, p: part.p)
-                Unfold.col2im(scratch: dcol, part, into: dxp + n0 * image)
             }
         }
         let dx = out.removeLast()
+        StepProfile.measure(parts.filterGradient) { sumPartials(partials, blocks: blocks, t: T, k: K) }
+        savedInput = nil
+        return dx
+    }
+
+    /// weight.grad = the per-block filter gradients summed in block order.
+    private func sumPartials(_ partials: UnsafeMutablePointer<Float>, blocks: Int, t T: Int, k K: Int) {
         weight.grad.withUnsafeMutableBufferPointer { dw in
             let TK = T * K
             Parallel.chunks(TK, minChunk: 4096) { lo, hi in
@@ -163,8 +180,6 @@ public class UnfoldedLayer: Layer, OutputStatistics {
                 }
             }
         }
-        savedInput = nil
-        return dx
     }
 }
 

@@ -31,4 +31,24 @@ static inline __attribute__((always_inline)) float adder_opaque_one(void) {
     return one;
 }
 
+typedef int adder_int8 __attribute__((ext_vector_type(8)));
+
+/// sgn(a − b) per lane, in {−1, 0, 1}: two compares (−1 where true), an integer subtraction
+/// and a conversion — four instructions where the sign-bit form took eight. Exact: for finite
+/// floats a − b is 0 only when a = b (gradual underflow), so the compares decide as the
+/// difference's sign does.
+static inline __attribute__((always_inline)) adder_float8 adder_sign_diff8(adder_float8 a, adder_float8 b) {
+    adder_int8 s = (a < b) - (a > b);
+    return __builtin_convertvector(s, adder_float8);
+}
+
+/// g where gamma·h + beta > 0, else 0, per lane: the gradient through the ReLU fused into
+/// batch norm (h = x̂). Not contracted into an FMA, so that the lanes decide exactly as
+/// Swift's gamma * h + beta > 0 does in the forward pass; a compare and an and.
+static inline __attribute__((always_inline)) adder_float8 adder_relu_gate8(adder_float8 g, adder_float8 h, float gamma, float beta) {
+#pragma clang fp contract(off)
+    adder_float8 v = (adder_float8)(gamma) * h + (adder_float8)(beta);
+    return v > 0 ? g : (adder_float8)(0.0f);
+}
+
 #endif

@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the adder kernels against OpenBLAS sgemm, and training steps per model.",
-        subcommands: [Kernels.self, Train.self]
+        subcommands: [Kernels.self, Train.self, Epoch.self]
     )
 
     struct Options: ParsableArguments {
@@ -51,7 +51,7 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             if options.json { Console.line(JSON.encode(.array(items))) } else {
-                Console.line("threads \(Parallel.threads); median of \(options.repeats) after a warm-up; G pairs/s (adder), G MAC/s (sgemm)\n")
+                Console.line("threads \(Parallel.threads), OpenBLAS \(BLAS.coreName); median of \(options.repeats) after a warm-up; G pairs/s (adder), G MAC/s (sgemm)\n")
                 Console.line(table(header: ["model", "layer shape T×K×P", "fwd", "dX ht", "dW sign", "dW fp", "sgemm", "fwd/sgemm"], rows: rows))
                 Console.line("\nconvolution input gradient dX = Wᵀ·G: MACKernels against OpenBLAS, G MAC/s\n")
                 Console.line(table(header: ["model", "layer shape T×K×P", "MACKernels", "sgemm", "ratio"], rows: macRows))
@@ -80,6 +80,8 @@ struct BenchCommand: ParsableCommand {
         @Option(name: .long, help: "The model (a CIFAR model or lenet5).") var model: ModelKind = .lenet5
         @Option(name: .long, help: "Batch size (default: 64 for LeNet-5-BN, 128 otherwise).") var batch: Int?
         @Option(name: .long, help: "Only this variant (default: all three; one is handy under a profiler).") var variant: Variant?
+        @Flag(name: .long, help: "Also print milliseconds per step by part (adder forward, adder input and filter gradients, GEMM, batch norm, im2col/col2im, elementwise, optimizer), measured on the timed steps.")
+        var breakdown = false
         @OptionGroup var options: Options
 
         func validate() throws {
@@ -101,7 +103,7 @@ struct BenchCommand: ParsableCommand {
             guard n % size == 0 else {
                 throw (ranks?.rank ?? 0) == 0 ? failure("error: --batch \(n) does not split into \(size) equal shares, one per rank: use a multiple of \(size)") : ExitCode(1)
             }
-            var rows: [[String]] = [], items: [JSON.Value] = []
+            var rows: [[String]] = [], items: [JSON.Value] = [], breakdowns: [(String, StepBreakdown)] = []
             for v in Variant.allCases where variant == nil || variant == v {
                 let (name, placement, rules) = v.setup
                 Memory.releaseFreedBlocks()   // the previous variant's model is gone; drop its pages
@@ -117,7 +119,18 @@ struct BenchCommand: ParsableCommand {
                 let labels = (0..<n / size).map { $0 % m.classes }
                 let opt = SGD(parameters: m.namedParameters)
                 let before = ranks?.secondsInCalls ?? 0
-                let t = Timing.measure(repeats: options.repeats) { m.trainStep(images: x, labels: labels, optimizer: opt, learningRate: 0.01) }
+                var t: Timing
+                var breakdownJSON: [(String, JSON.Value)] = []
+                if breakdown {
+                    let b = m.profiledSteps(images: x, labels: labels, optimizer: opt, learningRate: 0.01, repeats: options.repeats)
+                    t = b.timing
+                    breakdowns.append((name, b))
+                    breakdownJSON = [("breakdownMs", .object(zip(StepProfile.Part.allCases, b.parts).map { ($0.label, .number($1 * 1e3)) }
+                                                               + [("other", .number(b.other * 1e3))])),
+                                     ("meanMsPerStep", .number(b.meanStep * 1e3))]
+                } else {
+                    t = Timing.measure(repeats: options.repeats) { m.trainStep(images: x, labels: labels, optimizer: opt, learningRate: 0.01) }
+                }
                 // The warm-up step's collective time is counted too: the share is over repeats + 1 steps.
                 let collective = ((ranks?.secondsInCalls ?? 0) - before) / Double(options.repeats + 1)
                 let peak = Memory.peakResidentMiB()
@@ -126,17 +139,29 @@ struct BenchCommand: ParsableCommand {
                             + (ranks == nil ? [] : [String(format: "%.2f", collective * 1e3)]))
                 items.append(.object([("variant", .string(name)), ("msPerStep", .number(t.median * 1e3)), ("msMin", .number(t.min * 1e3)),
                                       ("msMax", .number(t.max * 1e3)), ("imagesPerSecond", .number(Double(n) / t.median)),
-                                      ("peakResidentMiB", .number(peak))]
+                                      ("peakResidentMiB", .number(peak))] + breakdownJSON
                                      + (ranks == nil ? [] : [("collectiveMsPerStep", .number(collective * 1e3))])))
             }
             guard (ranks?.rank ?? 0) == 0 else { return }
             if options.json {
-                Console.line(JSON.encode(.object([("model", .string(model.rawValue)), ("batch", .int(n)), ("threads", .int(Parallel.threads)), ("ranks", .int(size)), ("variants", .array(items))])))
+                Console.line(JSON.encode(.object([("model", .string(model.rawValue)), ("batch", .int(n)), ("threads", .int(Parallel.threads)), ("ranks", .int(size)),
+                                                  ("openblasCore", .string(BLAS.coreName)), ("variants", .array(items))])))
             } else {
                 let over = ranks.map { ", \($0.size) ranks of \(n / $0.size) images each (rank 0's figures)" } ?? ""
-                Console.line("\(model.rawValue), batch \(n), threads \(Parallel.threads)\(over); median (min–max) of \(options.repeats) steps after a warm-up\n")
+                Console.line("\(model.rawValue), batch \(n), threads \(Parallel.threads)\(over), OpenBLAS \(BLAS.coreName); median (min–max) of \(options.repeats) steps after a warm-up\n")
                 Console.line(table(header: ["variant", "ms/step", "spread", "images/s", "peak MiB"] + (ranks == nil ? [] : ["collective ms"]), rows: rows))
+                if !breakdowns.isEmpty {
+                    Console.line("\nms per step by part, mean of the \(options.repeats) timed steps (share of the mean step)\n")
+                    Console.line(table(header: ["part"] + breakdowns.map(\.0), rows: Train.breakdownRows(breakdowns.map(\.1))))
+                }
             }
+        }
+
+        /// One row per part, then "other" (the step less the parts) and the mean step: "12.34 (5.6%)".
+        static func breakdownRows(_ b: [StepBreakdown]) -> [[String]] {
+            func cell(_ seconds: Double, _ step: Double) -> String { String(format: "%.2f (%.1f%%)", seconds * 1e3, 100 * seconds / step) }
+            return StepProfile.Part.allCases.map { part in [part.label] + b.map { cell($0.parts[part.rawValue], $0.meanStep) } }
+                + [["other"] + b.map { cell($0.other, $0.meanStep) }, ["step"] + b.map { cell($0.meanStep, $0.meanStep) }]
         }
     }
 }

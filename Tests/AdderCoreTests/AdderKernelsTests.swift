@@ -143,11 +143,37 @@ struct AdderKernelTests {
                           -2, 2, 0.25, -0.25]
         let a = AdderKernels.vabs(SIMD16<Float>(d.prefix(16)))
         for i in 0..<16 { #expect(a[i] == abs(d[i]), "abs(\(d[i]))") }
-        for lo in stride(from: 0, to: 16, by: 8) {
-            let v8 = SIMD8<Float>(d[lo..<lo + 8])
-            let s8 = AdderKernels.vsign(v8)
-            for i in 0..<8 {
-                #expect(s8[i] == (d[lo + i] > 0 ? 1 : (d[lo + i] < 0 ? -1 : 0)), "sign(\(d[lo + i]))")
+        // sgn(a − b) for every pair of these values (ties, signed zeros, tiny and infinite
+        // values included) against the sign of the Float difference.
+        for a in d {
+            for lo in stride(from: 0, to: 16, by: 8) {
+                let b8 = SIMD8<Float>(d[lo..<lo + 8])
+                let s8 = AdderKernels.signOfDifference(SIMD8(repeating: a), b8)
+                let s8r = AdderKernels.signOfDifference(b8, SIMD8(repeating: a))
+                for i in 0..<8 {
+                    let diff = a - d[lo + i]
+                    let expected: Float = diff > 0 ? 1 : (diff < 0 ? -1 : 0)
+                    #expect(s8[i] == expected && s8r[i] == -expected, "sign(\(a) − \(d[lo + i]))")
+                }
+            }
+        }
+    }
+
+    /// The sign rules where X and W tie exactly (zeros from padding and ReLU against zero
+    /// filter entries, and equal values): sgn = 0 there, as in the reference.
+    @Test func signRulesAtExactTies() {
+        for threads in [1, 2] {
+            Parallel.withThreads(threads) {
+                for (T, K, P) in oddShapes {
+                    // Values on a coarse grid, a quarter of them zero, so that many pairs tie.
+                    let grid: (Int, UInt64) -> [Float] = { n, seed in random(n, seed: seed).map { ($0 * 2).rounded() / 2 } }
+                    let w = grid(T * K, 31), x = grid(K * P, 32), g = random(T * P, seed: 33)
+                    var dx = [Float](repeating: .nan, count: K * P), dw = [Float](repeating: .nan, count: T * K)
+                    AdderKernels.inputGradient(rule: .sign, w: w, x: x, g: g, dx: &dx, t: T, k: K, p: P)
+                    AdderKernels.filterGradient(rule: .sign, w: w, x: x, g: g, dw: &dw, t: T, k: K, p: P)
+                    #expect(relativeError(dx, Reference.inputGradient(.sign, w: w, x: x, g: g, T: T, K: K, P: P)) < 1e-5, "T=\(T) K=\(K) P=\(P)")
+                    #expect(relativeError(dw, Reference.filterGradient(.sign, w: w, x: x, g: g, T: T, K: K, P: P)) < 1e-5, "T=\(T) K=\(K) P=\(P)")
+                }
             }
         }
     }

@@ -48,10 +48,10 @@ struct DataParallelTests {
         #expect(results == Array(repeating: expected, count: 3))
     }
 
-    /// Two ranks with half a batch each, batch norm synchronised, against one batch norm on
-    /// the whole batch: the same outputs, running statistics and input gradients, and dγ, dβ
+    /// Two ranks with half a batch each, batch norm synchronised (with and without the ReLU
+    /// fused into it), against one batch norm on the whole batch: the same outputs, running statistics and input gradients, and dγ, dβ
     /// whose sum over the ranks is the whole batch's.
-    @Test(arguments: [1, 2]) func synchronisedBatchNormIsTheWholeBatchs(dimensions: Int) throws {
+    @Test(arguments: [1, 2], [false, true]) func synchronisedBatchNormIsTheWholeBatchs(dimensions: Int, fusedReLU: Bool) throws {
         let shape = dimensions == 2 ? [8, 3, 4, 5] : [8, 6]
         var g = SeededGenerator(seed: 5)
         // Large negative means, as adder outputs have: the moments must stay well conditioned.
@@ -60,6 +60,7 @@ struct DataParallelTests {
         let channels = shape[1]
         @Sendable func layer() -> BatchNorm {
             let bn = BatchNorm(channels: channels, dimensions: dimensions)
+            bn.fusedReLU = fusedReLU
             bn.scale.value = try! Tensor(shape: [channels], values: (0..<channels).map { 0.5 + Float($0) * 0.25 })
             bn.shift.value = try! Tensor(shape: [channels], values: (0..<channels).map { Float($0) * 0.1 - 0.2 })
             return bn
