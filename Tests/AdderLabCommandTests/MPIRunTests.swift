@@ -131,4 +131,33 @@ struct MPIRunTests {
         // mpirun adds its own lines about the exit status after rank 0's.
         #expect(odd.status == 1 && odd.err.split(separator: "\n").first == "error: --batch 63 does not split into 2 equal shares, one per rank: use a multiple of 2", "\(odd.err)")
     }
+
+    /// A failure during training on rank 0 (its checkpoint cannot be written) is recorded in
+    /// the run and ends every rank of the job, with the reason on standard error.
+    @Test func aFailureDuringTrainingEndsTheJob() throws {
+        let runs = tempDir()
+        let job = try Subprocess(["timeout", "120"] + Self.mpirun + ["-np", "2", Adderlab.binary, "run", Adderlab.experiments + "/smoke.yaml",
+                                  "--runs-dir", runs, "--set", "testSamples=200", "--set", "checkpointEvery=40"])
+        var run = ""
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, run.isEmpty {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []
+            if names.count == 1, let last = (try? RunReader.read(directory: runs + "/" + names[0]))?.steps.last, last.step >= 5, last.step < 30 {
+                run = runs + "/" + names[0]
+            }
+            usleep(20_000)
+        }
+        try #require(!run.isEmpty, "the job did not reach step 5 in time")
+        // checkpoints/ becomes a file: the checkpoint at step 40 cannot be written.
+        try FileManager.default.removeItem(atPath: run + "/checkpoints")
+        #expect(FileManager.default.createFile(atPath: run + "/checkpoints", contents: Data("in the way\n".utf8)))
+        let end = job.wait()
+        #expect(end.status != 0 && end.status != 124, "exit status \(end.status)")
+        let history = try RunReader.read(directory: run)
+        let last = history.events.last
+        #expect(last?.step == 40 && last?.detail.hasPrefix("failed: checkpoint failed: ") == true, "\(String(describing: last))")
+        let said = end.err.split(separator: "\n").first { $0.hasPrefix("adderlab: rank 0: smoke: ") }.map(String.init)
+        #expect(said == "adderlab: rank 0: smoke: " + (last?.detail.dropFirst("failed: ".count)).map(String.init)!, "\(end.err)")
+        #expect(history.steps.last?.step == 40)
+    }
 }
