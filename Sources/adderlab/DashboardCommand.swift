@@ -26,6 +26,11 @@ struct DashboardCommand: ParsableCommand {
     @OptionGroup var queueOptions: QueueOptions
 
     func run() throws {
+        // Started by mpirun, each rank would draw over the others in one terminal.
+        if ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil {
+            let rank = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] ?? "") ?? 0
+            throw rank == 0 ? failure("error: the dashboard does not run under mpirun; `mpirun -np N adderlab run EXPERIMENT` trains one run over the ranks, and `adderlab dashboard --runs-dir DIR` in a shell watches it") : ExitCode(1)
+        }
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             throw failure("error: the dashboard needs a terminal; use `adderlab run` for headless training")
         }

@@ -98,7 +98,7 @@ struct MPIRunTests {
     }
 
     /// What mpirun cannot do is refused by name: a group of runs (one run trains over all
-    /// ranks), and a batch that does not split among the ranks.
+    /// ranks), the dashboard, and a batch that does not split among the ranks.
     @Test func refusals() throws {
         let group = try smokeGroup()
         let many = try Self.mpi(2, ["run", group, "--runs-dir", tempDir()] + small)
@@ -106,6 +106,9 @@ struct MPIRunTests {
         #expect(many.err.split(separator: "\n").first.map(String.init) ==
                 "error: under mpirun one run trains over all 2 ranks, and \(group) has 4 runs: pick one with --index K (`adderlab run \(group) --list` shows them)")
         let runs = tempDir()
+        let dashboard = try Self.mpi(2, ["dashboard", "--runs-dir", tempDir()])
+        #expect(dashboard.status == 1 && dashboard.err.split(separator: "\n").first ==
+                "error: the dashboard does not run under mpirun; `mpirun -np N adderlab run EXPERIMENT` trains one run over the ranks, and `adderlab dashboard --runs-dir DIR` in a shell watches it")
         let odd = try Self.mpi(3, ["run", Adderlab.experiments + "/smoke.yaml", "--runs-dir", runs] + small)
         #expect(odd.status == 1)
         let reason = "rank 0: smoke: a batch of 64 does not split into 3 equal shares: use a batch size divisible by 3"
