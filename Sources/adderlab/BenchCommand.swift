@@ -133,14 +133,21 @@ struct BenchCommand: ParsableCommand {
                 }
                 // The warm-up step's collective time is counted too: the share is over repeats + 1 steps.
                 let collective = ((ranks?.secondsInCalls ?? 0) - before) / Double(options.repeats + 1)
+                // The gradient sum alone, the ranks first brought together by a small sum: what
+                // the step's collective time is when no rank waits for another.
+                let allreduce = ranks.map { r -> Double in
+                    var gradients = [Float](repeating: 1, count: m.parameterCount), together = [0.0]
+                    return Timing.measure(repeats: 20) { r.sum(&together); r.sum(&gradients) }.median
+                } ?? 0
                 let peak = Memory.peakResidentMiB()
                 rows.append([name, String(format: "%.2f", t.median * 1e3), String(format: "%.2f–%.2f", t.min * 1e3, t.max * 1e3),
                              String(format: "%.0f", Double(n) / t.median), String(format: "%.0f", peak)]
-                            + (ranks == nil ? [] : [String(format: "%.2f", collective * 1e3)]))
+                            + (ranks == nil ? [] : [String(format: "%.2f", collective * 1e3), String(format: "%.2f", allreduce * 1e3)]))
                 items.append(.object([("variant", .string(name)), ("msPerStep", .number(t.median * 1e3)), ("msMin", .number(t.min * 1e3)),
                                       ("msMax", .number(t.max * 1e3)), ("imagesPerSecond", .number(Double(n) / t.median)),
                                       ("peakResidentMiB", .number(peak))] + breakdownJSON
-                                     + (ranks == nil ? [] : [("collectiveMsPerStep", .number(collective * 1e3))])))
+                                     + (ranks == nil ? [] : [("collectiveMsPerStep", .number(collective * 1e3)),
+                                                             ("gradientAllreduceMs", .number(allreduce * 1e3))])))
             }
             guard (ranks?.rank ?? 0) == 0 else { return }
             if options.json {
@@ -149,7 +156,10 @@ struct BenchCommand: ParsableCommand {
             } else {
                 let over = ranks.map { ", \($0.size) ranks of \(n / $0.size) images each (rank 0's figures)" } ?? ""
                 Console.line("\(model.rawValue), batch \(n), threads \(Parallel.threads)\(over), OpenBLAS \(BLAS.coreName); median (min–max) of \(options.repeats) steps after a warm-up\n")
-                Console.line(table(header: ["variant", "ms/step", "spread", "images/s", "peak MiB"] + (ranks == nil ? [] : ["collective ms"]), rows: rows))
+                Console.line(table(header: ["variant", "ms/step", "spread", "images/s", "peak MiB"] + (ranks == nil ? [] : ["collective ms", "allreduce ms"]), rows: rows))
+                if let ranks {
+                    Console.line("\ncollective ms: per step in MPI calls, waiting for the other ranks included; allreduce ms: one sum of the gradients (\(ranks.size) ranks) with no rank waiting")
+                }
                 if !breakdowns.isEmpty {
                     Console.line("\nms per step by part, mean of the \(options.repeats) timed steps (share of the mean step)\n")
                     Console.line(table(header: ["part"] + breakdowns.map(\.0), rows: Train.breakdownRows(breakdowns.map(\.1))))

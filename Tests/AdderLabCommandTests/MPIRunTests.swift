@@ -126,10 +126,11 @@ struct MPIRunTests {
         let record = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
         #expect(record["model"] as? String == "lenet5" && record["batch"] as? Int == 64 && record["ranks"] as? Int == 2 && record["threads"] as? Int == 1)
         let variant = try #require((record["variants"] as? [[String: Any]])?.first)
-        #expect(Set(variant.keys) == ["variant", "msPerStep", "msMin", "msMax", "imagesPerSecond", "peakResidentMiB", "collectiveMsPerStep"])
+        #expect(Set(variant.keys) == ["variant", "msPerStep", "msMin", "msMax", "imagesPerSecond", "peakResidentMiB", "collectiveMsPerStep", "gradientAllreduceMs"])
         let ms = variant["msPerStep"] as? Double ?? 0, rate = variant["imagesPerSecond"] as? Double ?? 0
         #expect(ms > 0 && abs(rate - 64 / (ms / 1000)) < 1e-6 * rate)
         #expect((variant["collectiveMsPerStep"] as? Double).map { $0 >= 0 && $0 < (variant["msMax"] as? Double ?? 0) } == true)
+        #expect((variant["gradientAllreduceMs"] as? Double).map { $0 > 0 && $0 < 1000 } == true)
         let odd = try Self.mpi(2, ["bench", "train", "--model", "lenet5", "--batch", "63", "--variant", "fp", "--repeats", "1"])
         // mpirun adds its own lines about the exit status after rank 0's.
         #expect(odd.status == 1 && odd.err.split(separator: "\n").first == "error: --batch 63 does not split into 2 equal shares, one per rank: use a multiple of 2", "\(odd.err)")
