@@ -311,7 +311,8 @@ final class Trainer {
         if run.resumeRequested {
             try record(EventRecord(step: step, kind: .resumedFromCheckpoint, detail: resumedFrom, time: elapsed))
         } else {
-            try sink.log("\(config.name): \(config.model.rawValue) (\(config.adders.rawValue)) on \(config.dataset.rawValue), \(trainCount) training and \(testSet.count) test images, \(totalSteps) steps of \(config.batchSize), \(run.threads) thread\(run.threads == 1 ? "" : "s")")
+            try sink.log("\(config.name): \(config.model.rawValue) (\(config.adders.rawValue)) on \(config.dataset.rawValue), \(trainCount) training and \(testSet.count) test images, \(totalSteps) steps of \(config.batchSize), \(run.threads) thread\(run.threads == 1 ? "" : "s")"
+                         + (run.collective.map { " on each of \($0.size) ranks" } ?? ""))
         }
         try setState(.running)
     }

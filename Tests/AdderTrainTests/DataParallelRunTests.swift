@@ -57,6 +57,7 @@ struct DataParallelRunTests {
         #expect(events.count == 2 && events[0].step == events[1].step && events[0].step >= 5 && events[0].step < 15)
         let log = try String(contentsOfFile: ranks[0].directory! + "/run.log", encoding: .utf8)
         let lines = log.split(separator: "\n").map(String.init)
+        #expect(lines.first == "dp: lenet5 (paper) on synthetic, 10000 training and 500 test images, 312 steps of 32, 1 thread on each of 2 ranks")
         #expect(lines.contains("data-parallel over 2 ranks: each trains on 16 of every batch of 32, with batch norm synchronised; rank 0 writes this directory"))
         let summary = lines.first { $0.hasPrefix("ranks: ") } ?? "none"
         #expect(summary.wholeMatch(of: /ranks: weights identical on all 2 ranks \(checksum [0-9a-f]{16}\); rank 0 spent \d+\.\d s of \d+\.\d s in collective calls \(\d+\.\d%\)/) != nil, "\(summary)")
