@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import AdderTestSupport
+@testable import adderlab
 
 /// `adderlab bench train --breakdown` and `adderlab bench epoch`, run as a user runs them.
 @Suite("adderlab bench", .timeLimit(.minutes(3)))
@@ -111,5 +112,15 @@ struct BenchCommandTests {
         #expect(try core([], ["OPENBLAS_CORETYPE": "Prescott"]) == "Prescott")
         let chosen = try core(["/usr/bin/env", "-u", "OPENBLAS_CORETYPE"], [:])
         #expect(chosen != nil && chosen != "Prescott", "\(chosen ?? "no core")")
+    }
+
+    /// The core chosen for OpenBLAS's Prescott fallback: SkylakeX with the five AVX-512 flags, Haswell otherwise.
+    @Test func coreForCPUFlags() {
+        let avx2: Set<Substring> = ["sse4_2", "avx", "avx2", "fma"]
+        let avx512 = avx2.union(["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"])
+        #expect(OpenBLASKernels.core(cpuFlags: avx512) == "SkylakeX")
+        #expect(OpenBLASKernels.core(cpuFlags: avx2) == "Haswell")
+        #expect(OpenBLASKernels.core(cpuFlags: avx512.subtracting(["avx512vl"])) == "Haswell")
+        #expect(OpenBLASKernels.core(cpuFlags: []) == "Haswell")
     }
 }
