@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import AdderTestSupport
 @testable import adderlab
+import AdderCore
 
 /// `adderlab bench train --breakdown` and `adderlab bench epoch`, run as a user runs them.
 @Suite("adderlab bench", .timeLimit(.minutes(3)))
@@ -59,7 +60,8 @@ struct BenchCommandTests {
             let items = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]])
             #expect(items.count == 1)
             let v = try #require(items.first)
-            #expect(v["workload"] as? String == w && v["variant"] as? String == "fp")
+            #expect(v["workload"] as? String == w && v["variant"] as? String == "fp" && v["threads"] as? Int == 2)
+            #expect(v["openblasCore"] as? String == Self.expectedCore(), "\(v)")
             // 128 images: two batches of 64 or one of 128 (a partial batch is dropped).
             #expect(v["images"] as? Int == 128, "\(v)")
             let seconds = try #require(v["seconds"] as? Double), steps = try #require(v["stepSeconds"] as? Double)
@@ -91,6 +93,11 @@ struct BenchCommandTests {
         #expect(try firstErrorLine(["--threads", "0"]) == (64, "Error: --threads must be from 1 to 256, got 0"))
         #expect(try firstErrorLine(["--workload", "mnist"])
                 == (64, "Error: The value 'mnist' is invalid for '--workload <workload>'. Please provide one of 'fashion-lenet5' and 'cifar-resnet20'."))
+    }
+
+    /// The OpenBLAS core a child process reports: the environment's, else anything but the Prescott fallback.
+    static func expectedCore() -> String? {
+        ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? (BLAS.coreName == "Prescott" ? OpenBLASKernels.core(cpuFlags: OpenBLASKernels.cpuFlags()) : BLAS.coreName)
     }
 
     static func benchDirectories() -> Set<String> {
