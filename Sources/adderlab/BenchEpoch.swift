@@ -62,7 +62,8 @@ extension BenchCommand {
                              String(format: "%.0f", r.stepRate), String(format: "%.0f", r.benchStepRate),
                              String(format: "%.2f", r.epochRate / r.benchStepRate), String(format: "%.2f", r.startup),
                              String(format: "%.2f", r.evaluation), String(format: "%.2f", r.wall - r.steps - r.startup - r.evaluation)])
-                items.append(.object([("workload", .string(w.rawValue)), ("variant", .string(variant.rawValue)), ("images", .int(r.images)),
+                items.append(.object([("workload", .string(w.rawValue)), ("variant", .string(variant.rawValue)),
+                                      ("threads", .int(threads.count)), ("openblasCore", .string(BLAS.coreName)), ("images", .int(r.images)),
                                       ("seconds", .number(r.wall)), ("epochImagesPerSecond", .number(r.epochRate)),
                                       ("stepImagesPerSecond", .number(r.stepRate)), ("benchStepImagesPerSecond", .number(r.benchStepRate)),
                                       ("stepSeconds", .number(r.steps)), ("startupSeconds", .number(r.startup)),

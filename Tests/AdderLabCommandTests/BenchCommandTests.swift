@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import AdderTestSupport
+@testable import adderlab
+import AdderCore
 
 /// `adderlab bench train --breakdown` and `adderlab bench epoch`, run as a user runs them.
 @Suite("adderlab bench", .timeLimit(.minutes(3)))
@@ -58,7 +60,8 @@ struct BenchCommandTests {
             let items = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]])
             #expect(items.count == 1)
             let v = try #require(items.first)
-            #expect(v["workload"] as? String == w && v["variant"] as? String == "fp")
+            #expect(v["workload"] as? String == w && v["variant"] as? String == "fp" && v["threads"] as? Int == 2)
+            #expect(v["openblasCore"] as? String == Self.expectedCore(), "\(v)")
             // 128 images: two batches of 64 or one of 128 (a partial batch is dropped).
             #expect(v["images"] as? Int == 128, "\(v)")
             let seconds = try #require(v["seconds"] as? Double), steps = try #require(v["stepSeconds"] as? Double)
@@ -92,6 +95,11 @@ struct BenchCommandTests {
                 == (64, "Error: The value 'mnist' is invalid for '--workload <workload>'. Please provide one of 'fashion-lenet5' and 'cifar-resnet20'."))
     }
 
+    /// The OpenBLAS core a child process reports: the environment's, else anything but the Prescott fallback.
+    static func expectedCore() -> String? {
+        ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? (BLAS.coreName == "Prescott" ? OpenBLASKernels.core(cpuFlags: OpenBLASKernels.cpuFlags()) : BLAS.coreName)
+    }
+
     static func benchDirectories() -> Set<String> {
         let tmp = FileManager.default.temporaryDirectory.path
         return Set(((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).filter { $0.hasPrefix("adderlab-bench-epoch-") })
@@ -111,5 +119,15 @@ struct BenchCommandTests {
         #expect(try core([], ["OPENBLAS_CORETYPE": "Prescott"]) == "Prescott")
         let chosen = try core(["/usr/bin/env", "-u", "OPENBLAS_CORETYPE"], [:])
         #expect(chosen != nil && chosen != "Prescott", "\(chosen ?? "no core")")
+    }
+
+    /// The core chosen for OpenBLAS's Prescott fallback: SkylakeX with the five AVX-512 flags, Haswell otherwise.
+    @Test func coreForCPUFlags() {
+        let avx2: Set<Substring> = ["sse4_2", "avx", "avx2", "fma"]
+        let avx512 = avx2.union(["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"])
+        #expect(OpenBLASKernels.core(cpuFlags: avx512) == "SkylakeX")
+        #expect(OpenBLASKernels.core(cpuFlags: avx2) == "Haswell")
+        #expect(OpenBLASKernels.core(cpuFlags: avx512.subtracting(["avx512vl"])) == "Haswell")
+        #expect(OpenBLASKernels.core(cpuFlags: []) == "Haswell")
     }
 }
