@@ -170,7 +170,8 @@ final class Progress {
     /// rank a pseudo-terminal even when its own output goes to a file).
     let tty: Bool
     var drawnLines = 0
-    var lastPlain = Date.distantPast
+    /// When plain mode last printed the running runs' progress (every 10 s, the first 10 s after the start).
+    var lastPlain = Date()
     var reportedEvals: [Int] = []
     var reportedStates: [Int] = []
     var interval: Double { tty ? 0.25 : 1 }

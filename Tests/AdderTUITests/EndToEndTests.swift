@@ -117,9 +117,9 @@ struct EndToEndTests {
 
     /// The lifecycle as a user meets it: the gradient ablation launched from the launcher
     /// (synthetic set, 1 epoch) with a limit of 1 shows 1 run training and 20 queued; a
-    /// headless run started by another process shows as running; stopped there, it is
-    /// paused and resumed from here (Space, through its controls file); stopped there, it is
-    /// resumed here with R (and started at once with Space).
+    /// headless run started by another process shows as running and is paused and resumed
+    /// from here (Space, through its controls file); stopped there, it is resumed here with R
+    /// (and started at once with Space).
     @Test func queueOtherProcessesAndResume() throws {
         let dir = temporaryDirectory("e2e-queue")
         let fm = FileManager.default
@@ -131,7 +131,7 @@ struct EndToEndTests {
         dataset: synthetic
         trainSamples: 12800
         testSamples: 500
-        epochs: 4
+        epochs: 30
         batchSize: 64
         """.write(toFile: dir + "/headless.yaml", atomically: true, encoding: .utf8)
         try open(session, 160, 50, in: dir)
