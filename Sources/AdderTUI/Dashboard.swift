@@ -465,9 +465,6 @@ public final class Dashboard {
         case .char("p"): exportCharts()
         case .char("T"):
             state.summary.toggle()
-            state.layerView = nil
-            state.distributionView = nil
-            state.featureView = nil
             state.message = state.summary ? "summary of the compared groups (all groups when none is compared); b on a group sets the baseline" : ""
         case .char("b"):
             guard let g = state.focusedGroup else { state.message = "b sets the focused group as the baseline of the summary (T)"; return }
@@ -483,9 +480,6 @@ public final class Dashboard {
                 ? "test accuracy with batch statistics drawn too (its own glyph); where it parts from the running one, batch norm lags: B hides it"
                 : "test accuracy with running statistics only"
         case .char("W"):
-            state.summary = false
-            state.layerView = nil
-            state.featureView = nil
             state.distributionView = state.distributionView == nil ? DistributionViewSettings() : nil
             state.message = state.distributionView == nil ? "" : "weight distributions: v weights or outputs, ← → layer; c compares runs side by side"
         case .escape where state.distributionView != nil:
@@ -501,9 +495,6 @@ public final class Dashboard {
             state.distributionView!.layer = next
             state.message = "layer \(next) (\(names.firstIndex(of: next)! + 1) of \(names.count))"
         case .char("F"):
-            state.summary = false
-            state.layerView = nil
-            state.distributionView = nil
             state.featureView = state.featureView == nil ? FeatureViewSettings() : nil
             if state.featureView != nil { readFeatures() }
             state.message = state.featureView == nil ? "" : "feature space: ← → step through the evaluations (the latest is followed); C: two side by side"
@@ -518,9 +509,6 @@ public final class Dashboard {
             state.featureView!.step = next == steps.count - 1 ? nil : steps[next]
             state.message = "evaluation \(next + 1) of \(steps.count), step \(steps[next])" + (next == steps.count - 1 ? " (the latest, followed)" : "")
         case .char("L"):
-            state.summary = false
-            state.distributionView = nil
-            state.featureView = nil
             state.layerView = state.layerView == nil ? LayerViewSettings() : nil
             state.message = state.layerView == nil ? "" : "layer view: v changes the quantity, m switches to one layer across the compared runs"
         case .escape where state.layerView != nil:

@@ -68,19 +68,44 @@ public struct DashboardState: Sendable {
     public var focus = 0
     /// Ids of runs and groups overlaid in the charts (empty: the focused row alone).
     public var compared: Set<String> = []
-    /// The layer view in place of the charts and layers panel (nil: the usual view).
-    public var layerView: LayerViewSettings?
-    /// The weight-distribution view in place of the charts and layers panel (nil: not shown).
-    public var distributionView: DistributionViewSettings?
-    /// The feature view in place of the charts and layers panel (nil: the usual view).
-    public var featureView: FeatureViewSettings?
+    /// What takes the place of the charts and layers panel, one at a time (nil: the usual view).
+    public enum WideView: Sendable, Equatable {
+        case summary
+        case layers(LayerViewSettings)
+        case distributions(DistributionViewSettings)
+        case features(FeatureViewSettings)
+    }
+    public var wideView: WideView?
+    /// The layer view (nil: not shown). Setting one replaces any other wide view; setting nil
+    /// closes it if it is the one shown. The three below work alike.
+    public var layerView: LayerViewSettings? {
+        get { if case .layers(let s) = wideView { s } else { nil } }
+        set { replaceWideView(newValue.map(WideView.layers), showing: layerView != nil) }
+    }
+    /// The weight-distribution view (nil: not shown).
+    public var distributionView: DistributionViewSettings? {
+        get { if case .distributions(let s) = wideView { s } else { nil } }
+        set { replaceWideView(newValue.map(WideView.distributions), showing: distributionView != nil) }
+    }
+    /// The feature view (nil: not shown).
+    public var featureView: FeatureViewSettings? {
+        get { if case .features(let s) = wideView { s } else { nil } }
+        set { replaceWideView(newValue.map(WideView.features), showing: featureView != nil) }
+    }
+    /// The summary table.
+    public var summary: Bool {
+        get { wideView == .summary }
+        set { replaceWideView(newValue ? .summary : nil, showing: summary) }
+    }
+    /// Shows `view`; nil closes the wide view only when the one being set is shown.
+    private mutating func replaceWideView(_ view: WideView?, showing: Bool) {
+        if view != nil || showing { wideView = view }
+    }
     /// Feature records of the runs the feature view shows, by run id (read from disk by
     /// the controller while the view is open).
     public var features: [String: RunFeatures] = [:]
     /// The charts' cursor, a fraction of the x range (nil: none).
     public var cursor: Double?
-    /// The summary table in place of the charts and layers panel.
-    public var summary = false
     /// The group the summary table's Δ column is relative to.
     public var baseline: String?
     /// EMA weight for the loss chart, 0 (off) … 0.99.

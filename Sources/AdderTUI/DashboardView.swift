@@ -38,10 +38,13 @@ public enum DashboardView {
         let runsHeight = heights.runs, chartsHeight = heights.charts
         // A full-width view (summary, distributions, features, layers) takes the space of the
         // charts and the layers panel; otherwise both are shown.
-        let wide: (any Widget)? = state.summary ? SummaryPanel(state: state, glyphs: g)
-            : state.distributionView.map { DistributionPanel(state: state, settings: $0, glyphs: g) }
-            ?? state.featureView.map { FeatureSpacePanel(state: state, settings: $0, glyphs: g) }
-            ?? state.layerView.map { LayerHistoryPanel(state: state, settings: $0, glyphs: g) }
+        let wide: (any Widget)? = switch state.wideView {
+        case .summary: SummaryPanel(state: state, glyphs: g)
+        case .distributions(let settings): DistributionPanel(state: state, settings: settings, glyphs: g)
+        case .features(let settings): FeatureSpacePanel(state: state, settings: settings, glyphs: g)
+        case .layers(let settings): LayerHistoryPanel(state: state, settings: settings, glyphs: g)
+        case nil: nil
+        }
         let area = Rect(x: 0, y: 1, width: width, height: height - 1)
         if let wide {
             let parts = Layout.rows(area, [.fixed(runsHeight), .fill, .fixed(1)])
