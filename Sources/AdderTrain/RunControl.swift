@@ -75,8 +75,9 @@ final class ControlFollower {
     /// The commands of the lines added since the last poll, and a note for each line that
     /// is not one (by its first characters).
     func poll() -> (commands: [RemoteCommand], ignored: [String]) {
-        guard let size = try? InputFile.size(path), size > offset else {
-            if let size = try? InputFile.size(path), size < offset { offset = size }   // cut back or replaced: start from its end
+        guard let size = try? InputFile.size(path) else { return ([], []) }
+        guard size > offset else {
+            offset = size   // unchanged, or cut back or replaced: go on from its end
             return ([], [])
         }
         guard let data = try? InputFile.read(path, from: offset, atMost: ControlFollower.chunk) else { return ([], []) }
