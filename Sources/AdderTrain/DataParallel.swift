@@ -36,9 +36,10 @@ extension Trainer {
     @discardableResult
     private func sendControls(_ ranks: any Collective, stop: Bool) -> Bool {
         let layers = model.adderLayers
-        var message: [Double] = [stop ? 1 : 0, eta] + layers.flatMap { (_, layer) -> [Double] in Self.code(layer.rules) }
+        let mine: [Double] = [stop ? 1 : 0, eta] + layers.flatMap { (_, layer) -> [Double] in Self.code(layer.rules) }
+        var message = mine
         ranks.broadcast(&message, from: 0)
-        if !run.isWriter {
+        if !run.isWriter, message[1...] != mine[1...] {
             eta = message[1]
             optimizer.configuration.eta = Float(eta)
             for (k, (_, layer)) in layers.enumerated() {
