@@ -42,8 +42,10 @@ public enum InputFile {
 
     /// The bytes of the regular file at `path` from `offset` to its end, refusing more
     /// than `limit` of them; with `atMost`, the first `atMost` of them instead.
-    public static func read(_ path: String, from offset: Int, limit: Int = .max, atMost: Int? = nil) throws(FileFailure) -> Data {
-        let fd = try open(path)
+    /// With `followingLinks` false, a symbolic link at `path` is refused (ELOOP) instead of followed.
+    public static func read(_ path: String, from offset: Int, limit: Int = .max, atMost: Int? = nil,
+                            followingLinks: Bool = true) throws(FileFailure) -> Data {
+        let fd = try open(path, followingLinks: followingLinks)
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .posix("stat", path) }
@@ -78,8 +80,8 @@ public enum InputFile {
     }
 
     /// The size in bytes of the regular file at `path`.
-    public static func size(_ path: String) throws(FileFailure) -> Int {
-        let fd = try open(path)
+    public static func size(_ path: String, followingLinks: Bool = true) throws(FileFailure) -> Int {
+        let fd = try open(path, followingLinks: followingLinks)
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .posix("stat", path) }
@@ -87,8 +89,8 @@ public enum InputFile {
     }
 
     /// Opens a regular file for reading without blocking on a FIFO.
-    private static func open(_ path: String) throws(FileFailure) -> Int32 {
-        let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    private static func open(_ path: String, followingLinks: Bool) throws(FileFailure) -> Int32 {
+        let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (followingLinks ? 0 : O_NOFOLLOW))
         guard fd >= 0 else {
             let code = errno
             throw FileFailure(path: path, problem: FileFailure.explain(code))

@@ -69,18 +69,19 @@ final class ControlFollower {
 
     init(run: String) {
         path = RunFiles(run).controls
-        offset = (try? InputFile.size(path)) ?? 0
+        offset = (try? InputFile.size(path, followingLinks: false)) ?? 0
     }
 
     /// The commands of the lines added since the last poll, and a note for each line that
     /// is not one (by its first characters).
     func poll() -> (commands: [RemoteCommand], ignored: [String]) {
-        guard let size = try? InputFile.size(path) else { return ([], []) }
+        // Never through a symbolic link: its target's lines would end up in run.log.
+        guard let size = try? InputFile.size(path, followingLinks: false) else { return ([], []) }
         guard size > offset else {
             offset = size   // unchanged, or cut back or replaced: go on from its end
             return ([], [])
         }
-        guard let data = try? InputFile.read(path, from: offset, atMost: ControlFollower.chunk) else { return ([], []) }
+        guard let data = try? InputFile.read(path, from: offset, atMost: ControlFollower.chunk, followingLinks: false) else { return ([], []) }
         guard let end = data.lastIndex(of: UInt8(ascii: "\n")) else {
             // No whole line yet; a chunk without one is not a control line: skip it.
             if data.count == ControlFollower.chunk {

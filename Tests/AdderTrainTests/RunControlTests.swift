@@ -49,6 +49,17 @@ struct RunControlTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: outside)).isEmpty)
     }
 
+    /// A controls file replaced by a symbolic link after the run started is not read: its
+    /// target's lines are neither applied nor copied into the log.
+    @Test func theFollowerNeverReadsThroughALink() throws {
+        let run = tempDir(), outside = tempDir() + "/secret"
+        try Data("stop\nroot:x:0:0\n".utf8).write(to: URL(fileURLWithPath: outside))
+        let follower = ControlFollower(run: run)
+        try FileManager.default.createSymbolicLink(atPath: run + "/controls", withDestinationPath: outside)
+        let polled = follower.poll()
+        #expect(polled.commands.isEmpty && polled.ignored.isEmpty)
+    }
+
     /// A run's writer applies the lines as its own controls, each recorded at its step.
     @Test func aRunTakesControlsFromItsDirectory() throws {
         let run = try TrainingRun(config: smallConfig("remote", steps: 3000), runsDirectory: tempDir(), threads: 1)
