@@ -82,4 +82,22 @@ struct RunControlTests {
         let kinds = end.events.filter { $0.kind != .state }.map { "\($0.kind) \($0.detail)" }
         #expect(kinds == ["pause ", "eta 0.4", "gradientMode sign/sign", "resume "])
     }
+
+    /// Garbage in the controls file is named in run.log three lines at a time at most.
+    @Test func aFloodOfGarbageIsCountedNotCopied() throws {
+        let run = try TrainingRun(config: smallConfig("flood", steps: 3000), runsDirectory: tempDir(), threads: 1)
+        run.start()
+        let dir = try #require(run.directory)
+        #expect(waitUntil(30) { run.snapshot().step >= 3 })
+        #expect(FileManager.default.createFile(atPath: dir + "/controls", contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: dir + "/controls"))
+        handle.seekToEndOfFile()
+        handle.write(Data(((1...10).map { "junk \($0)" } + ["stop"]).joined(separator: "\n").appending("\n").utf8))
+        try handle.close()
+        #expect(run.wait().state == .stopped)
+        let log = try String(contentsOfFile: dir + "/run.log", encoding: .utf8).split(separator: "\n").filter { $0.contains("controls") }
+        let expected = RemoteCommand.expected
+        #expect(log.map(String.init) == ["ignored a line of controls: 'junk 1'; expected \(expected)", "ignored a line of controls: 'junk 2'; expected \(expected)",
+                                         "ignored a line of controls: 'junk 3'; expected \(expected)", "ignored 7 more lines of controls"])
+    }
 }
