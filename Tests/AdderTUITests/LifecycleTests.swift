@@ -16,7 +16,9 @@ struct LifecycleTests {
         let end = Date().addingTimeInterval(seconds)
         while Date() < end {
             d.refresh()
-            if condition() { return true }
+            // The screen's snapshots are taken by refresh: take them again once the condition
+            // holds, or a run that ended between the two reads shows as it was.
+            if condition() { d.refresh(); return true }
             usleep(10_000)
         }
         return false
