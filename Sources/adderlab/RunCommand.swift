@@ -232,14 +232,17 @@ final class Progress {
                 reportedEvals[i] = s.evals.filter { $0.time < s.events[resumed].time }.count
                 reportedStates[i] = s.events[..<resumed].filter { $0.kind == .state }.count
             }
-            for e in s.evals.dropFirst(reportedEvals[i]) {
-                emit(String(format: "%@ eval step %d epoch %.2f: test accuracy %.2f%% test loss %.4f train accuracy %.2f%%",
-                             s.config.name, e.step, e.epoch, e.testAccuracy * 100, e.testLoss, e.trainAccuracy * 100))
+            // New evaluations and state changes in the order they happened, however many
+            // came since the last draw.
+            let evals = s.evals.dropFirst(reportedEvals[i]).map { e in
+                (e.time, String(format: "%@ eval step %d epoch %.2f: test accuracy %.2f%% test loss %.4f train accuracy %.2f%%",
+                                s.config.name, e.step, e.epoch, e.testAccuracy * 100, e.testLoss, e.trainAccuracy * 100))
             }
             reportedEvals[i] = s.evals.count
             let states = s.events.filter { $0.kind == .state }
-            for e in states.dropFirst(reportedStates[i]) { emit("\(s.config.name) step \(e.step): \(e.detail)") }
+            let changes = states.dropFirst(reportedStates[i]).map { e in (e.time, "\(s.config.name) step \(e.step): \(e.detail)") }
             reportedStates[i] = states.count
+            for (_, line) in (changes + evals).sorted(by: { $0.0 < $1.0 }) { emit(line) }
         }
         if Date().timeIntervalSince(lastPlain) >= 10 {
             for s in snaps where s.state == .running { emit(s.progressLine) }

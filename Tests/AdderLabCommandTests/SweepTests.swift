@@ -75,13 +75,13 @@ struct SweepTests {
         #expect((dir as NSString).lastPathComponent.hasPrefix("smoke-sign-s1-"))
         // Every line whole, but the evaluation's numbers.
         let lines = r.out.split(separator: "\n").map(String.init)
-        #expect(lines.count == 5 && lines.indices.filter { $0 != 2 }.map { lines[$0] } == [
+        #expect(lines.count == 5 && lines.indices.filter { $0 != 3 }.map { lines[$0] } == [
             "run 2 of 4 in \(group): smoke-sign-s1",
             "run smoke-sign-s1 → \(dir)",
             "smoke-sign-s1 step 0: running",
             "smoke-sign-s1 step 5: finished",
         ], "\(r.out)")
-        #expect(lines.count == 5 && lines[2].hasPrefix("smoke-sign-s1 eval step 5 epoch 1.00: test accuracy "), "\(r.out)")
+        #expect(lines.count == 5 && lines[3].hasPrefix("smoke-sign-s1 eval step 5 epoch 1.00: test accuracy "), "\(r.out)")
         let s = try RunReader.read(directory: dir)
         #expect(s.state == .finished && s.config.name == "smoke-sign-s1" && s.config.seed == 1 && s.config.filterGradient == .sign)
     }
